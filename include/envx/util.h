@@ -1,0 +1,155 @@
+/*
+ * Small shared building blocks: secure and bounded buffers, a name/value set
+ * whose bytes live in sodium_malloc memory, name rules, durations, time, and
+ * careful file I/O. Nothing here prints or exits.
+ */
+#ifndef ENVX_UTIL_H
+#define ENVX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "envx/error.h"
+
+/* ---- bounded growable buffer (not for secrets) ---- */
+
+/*
+ * A byte buffer with a maximum fixed at init: growing past max fails with
+ * ENVX_E_INPUT instead of allocating. data is always NUL-terminated (the
+ * terminator is not counted in len). Caller-owned; release frees.
+ */
+struct envx_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void envx_buf_init(struct envx_buf *b, size_t max);
+int envx_buf_append(struct envx_buf *b, const void *p, size_t n,
+		    struct envx_error *err);
+int envx_buf_appendf(struct envx_buf *b, struct envx_error *err,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void envx_buf_reset(struct envx_buf *b);
+/* Wipes the contents before freeing: a buffer may have held key text. */
+void envx_buf_release(struct envx_buf *b);
+
+/* ---- secure buffer: sodium_malloc memory, wiped on release ---- */
+
+struct envx_secbuf {
+	unsigned char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Allocates cap bytes (cap > 0) with sodium_malloc. */
+int envx_secbuf_init(struct envx_secbuf *b, size_t cap, struct envx_error *err);
+/* Appends n bytes; fails with ENVX_E_INPUT past cap (never reallocates). */
+int envx_secbuf_append(struct envx_secbuf *b, const void *p, size_t n,
+		       struct envx_error *err);
+/* Wipes and frees; accepts a zeroed or already released buffer. */
+void envx_secbuf_release(struct envx_secbuf *b);
+
+/* ---- name/value set whose bytes live in one sodium_malloc arena ---- */
+
+struct envx_kv {
+	size_t name_off;
+	size_t name_len;
+	size_t value_off;
+	size_t value_len;
+	unsigned line; /* source line, 0 when not from a file */
+};
+
+/*
+ * An ordered list of (name, value) pairs. Names and values are stored
+ * NUL-terminated in a sodium_malloc arena that grows by copying into a new
+ * arena and wiping the old one; use the accessors, never keep pointers across
+ * an add. Values may contain any byte (a NUL only if the producer allowed it).
+ * The total size is capped at ENVX_KVSET_MAX_BYTES.
+ */
+struct envx_kvset {
+	struct envx_kv *items;
+	size_t count;
+	size_t cap;
+	unsigned char *arena;
+	size_t used;
+	size_t size;
+};
+
+#define ENVX_KVSET_MAX_BYTES ((size_t)512 * 1024 * 1024)
+
+void envx_kvset_init(struct envx_kvset *s);
+/* Appends a pair (no duplicate check). */
+int envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
+		   const void *value, size_t value_len, unsigned line,
+		   struct envx_error *err);
+const char *envx_kvset_name(const struct envx_kvset *s, size_t i);
+const unsigned char *envx_kvset_value(const struct envx_kvset *s, size_t i,
+				      size_t *len);
+/* Index of the last pair named name, or -1. Linear; see envx_kvset_sort. */
+ssize_t envx_kvset_find(const struct envx_kvset *s, const char *name);
+/* Sorts by name (byte order) and keeps only the last of each duplicate name,
+ * so "last duplicate wins" holds. After sorting, envx_kvset_bsearch works. */
+void envx_kvset_sort(struct envx_kvset *s);
+ssize_t envx_kvset_bsearch(const struct envx_kvset *s, const char *name);
+/* Wipes and frees everything; accepts a zeroed or released set. */
+void envx_kvset_release(struct envx_kvset *s);
+
+/* ---- names ---- */
+
+#define ENVX_NAME_MAX_BYTES 255
+#define ENVX_ENV_NAME_MAX_BYTES 64
+
+/* [A-Za-z_][A-Za-z0-9_]*, at most ENVX_NAME_MAX_BYTES. */
+bool envx_name_valid(const char *name, size_t len);
+/* [a-z0-9][a-z0-9._-]*, at most ENVX_ENV_NAME_MAX_BYTES. */
+bool envx_env_name_valid(const char *name);
+/* A name that can hijack a loader or shell (DESIGN §5): LD_*, DYLD_*,
+ * BASH_ENV, ENV, BASH_FUNC_*, SHELLOPTS, BASHOPTS, PS4, IFS. */
+bool envx_name_dangerous(const char *name, size_t len);
+/* Checks name validity and danger, filling err with ENVX_E_INPUT and a
+ * message naming it. */
+int envx_name_check(const char *name, struct envx_error *err);
+
+/* ---- durations and time ---- */
+
+/* "N" followed by h, d or w ("90d", "12w", "36h") into seconds. */
+int envx_duration_parse(const char *text, int64_t *seconds,
+			struct envx_error *err);
+/* Formats seconds as the largest exact unit: "90d", "12w", "36h". */
+void envx_duration_format(int64_t seconds, char *out, size_t outsz);
+/* Seconds since the epoch; $ENVX_NOW (seconds or YYYY-MM-DDTHH:MM:SSZ)
+ * overrides the clock so tests can move time. */
+int64_t envx_now(void);
+/* UTC "YYYY-MM-DDTHH:MM:SSZ" into out (>= 21 bytes). */
+void envx_time_format(int64_t t, char *out, size_t outsz);
+int envx_time_parse(const char *text, int64_t *t);
+
+/* ---- files ---- */
+
+/*
+ * Writes data to path atomically: a temporary file beside it opened
+ * O_CREAT|O_EXCL|O_NOFOLLOW with mode, fsynced, renamed over path, directory
+ * fsynced. Refuses to replace a symlink (ENVX_E_UNSAFE).
+ */
+int envx_file_write_atomic(const char *path, const void *data, size_t len,
+			   mode_t mode, struct envx_error *err);
+/* Reads a whole file (not following a final symlink when nofollow) into buf,
+ * failing with ENVX_E_INPUT past buf's max. */
+int envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
+		   struct envx_error *err);
+/* Refuses a key file that is a symlink, not a regular file, or readable or
+ * writable by group or others (ENVX_E_UNSAFE), as ssh does. */
+int envx_file_check_private(const char *path, struct envx_error *err);
+
+/* ---- process hardening ---- */
+
+/* Disables core dumps and ptrace attach; called before anything decrypts. */
+void envx_harden_process(void);
+/* Undoes the core-size limit so an exec'd child starts with the rlimit the
+ * user had. */
+void envx_harden_restore_for_child(void);
+
+#endif

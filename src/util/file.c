@@ -1,0 +1,207 @@
+/*
+ * Careful file I/O for key files and exports: atomic replacement through an
+ * O_EXCL|O_NOFOLLOW temporary, reads with a size cap, and ssh-style checks
+ * that refuse key files other users could read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "envx/util.h"
+#include "util/banned.h"
+
+static int
+dir_of(const char *path, char *out, size_t outsz)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		return snprintf(out, outsz, ".") < (int)outsz ? 0 : -1;
+	}
+	if (slash == path) {
+		return snprintf(out, outsz, "/") < (int)outsz ? 0 : -1;
+	}
+	return snprintf(out, outsz, "%.*s", (int)(slash - path), path) <
+			       (int)outsz
+		       ? 0
+		       : -1;
+}
+
+int
+envx_file_write_atomic(const char *path, const void *data, size_t len,
+		       mode_t mode, struct envx_error *err)
+{
+	char tmp[4096];
+	char dir[4096];
+	unsigned char rnd[8];
+	struct stat st;
+	const unsigned char *p = data;
+	int fd = -1;
+	int dfd = -1;
+	int r = ENVX_E_IO;
+	bool created = false;
+
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+				      "refusing to write '%s': it is a "
+				      "symbolic link",
+				      path);
+	}
+	randombytes_buf(rnd, sizeof(rnd));
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%02x%02x%02x%02x%02x%02x", path,
+		     rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+		     rnd[5]) >= (int)sizeof(tmp) ||
+	    dir_of(path, dir, sizeof(dir)) < 0) {
+		return envx_error_set(err, ENVX_E_INPUT, "path too long: '%s'",
+				      path);
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0) {
+		r = envx_error_set(err, ENVX_E_IO, "cannot create '%s': %s",
+				   tmp, strerror(errno));
+		goto out;
+	}
+	created = true;
+	if (fchmod(fd, mode) < 0) {
+		r = envx_error_set(err, ENVX_E_IO, "cannot chmod '%s': %s", tmp,
+				   strerror(errno));
+		goto out;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			r = envx_error_set(err, ENVX_E_IO,
+					   "cannot write '%s': %s", tmp,
+					   strerror(n < 0 ? errno : EIO));
+			goto out;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		r = envx_error_set(err, ENVX_E_IO, "cannot sync '%s': %s", tmp,
+				   strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = envx_error_set(err, ENVX_E_IO, "cannot rename to '%s': %s",
+				   path, strerror(errno));
+		goto out;
+	}
+	created = false;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+	}
+	r = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (dfd >= 0) {
+		close(dfd);
+	}
+	if (created) {
+		unlink(tmp);
+	}
+	return r;
+}
+
+int
+envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
+	       struct envx_error *err)
+{
+	char chunk[16384];
+	int fd;
+	int r = 0;
+	int flags = O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+
+	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, flags);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP) {
+			return envx_error_set(err, ENVX_E_UNSAFE,
+					      "refusing to read '%s': it is a "
+					      "symbolic link",
+					      path);
+		}
+		return envx_error_set(err,
+				      e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+				      "cannot open '%s': %s", path,
+				      strerror(e));
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			r = envx_error_set(err, ENVX_E_IO,
+					   "cannot read '%s': %s", path,
+					   strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			break;
+		}
+		r = envx_buf_append(buf, chunk, (size_t)n, err);
+		if (r < 0) {
+			envx_error_set(err, ENVX_E_INPUT,
+				       "'%s' is too large (more than %zu bytes)",
+				       path, buf->max);
+			break;
+		}
+	}
+	sodium_memzero(chunk, sizeof(chunk));
+	close(fd);
+	return r;
+}
+
+int
+envx_file_check_private(const char *path, struct envx_error *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		return envx_error_set(err,
+				      errno == ENOENT ? ENVX_E_NOTFOUND
+						      : ENVX_E_IO,
+				      "cannot read identity '%s': %s", path,
+				      strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode)) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+				      "refusing identity '%s': it is a "
+				      "symbolic link",
+				      path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+				      "refusing identity '%s': not a regular "
+				      "file",
+				      path);
+	}
+	if ((st.st_mode & 077) != 0) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+				      "refusing identity '%s': permissions "
+				      "%04o are too open (it must not be "
+				      "accessible by group or others; run "
+				      "chmod 600 '%s')",
+				      path, (unsigned)(st.st_mode & 07777),
+				      path);
+	}
+	return 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * Unit tests for src/util: bounded buffers, the secure name/value set, name
+ * rules, durations, time parsing and key-file permission checks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "envx/util.h"
+
+static void
+test_util_buf_refuses_growth_past_max(void **state)
+{
+	struct envx_buf b;
+	struct envx_error err;
+
+	(void)state;
+	envx_buf_init(&b, 10);
+	assert_int_equal(envx_buf_append(&b, "12345", 5, &err), 0);
+	assert_int_equal(envx_buf_append(&b, "12345", 5, &err), 0);
+	assert_string_equal(b.data, "1234512345");
+	assert_int_equal(envx_buf_append(&b, "x", 1, &err), ENVX_E_INPUT);
+	assert_int_equal(b.len, 10);
+	envx_buf_release(&b);
+}
+
+static void
+test_util_kvset_grows_and_sorts_last_wins(void **state)
+{
+	struct envx_kvset s;
+	char name[32];
+	char value[64];
+	size_t len;
+	size_t i;
+
+	(void)state;
+	envx_kvset_init(&s);
+	for (i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "N%04zu", 1999 - i);
+		snprintf(value, sizeof(value), "value-%zu", i);
+		assert_int_equal(envx_kvset_add(&s, name, strlen(name), value,
+						strlen(value), (unsigned)i + 1,
+						NULL),
+				 0);
+	}
+	assert_int_equal(envx_kvset_add(&s, "N0005", 5, "last", 4, 9999, NULL),
+			 0);
+	envx_kvset_sort(&s);
+	assert_int_equal(s.count, 2000);
+	assert_string_equal(envx_kvset_name(&s, 0), "N0000");
+	assert_int_equal(envx_kvset_bsearch(&s, "N0005"), 5);
+	assert_string_equal((const char *)envx_kvset_value(&s, 5, &len),
+			    "last");
+	assert_int_equal(len, 4);
+	assert_int_equal(s.items[5].line, 9999);
+	assert_int_equal(envx_kvset_bsearch(&s, "nope"), -1);
+	assert_int_equal(envx_kvset_find(&s, "N1999"), 1999);
+	envx_kvset_release(&s);
+	envx_kvset_release(&s);
+}
+
+static void
+test_util_names(void **state)
+{
+	struct envx_error err;
+
+	(void)state;
+	assert_true(envx_name_valid("DATABASE_URL", 12));
+	assert_true(envx_name_valid("_x9", 3));
+	assert_false(envx_name_valid("9X", 2));
+	assert_false(envx_name_valid("A-B", 3));
+	assert_false(envx_name_valid("", 0));
+	assert_true(envx_env_name_valid("staging"));
+	assert_true(envx_env_name_valid("eu-west.1_a"));
+	assert_false(envx_env_name_valid("Staging"));
+	assert_false(envx_env_name_valid("-x"));
+	assert_false(envx_env_name_valid(""));
+	assert_true(envx_name_dangerous("LD_PRELOAD", 10));
+	assert_true(envx_name_dangerous("DYLD_INSERT_LIBRARIES", 21));
+	assert_true(envx_name_dangerous("BASH_FUNC_x%%", 13));
+	assert_true(envx_name_dangerous("ENV", 3));
+	assert_true(envx_name_dangerous("IFS", 3));
+	assert_false(envx_name_dangerous("ENVIRONMENT", 11));
+	assert_false(envx_name_dangerous("OLD_PRELOAD", 11));
+	assert_int_equal(envx_name_check("LD_PRELOAD", &err), ENVX_E_INPUT);
+	assert_non_null(strstr(err.msg, "LD_PRELOAD"));
+	assert_int_equal(envx_name_check("A B", &err), ENVX_E_INPUT);
+	assert_int_equal(envx_name_check("API_KEY", &err), 0);
+}
+
+static void
+test_util_durations(void **state)
+{
+	int64_t s;
+	char out[32];
+
+	(void)state;
+	assert_int_equal(envx_duration_parse("90d", &s, NULL), 0);
+	assert_int_equal(s, 90 * 86400);
+	assert_int_equal(envx_duration_parse("12w", &s, NULL), 0);
+	assert_int_equal(s, 12 * 7 * 86400);
+	assert_int_equal(envx_duration_parse("36h", &s, NULL), 0);
+	assert_int_equal(s, 36 * 3600);
+	assert_int_equal(envx_duration_parse("0d", &s, NULL), ENVX_E_INPUT);
+	assert_int_equal(envx_duration_parse("90", &s, NULL), ENVX_E_INPUT);
+	assert_int_equal(envx_duration_parse("d", &s, NULL), ENVX_E_INPUT);
+	assert_int_equal(envx_duration_parse("9dd", &s, NULL), ENVX_E_INPUT);
+	assert_int_equal(envx_duration_parse("99999999999d", &s, NULL),
+			 ENVX_E_INPUT);
+	envx_duration_format(180 * 86400, out, sizeof(out));
+	assert_string_equal(out, "180d");
+	envx_duration_format(14 * 86400, out, sizeof(out));
+	assert_string_equal(out, "2w");
+}
+
+static void
+test_util_time_parse_and_env_override(void **state)
+{
+	int64_t t;
+	char out[32];
+
+	(void)state;
+	assert_int_equal(envx_time_parse("2026-01-02T03:04:05Z", &t), 0);
+	envx_time_format(t, out, sizeof(out));
+	assert_string_equal(out, "2026-01-02T03:04:05Z");
+	assert_int_equal(envx_time_parse("garbage", &t), -1);
+	setenv("ENVX_NOW", "2030-01-01", 1);
+	envx_time_format(envx_now(), out, sizeof(out));
+	assert_string_equal(out, "2030-01-01T00:00:00Z");
+	unsetenv("ENVX_NOW");
+}
+
+static void
+test_util_private_file_checks(void **state)
+{
+	char dir[] = "/tmp/envx-util-XXXXXX";
+	char path[256];
+	char link[256];
+	struct envx_error err;
+	struct envx_buf b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(envx_file_write_atomic(path, "abc", 3, 0600, &err), 0);
+	assert_int_equal(envx_file_check_private(path, &err), 0);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(envx_file_check_private(path, &err), ENVX_E_UNSAFE);
+	assert_non_null(strstr(err.msg, "too open"));
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(envx_file_check_private(link, &err), ENVX_E_UNSAFE);
+	assert_int_equal(envx_file_write_atomic(link, "x", 1, 0600, &err),
+			 ENVX_E_UNSAFE);
+	envx_buf_init(&b, 2);
+	assert_int_equal(envx_file_read(path, true, &b, &err), ENVX_E_INPUT);
+	envx_buf_release(&b);
+	envx_buf_init(&b, 100);
+	assert_int_equal(envx_file_read(path, true, &b, &err), 0);
+	assert_string_equal(b.data, "abc");
+	assert_int_equal(envx_file_read(link, true, &b, &err), ENVX_E_UNSAFE);
+	envx_buf_release(&b);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_util_buf_refuses_growth_past_max),
+		cmocka_unit_test(test_util_kvset_grows_and_sorts_last_wins),
+		cmocka_unit_test(test_util_names),
+		cmocka_unit_test(test_util_durations),
+		cmocka_unit_test(test_util_time_parse_and_env_override),
+		cmocka_unit_test(test_util_private_file_checks),
+	};
+
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
