@@ -85,6 +85,11 @@ void envx_kvset_init(struct envx_kvset *s);
 int envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
 		   const void *value, size_t value_len, unsigned line,
 		   struct envx_error *err);
+/* Appends a pair whose value_len bytes the caller fills through *value
+ * (valid until the next add); the terminating NUL is already written. */
+int envx_kvset_add_reserve(struct envx_kvset *s, const char *name,
+			   size_t name_len, size_t value_len, unsigned line,
+			   unsigned char **value, struct envx_error *err);
 const char *envx_kvset_name(const struct envx_kvset *s, size_t i);
 const unsigned char *envx_kvset_value(const struct envx_kvset *s, size_t i,
 				      size_t *len);

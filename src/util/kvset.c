@@ -55,6 +55,22 @@ envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
 	       const void *value, size_t value_len, unsigned line,
 	       struct envx_error *err)
 {
+	unsigned char *dst;
+	int r;
+
+	r = envx_kvset_add_reserve(s, name, name_len, value_len, line, &dst,
+				   err);
+	if (r == 0 && value_len > 0) {
+		memcpy(dst, value, value_len);
+	}
+	return r;
+}
+
+int
+envx_kvset_add_reserve(struct envx_kvset *s, const char *name,
+		       size_t name_len, size_t value_len, unsigned line,
+		       unsigned char **value, struct envx_error *err)
+{
 	struct envx_kv *kv;
 	int r;
 
@@ -83,9 +99,7 @@ envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
 	s->used += name_len + 1;
 	kv->value_off = s->used;
 	kv->value_len = value_len;
-	if (value_len > 0) {
-		memcpy(s->arena + s->used, value, value_len);
-	}
+	*value = s->arena + s->used;
 	s->arena[s->used + value_len] = '\0';
 	s->used += value_len + 1;
 	kv->line = line;

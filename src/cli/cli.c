@@ -1,0 +1,574 @@
+/*
+ * Helpers shared by the commands: error printing, option parsing, finding
+ * and opening the vault, loading the identity, asking for passphrases and
+ * values, and writing secret bytes without stdio copies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "util/banned.h"
+
+int
+envx_cli_fail(const struct envx_error *err)
+{
+	fflush(stdout);
+	fprintf(stderr, "envx: %s\n",
+		err->msg[0] != '\0' ? err->msg : envx_error_name(err->code));
+	return envx_error_exit_status(err->code);
+}
+
+int
+envx_cli_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("envx: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+int
+envx_cli_usage(const struct envx_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "envx: %s: ", ctx->cmd != NULL ? ctx->cmd->name : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (ctx->cmd != NULL) {
+		fprintf(stderr, "usage: envx %s\n", ctx->cmd->usage);
+	}
+	return 2;
+}
+
+void
+envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->quiet) {
+		return;
+	}
+	fflush(stdout);
+	fputs("envx: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
+	    const struct envx_opt *opts)
+{
+	/* Walks argv by hand: getopt_long's permutation and messages are
+	 * not ours to control, and "--" must end option parsing exactly. */
+	if (st->positional == NULL) {
+		st->positional = calloc((size_t)st->argc + 1, sizeof(char *));
+		st->index = 1;
+		if (st->positional == NULL) {
+			envx_cli_error(10, "out of memory");
+			return -2;
+		}
+	}
+	while (st->index < st->argc) {
+		char *a = st->argv[st->index];
+		const struct envx_opt *o;
+		const char *eq;
+		size_t nlen;
+
+		if (strcmp(a, "--") == 0) {
+			/* the rest is positional, "--" itself is kept for
+			 * commands like exec that need to see it */
+			while (st->index < st->argc) {
+				st->positional[st->npositional++] =
+					st->argv[st->index++];
+			}
+			break;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			printf("usage: envx %s\n\n%s\n", ctx->cmd->usage,
+			       ctx->cmd->summary);
+			return -1;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			st->positional[st->npositional++] = a;
+			st->index++;
+			continue;
+		}
+		eq = strchr(a, '=');
+		nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		for (o = opts; o != NULL && o->name != NULL; o++) {
+			if (strlen(o->name) == nlen &&
+			    strncmp(o->name, a, nlen) == 0) {
+				break;
+			}
+		}
+		if (o == NULL || o->name == NULL) {
+			envx_cli_usage(ctx, "unknown option '%.*s'", (int)nlen,
+				       a);
+			return -2;
+		}
+		st->index++;
+		st->arg = NULL;
+		if (o->has_arg == 0 && eq != NULL) {
+			envx_cli_usage(ctx, "option '%s' takes no value",
+				       o->name);
+			return -2;
+		}
+		if (o->has_arg == 1) {
+			if (eq != NULL) {
+				st->arg = eq + 1;
+			} else if (st->index < st->argc) {
+				st->arg = st->argv[st->index++];
+			} else {
+				envx_cli_usage(ctx, "option '%s' needs a value",
+					       o->name);
+				return -2;
+			}
+		} else if (o->has_arg == 2 && eq != NULL) {
+			st->arg = eq + 1;
+		}
+		return o->val;
+	}
+	return 0;
+}
+
+int
+envx_ctx_open_vault(struct envx_ctx *ctx, bool writable, struct envx_error *err)
+{
+	char actor[256];
+	int r;
+
+	r = envx_vault_locate(ctx->vault_opt, ctx->vault_path,
+			      sizeof(ctx->vault_path), err);
+	if (r < 0) {
+		return r;
+	}
+	r = envx_vault_open(ctx->vault_path, writable, &ctx->vault, err);
+	if (r == 0) {
+		envx_ctx_actor(ctx, actor, sizeof(actor));
+		envx_vault_set_actor(ctx->vault, actor);
+	}
+	return r;
+}
+
+int
+envx_cmd_vault(struct envx_ctx *ctx)
+{
+	struct envx_error err;
+
+	if (envx_ctx_open_vault(ctx, (ctx->cmd->flags & ENVX_CMD_VAULT_RW) != 0,
+				&err) < 0) {
+		return envx_cli_fail(&err);
+	}
+	return 0;
+}
+
+void
+envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz)
+{
+	const char *user = getenv("USER");
+	char host[128] = "localhost";
+	size_t i;
+
+	if (user == NULL || *user == '\0') {
+		user = getenv("LOGNAME");
+	}
+	if (user == NULL || *user == '\0') {
+		user = "unknown";
+	}
+	if (gethostname(host, sizeof(host) - 1) != 0) {
+		snprintf(host, sizeof(host), "localhost");
+	}
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, outsz, "%s@%s", user, host);
+	for (i = 0; out[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)out[i];
+		if (c <= 0x20 || c == 0x7f) {
+			out[i] = '_';
+		}
+	}
+	(void)ctx;
+}
+
+static bool
+have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0) {
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* Reads one line from /dev/tty with echo off into out. */
+static int
+tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
+{
+	struct termios old;
+	struct termios quiet;
+	unsigned char c;
+	int fd;
+	int r = 0;
+
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		return envx_error_set(err, ENVX_E_IO, "cannot open terminal");
+	}
+	if (tcgetattr(fd, &old) < 0) {
+		close(fd);
+		return envx_error_set(err, ENVX_E_IO,
+				      "cannot configure terminal");
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	(void)!write(fd, prompt, strlen(prompt));
+	(void)!write(fd, ": ", 2);
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	for (;;) {
+		ssize_t n = read(fd, &c, 1);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0 || c == '\n') {
+			break;
+		}
+		if (c == '\r') {
+			continue;
+		}
+		r = envx_secbuf_append(out, &c, 1, err);
+		if (r < 0) {
+			break;
+		}
+	}
+	c = 0;
+	tcsetattr(fd, TCSAFLUSH, &old);
+	(void)!write(fd, "\n", 1);
+	close(fd);
+	return r;
+}
+
+static int
+read_passphrase_file(const char *path, struct envx_secbuf *out,
+		     struct envx_error *err)
+{
+	struct envx_buf buf;
+	size_t len;
+	int r;
+
+	envx_buf_init(&buf, 1023);
+	r = envx_file_read(path, false, &buf, err);
+	if (r == 0) {
+		len = buf.len;
+		/* the first line is the passphrase */
+		char *nl = memchr(buf.data, '\n', len);
+		if (nl != NULL) {
+			len = (size_t)(nl - buf.data);
+		}
+		if (len > 0 && buf.data[len - 1] == '\r') {
+			len--;
+		}
+		r = envx_secbuf_append(out, buf.data, len, err);
+	}
+	envx_buf_release(&buf);
+	return r;
+}
+
+int
+envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
+		    struct envx_error *err)
+{
+	struct envx_ctx *ctx = vctx;
+	const char *env = getenv("ENVX_PASSPHRASE");
+	int r;
+
+	if (ctx != NULL && ctx->passphrase.data != NULL) {
+		return envx_secbuf_append(out, ctx->passphrase.data,
+					  ctx->passphrase.len, err);
+	}
+	if (env != NULL) {
+		r = envx_secbuf_append(out, env, strlen(env), err);
+	} else if (ctx != NULL && ctx->passphrase_file != NULL) {
+		r = read_passphrase_file(ctx->passphrase_file, out, err);
+	} else if (have_tty()) {
+		r = tty_prompt(prompt, out, err);
+	} else {
+		return envx_error_set(err, ENVX_E_LOCKED,
+				      "%s is needed and there is no terminal "
+				      "to ask on: set ENVX_PASSPHRASE or pass "
+				      "--passphrase-file FILE",
+				      prompt);
+	}
+	if (r == 0 && out->len == 0) {
+		r = envx_error_set(err, ENVX_E_LOCKED,
+				   "empty passphrase given for %s", prompt);
+	}
+	if (r == 0 && ctx != NULL &&
+	    envx_secbuf_init(&ctx->passphrase, out->cap, NULL) == 0) {
+		(void)envx_secbuf_append(&ctx->passphrase, out->data, out->len,
+					 NULL);
+	}
+	return r;
+}
+
+int
+envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
+		  struct envx_error *err)
+{
+	const char *text = getenv("ENVX_IDENTITY");
+	const char *file = getenv("ENVX_IDENTITY_FILE");
+	char path[4096];
+	int r;
+
+	if (ctx->identity != NULL) {
+		*out = ctx->identity;
+		return 0;
+	}
+	if (ctx->identity_opt != NULL) {
+		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
+			 "%s", ctx->identity_opt);
+		r = envx_identity_load(ctx->identity_opt, envx_ctx_passphrase,
+				       ctx, &ctx->identity, err);
+	} else if (text != NULL && *text != '\0') {
+		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
+			 "$ENVX_IDENTITY");
+		r = envx_identity_parse(text, strlen(text), "$ENVX_IDENTITY",
+					envx_ctx_passphrase, ctx,
+					&ctx->identity, err);
+	} else if (file != NULL && *file != '\0') {
+		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
+			 "%s", file);
+		r = envx_identity_load(file, envx_ctx_passphrase, ctx,
+				       &ctx->identity, err);
+	} else if (envx_identity_default_path(path, sizeof(path)) == 0) {
+		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
+			 "%s", path);
+		r = envx_identity_load(path, envx_ctx_passphrase, ctx,
+				       &ctx->identity, err);
+		if (r == ENVX_E_NOTFOUND) {
+			r = envx_error_set(err, ENVX_E_NOTFOUND,
+					   "no identity: '%s' does not exist "
+					   "(run 'envx identity new', set "
+					   "ENVX_IDENTITY or pass --identity "
+					   "FILE)",
+					   path);
+		}
+	} else {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+				   "no identity: set ENVX_IDENTITY or "
+				   "ENVX_IDENTITY_FILE, or pass --identity "
+				   "FILE (HOME is not set)");
+	}
+	if (r == 0) {
+		*out = ctx->identity;
+	}
+	return r;
+}
+
+int
+envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
+		struct envx_error *err)
+{
+	struct envx_identity *id = NULL;
+	struct envx_unlock how;
+	struct envx_env *e = NULL;
+	int r;
+
+	r = envx_env_open(ctx->vault, env, &e, err);
+	if (r < 0) {
+		return r;
+	}
+	r = envx_ctx_identity(ctx, &id, err);
+	if (r == ENVX_E_NOTFOUND) {
+		/* no identity at all: a passphrase recipient may still open
+		 * it; otherwise report the missing identity as "cannot
+		 * unlock" */
+		how.identity = NULL;
+		how.ask = envx_ctx_passphrase;
+		how.ask_ctx = ctx;
+		struct envx_error uerr;
+		r = envx_env_unlock(e, &how, &uerr);
+		if (r == ENVX_E_LOCKED) {
+			char msg[ENVX_ERROR_MSG_BYTES];
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			r = envx_error_set(err, ENVX_E_LOCKED,
+					   "cannot unlock environment '%s': %s",
+					   env, msg);
+		} else if (r < 0) {
+			*err = uerr;
+		}
+	} else if (r == 0) {
+		how.identity = id;
+		how.ask = envx_ctx_passphrase;
+		how.ask_ctx = ctx;
+		r = envx_env_unlock(e, &how, err);
+	}
+	if (r < 0) {
+		envx_env_free(e);
+		return r;
+	}
+	*out = e;
+	return 0;
+}
+
+int
+envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
+		    struct envx_error *err)
+{
+	unsigned char chunk[4096];
+	int r;
+
+	r = envx_secbuf_init(out, ENVX_VALUE_MAX_BYTES + 1, err);
+	if (r < 0) {
+		return r;
+	}
+	if (isatty(STDIN_FILENO)) {
+		r = tty_prompt(prompt, out, err);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			r = envx_error_set(err, ENVX_E_IO,
+					   "cannot read standard input: %s",
+					   strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			break;
+		}
+		r = envx_secbuf_append(out, chunk, (size_t)n, err);
+		if (r < 0) {
+			r = envx_error_set(err, ENVX_E_INPUT,
+					   "value is too large: the limit is "
+					   "%zu bytes",
+					   ENVX_VALUE_MAX_BYTES);
+			goto out;
+		}
+	}
+	if (!raw && out->len > 0 && out->data[out->len - 1] == '\n') {
+		out->len--;
+		if (out->len > 0 && out->data[out->len - 1] == '\r') {
+			out->len--;
+		}
+	}
+	if (out->len > ENVX_VALUE_MAX_BYTES) {
+		r = envx_error_set(err, ENVX_E_INPUT,
+				   "value is too large: the limit is %zu bytes",
+				   ENVX_VALUE_MAX_BYTES);
+	}
+out:
+	sodium_memzero(chunk, sizeof(chunk));
+	if (r < 0) {
+		envx_secbuf_release(out);
+	}
+	return r;
+}
+
+int
+envx_cli_generate(size_t len, struct envx_secbuf *out, struct envx_error *err)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t i;
+	int r;
+
+	r = envx_secbuf_init(out, len + 1, err);
+	if (r < 0) {
+		return r;
+	}
+	for (i = 0; i < len; i++) {
+		out->data[i] = (unsigned char)
+			alpha[randombytes_uniform(sizeof(alpha) - 1)];
+	}
+	out->len = len;
+	out->data[len] = '\0';
+	return 0;
+}
+
+int
+envx_emit_fd(void *ctx, const void *p, size_t n)
+{
+	int fd = *(int *)ctx;
+	const unsigned char *b = p;
+
+	if (fd == STDOUT_FILENO) {
+		fflush(stdout);
+	}
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			return ENVX_E_IO;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+envx_out_secret(const void *p, size_t n)
+{
+	int fd = STDOUT_FILENO;
+
+	return envx_emit_fd(&fd, p, n);
+}
+
+void
+envx_json_print_string(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	for (; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				fprintf(f, "\\u%04x", *p);
+			} else {
+				fputc(*p, f);
+			}
+		}
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,134 @@
+/*
+ * The command-line layer: the shared context every command receives, the
+ * command table, and the helpers that print errors, read values and unlock
+ * environments. Only src/cli and src/cmd print or choose exit codes.
+ */
+#ifndef ENVX_CLI_H
+#define ENVX_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "envx/error.h"
+#include "envx/identity.h"
+#include "envx/util.h"
+#include "envx/vault.h"
+
+struct envx_ctx {
+	/* global options */
+	const char *vault_opt;
+	const char *identity_opt;
+	const char *passphrase_file;
+	bool json;
+	bool quiet;
+	/* state */
+	const struct envx_command *cmd;
+	struct envx_vault *vault;
+	struct envx_identity *identity;
+	bool identity_tried;
+	struct envx_secbuf passphrase; /* cached for one run */
+	char vault_path[4096];
+	char identity_source[4200];
+};
+
+enum envx_cmd_flags {
+	ENVX_CMD_VAULT_RO = 1 << 0, /* opens the vault read-only first */
+	ENVX_CMD_VAULT_RW = 1 << 1, /* opens the vault for writing first */
+	ENVX_CMD_HIDDEN = 1 << 2,   /* not listed by help */
+	ENVX_CMD_DECRYPTS = 1 << 3, /* harden the process before running */
+};
+
+struct envx_command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct envx_ctx *ctx);
+	unsigned flags;
+	const char *usage;   /* after "envx " */
+	const char *summary; /* one line */
+	const char *const *options; /* long options, for completion */
+	const char *const *subcommands;
+};
+
+extern const struct envx_command envx_commands[];
+extern const size_t envx_ncommands;
+const struct envx_command *envx_command_find(const char *name);
+
+/* Prints "envx: <msg>" to stderr and returns the exit status for err. */
+int envx_cli_fail(const struct envx_error *err);
+/* Prints "envx: <printf>" and returns status. */
+int envx_cli_error(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints "envx: <cmd>: <msg>" and the command's usage; returns 2. */
+int envx_cli_usage(const struct envx_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints a notice to stderr unless --quiet. */
+void envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Option parsing shared by commands: a getopt_long wrapper that reports
+ * unknown options and missing arguments as usage errors (returns -2 and
+ * prints) and handles -h/--help (returns -1 after printing help).
+ * Otherwise returns the option's val, or 0 at the end of options.
+ */
+struct envx_opt {
+	const char *name;
+	int has_arg; /* 0 none, 1 required, 2 optional (--name=VALUE) */
+	int val;
+};
+struct envx_optstate {
+	int index;
+	const char *arg;
+	int argc;
+	char **argv;
+	char **positional;
+	int npositional;
+};
+int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
+		const struct envx_opt *opts);
+
+/* Opens the vault as the command's table flags say (read-only or for
+ * writing); call after parsing arguments. Prints and returns the exit status
+ * on failure, 0 on success. */
+int envx_cmd_vault(struct envx_ctx *ctx);
+/* Resolves the vault path and opens it (writable or not). */
+int envx_ctx_open_vault(struct envx_ctx *ctx, bool writable,
+			struct envx_error *err);
+/*
+ * Loads the caller's identity: --identity FILE, else $ENVX_IDENTITY (key
+ * text), else $ENVX_IDENTITY_FILE, else the default path. Returns
+ * ENVX_E_NOTFOUND (with a helpful message) when there is none.
+ */
+int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
+		      struct envx_error *err);
+/* The passphrase callback: $ENVX_PASSPHRASE, --passphrase-file, a no-echo
+ * prompt on /dev/tty, else ENVX_E_LOCKED saying how to provide one. */
+int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
+			struct envx_error *err);
+/* Opens and unlocks env with the identity (if any) and passphrases. */
+int envx_ctx_unlock(struct envx_ctx *ctx, const char *env,
+		    struct envx_env **out, struct envx_error *err);
+/* "user@host" style label / actor text for the audit log. */
+void envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz);
+
+/*
+ * Reads a secret value: with stdin not a terminal, all of stdin (one
+ * trailing "\n" or "\r\n" removed unless raw); on a terminal, a no-echo
+ * prompt. out is initialized here (capacity ENVX_VALUE_MAX_BYTES + 1).
+ */
+int envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
+			struct envx_error *err);
+/* A random value of len characters from [A-Za-z0-9] into out. */
+int envx_cli_generate(size_t len, struct envx_secbuf *out,
+		      struct envx_error *err);
+
+/* Writes bytes to fd 1 with write(2) after flushing stdio, so secret bytes
+ * never pass through stdio's heap buffer. */
+int envx_out_secret(const void *p, size_t n);
+/* envx_emit_fn that writes to the fd in *(int *)ctx. */
+int envx_emit_fd(void *ctx, const void *p, size_t n);
+
+/* Prints s as a JSON string literal (with quotes) to f. */
+void envx_json_print_string(FILE *f, const char *s);
+
+#endif

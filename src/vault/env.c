@@ -1,0 +1,757 @@
+/*
+ * Environments: their keys, recipients, and the whole-environment MAC that
+ * makes a deleted, duplicated, reordered or rolled-back row detectable
+ * (VF-3.2, VF-3.4, VF-3.5).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/internal.h"
+#include "util/banned.h"
+
+int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
+int envx_env_seal(struct envx_env *e, struct envx_error *err);
+
+/* VF-3.4: the environment MAC over every secret and version row. */
+static int
+compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
+	    int64_t generation, const unsigned char mac_key[ENVX_KEY_BYTES],
+	    unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	crypto_generichash_state hs;
+	crypto_generichash_state ch;
+	unsigned char cth[ENVX_HASH_BYTES];
+	char last[ENVX_NAME_MAX_BYTES + 2] = "";
+	bool have_last = false;
+	uint64_t nsecrets = 0;
+	uint64_t nversions = 0;
+	int rc;
+	int r;
+
+	if (sqlite3_prepare_v2(
+		    v->db,
+		    "SELECT s.name, s.version, s.description, s.rotate_every, "
+		    "s.rotated_at, s.state, ver.version, ver.created_at, "
+		    "ver.author, ver.kind, ver.nonce, ver.ciphertext "
+		    "FROM secrets s LEFT JOIN versions ver "
+		    "ON ver.secret_id = s.id WHERE s.env_id = ? "
+		    "ORDER BY s.name, ver.version",
+		    -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, env_id);
+	crypto_generichash_init(&hs, mac_key, ENVX_KEY_BYTES, ENVX_HASH_BYTES);
+	envx_hash_str(&hs, "envx-env-mac-v1");
+	envx_hash_bytes(&hs, v->vault_id, sizeof(v->vault_id));
+	envx_hash_str(&hs, env_name);
+	envx_hash_u64(&hs, (uint64_t)generation);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *desc = (const char *)sqlite3_column_text(st, 2);
+
+		if (name == NULL || desc == NULL) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+					   "environment '%s' has a malformed "
+					   "secret row",
+					   env_name);
+			goto out;
+		}
+		if (!have_last || strcmp(last, name) != 0) {
+			envx_hash_str(&hs, "secret");
+			envx_hash_str(&hs, name);
+			envx_hash_u64(&hs,
+				      (uint64_t)sqlite3_column_int64(st, 1));
+			envx_hash_str(&hs, desc);
+			envx_hash_u64(&hs,
+				      (uint64_t)sqlite3_column_int64(st, 3));
+			envx_hash_u64(&hs,
+				      (uint64_t)sqlite3_column_int64(st, 4));
+			envx_hash_u64(&hs,
+				      (uint64_t)sqlite3_column_int64(st, 5));
+			snprintf(last, sizeof(last), "%s", name);
+			have_last = true;
+			nsecrets++;
+		}
+		if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
+			continue; /* a secret without versions: hashed as such */
+		}
+		crypto_generichash_init(&ch, NULL, 0, sizeof(cth));
+		envx_hash_bytes(&ch, sqlite3_column_blob(st, 10),
+				(size_t)sqlite3_column_bytes(st, 10));
+		envx_hash_bytes(&ch, sqlite3_column_blob(st, 11),
+				(size_t)sqlite3_column_bytes(st, 11));
+		crypto_generichash_final(&ch, cth, sizeof(cth));
+		envx_hash_str(&hs, "version");
+		envx_hash_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
+		envx_hash_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
+		envx_hash_bytes(&hs, sqlite3_column_text(st, 8),
+				(size_t)sqlite3_column_bytes(st, 8));
+		envx_hash_bytes(&hs, sqlite3_column_text(st, 9),
+				(size_t)sqlite3_column_bytes(st, 9));
+		envx_hash_bytes(&hs, cth, sizeof(cth));
+		nversions++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	envx_hash_str(&hs, "end");
+	envx_hash_u64(&hs, nsecrets);
+	envx_hash_u64(&hs, nversions);
+	crypto_generichash_final(&hs, out, ENVX_HASH_BYTES);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+store_seal(struct envx_vault *v, int64_t env_id, int64_t generation,
+	   const unsigned char mac[ENVX_HASH_BYTES], struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db,
+			       "UPDATE envs SET generation = ?, mac = ? "
+			       "WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot seal environment");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, generation);
+	sqlite3_bind_blob(st, 2, mac, ENVX_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, env_id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot seal environment");
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_seal(struct envx_env *e, struct envx_error *err)
+{
+	unsigned char mac[ENVX_HASH_BYTES];
+	int64_t gen = e->generation + 1;
+	int r;
+
+	if (e->sub == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+				      "environment '%s' changed while locked",
+				      e->name);
+	}
+	r = compute_mac(e->v, e->id, e->name, gen, e->sub->mac, mac, err);
+	if (r == 0) {
+		r = store_seal(e->v, e->id, gen, mac, err);
+	}
+	if (r == 0) {
+		e->generation = gen;
+		memcpy(e->mac, mac, sizeof(mac));
+	}
+	return r;
+}
+
+/* VF-3.5: AD of a passphrase-wrapped environment key. */
+static void
+passphrase_ad(struct envx_ad *ad, const struct envx_vault *v, const char *env,
+	      const unsigned char params[ENVX_KDF_PARAMS_BYTES])
+{
+	envx_ad_init(ad);
+	envx_ad_str(ad, "envx-env-passphrase-v1");
+	envx_ad_bytes(ad, v->vault_id, sizeof(v->vault_id));
+	envx_ad_str(ad, env);
+	envx_ad_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
+}
+
+static int
+insert_recipient(struct envx_vault *v, int64_t env_id, const char *label,
+		 const char *kind, const void *pk, size_t pklen,
+		 const void *kdf, size_t kdflen, const void *wrapped,
+		 size_t wlen, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db,
+			       "INSERT INTO recipients (env_id, label, kind, "
+			       "public_key, kdf, wrapped_key, created_at) "
+			       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot add recipient");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, env_id);
+	sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	if (pk != NULL) {
+		sqlite3_bind_blob(st, 4, pk, (int)pklen, SQLITE_STATIC);
+	}
+	if (kdf != NULL) {
+		sqlite3_bind_blob(st, 5, kdf, (int)kdflen, SQLITE_STATIC);
+	}
+	sqlite3_bind_blob(st, 6, wrapped, (int)wlen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, envx_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if ((sqlite3_errcode(v->db) & 0xff) == SQLITE_CONSTRAINT) {
+			r = envx_error_set(err, ENVX_E_INPUT,
+					   "a recipient labelled '%s' already "
+					   "exists",
+					   label);
+		} else {
+			r = envx_sqlite_error(v->db, err,
+					      "cannot add recipient");
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+check_label(const char *label, struct envx_error *err)
+{
+	size_t i;
+	size_t n = strlen(label);
+
+	if (n == 0 || n > ENVX_LABEL_MAX_BYTES) {
+		goto bad;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)label[i];
+		if (c < 0x21 || c == 0x7f) {
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	return envx_error_set(err, ENVX_E_INPUT,
+			      "invalid recipient label: 1 to %d printable "
+			      "characters without spaces",
+			      ENVX_LABEL_MAX_BYTES);
+}
+
+int
+envx_vault_env_add(struct envx_vault *v, const char *name,
+		   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+		   const char *label, struct envx_error *err)
+{
+	unsigned char *key = NULL;
+	struct envx_env_subkeys *sub = NULL;
+	unsigned char wrapped[ENVX_SEAL_BYTES];
+	unsigned char mac[ENVX_HASH_BYTES];
+	sqlite3_stmt *st = NULL;
+	int64_t env_id;
+	int r;
+
+	if (!envx_env_name_valid(name)) {
+		return envx_error_set(err, ENVX_E_INPUT,
+				      "invalid environment name '%.64s': use "
+				      "lowercase letters, digits, '.', '_' "
+				      "and '-', starting with a letter or "
+				      "digit",
+				      name);
+	}
+	r = check_label(label, err);
+	if (r < 0) {
+		return r;
+	}
+	key = sodium_malloc(ENVX_KEY_BYTES);
+	sub = sodium_malloc(sizeof(*sub));
+	if (key == NULL || sub == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL,
+				   "cannot allocate secure memory");
+		goto out;
+	}
+	crypto_kdf_keygen(key);
+	envx_crypto_subkeys(key, sub);
+	if (sqlite3_prepare_v2(v->db,
+			       "INSERT INTO envs (name, key_commit, "
+			       "generation, mac, created_at) "
+			       "VALUES (?, ?, 0, zeroblob(32), ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot add environment");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, sub->commit, ENVX_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, envx_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if ((sqlite3_errcode(v->db) & 0xff) == SQLITE_CONSTRAINT) {
+			r = envx_error_set(err, ENVX_E_INPUT,
+					   "environment '%s' already exists",
+					   name);
+		} else {
+			r = envx_sqlite_error(v->db, err,
+					      "cannot add environment");
+		}
+		goto out;
+	}
+	env_id = sqlite3_last_insert_rowid(v->db);
+	crypto_box_seal(wrapped, key, ENVX_KEY_BYTES, pk);
+	r = insert_recipient(v, env_id, label, "x25519", pk,
+			     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
+			     sizeof(wrapped), err);
+	if (r < 0) {
+		goto out;
+	}
+	r = compute_mac(v, env_id, name, 1, sub->mac, mac, err);
+	if (r == 0) {
+		r = store_seal(v, env_id, 1, mac, err);
+	}
+	if (r == 0) {
+		r = envx_vault_audit(v, "env-add", name, "", label, err);
+	}
+out:
+	sqlite3_finalize(st);
+	sodium_free(key);
+	sodium_free(sub);
+	return r;
+}
+
+int
+envx_vault_env_rm(struct envx_vault *v, const char *name,
+		  struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db, "DELETE FROM envs WHERE name = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot remove environment");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot remove environment");
+		goto out;
+	}
+	if (sqlite3_changes(v->db) != 1) {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+				   "no environment '%s'", name);
+		goto out;
+	}
+	r = envx_vault_audit(v, "env-rm", name, "", "", err);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out,
+		    size_t *n, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct envx_env_info *list = NULL;
+	size_t count = 0;
+	size_t cap = 0;
+	int rc;
+	int r;
+
+	if (sqlite3_prepare_v2(
+		    v->db,
+		    "SELECT e.name, e.created_at, "
+		    "(SELECT count(*) FROM secrets s WHERE s.env_id = e.id), "
+		    "(SELECT count(*) FROM recipients c WHERE c.env_id = e.id) "
+		    "FROM envs e ORDER BY e.name",
+		    -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot list environments");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct envx_env_info *nl =
+				realloc(list, ncap * sizeof(*nl));
+			if (nl == NULL) {
+				r = envx_error_set(err, ENVX_E_INTERNAL,
+						   "out of memory");
+				goto out;
+			}
+			list = nl;
+			cap = ncap;
+		}
+		memset(&list[count], 0, sizeof(list[count]));
+		snprintf(list[count].name, sizeof(list[count].name), "%s",
+			 name != NULL ? name : "");
+		list[count].created_at = sqlite3_column_int64(st, 1);
+		list[count].nsecrets = (size_t)sqlite3_column_int64(st, 2);
+		list[count].nrecipients = (size_t)sqlite3_column_int64(st, 3);
+		count++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot list environments");
+		goto out;
+	}
+	*out = list;
+	*n = count;
+	list = NULL;
+	r = 0;
+out:
+	free(list);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
+	      struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct envx_env *e = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(v->db,
+			       "SELECT id, key_commit, generation, mac "
+			       "FROM envs WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot open environment");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+				   "no environment '%.64s' in vault '%s'",
+				   name, v->path);
+		goto out;
+	}
+	if (sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES ||
+	    sqlite3_column_bytes(st, 3) != ENVX_HASH_BYTES) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "environment '%s' has a malformed header: "
+				   "the vault is corrupt or tampered",
+				   name);
+		goto out;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	e->v = v;
+	e->id = sqlite3_column_int64(st, 0);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	memcpy(e->key_commit, sqlite3_column_blob(st, 1), ENVX_HASH_BYTES);
+	e->generation = sqlite3_column_int64(st, 2);
+	memcpy(e->mac, sqlite3_column_blob(st, 3), ENVX_HASH_BYTES);
+	*out = e;
+	e = NULL;
+	r = 0;
+out:
+	free(e);
+	sqlite3_finalize(st);
+	return r;
+}
+
+void
+envx_env_free(struct envx_env *e)
+{
+	size_t i;
+
+	if (e == NULL) {
+		return;
+	}
+	if (e->dirty) {
+		struct envx_vault *v = e->v;
+		for (i = 0; i < v->ndirty; i++) {
+			if (v->dirty[i] == e) {
+				v->dirty[i] = v->dirty[--v->ndirty];
+				break;
+			}
+		}
+		v->lost_changes = true;
+	}
+	sodium_free(e->key);
+	sodium_free(e->sub);
+	free(e);
+}
+
+const char *
+envx_env_name(const struct envx_env *e)
+{
+	return e->name;
+}
+
+bool
+envx_env_is_unlocked(const struct envx_env *e)
+{
+	return e->sub != NULL;
+}
+
+static int
+try_passphrase(struct envx_env *e, const struct envx_unlock *how,
+	       const unsigned char *kdf, const unsigned char *wrapped,
+	       size_t wlen, struct envx_secbuf *pass, unsigned char *key,
+	       struct envx_error *err)
+{
+	struct envx_kdf_params kp;
+	struct envx_ad ad;
+	unsigned char *kek = NULL;
+	char prompt[128];
+	int r;
+
+	envx_kdf_decode(kdf, &kp);
+	r = envx_kdf_check(&kp, err);
+	if (r < 0) {
+		return r;
+	}
+	if (wlen != ENVX_NONCE_BYTES + ENVX_KEY_BYTES + ENVX_TAG_BYTES) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+				      "environment '%s' has a malformed "
+				      "passphrase recipient",
+				      e->name);
+	}
+	if (pass->data == NULL) {
+		r = envx_secbuf_init(pass, 1024, err);
+		if (r == 0) {
+			snprintf(prompt, sizeof(prompt),
+				 "passphrase for environment '%s'", e->name);
+			r = how->ask(how->ask_ctx, prompt, pass, err);
+		}
+		if (r < 0) {
+			return r;
+		}
+	}
+	kek = sodium_malloc(ENVX_KEY_BYTES);
+	if (kek == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+				      "cannot allocate secure memory");
+	}
+	r = envx_kdf_derive(&kp, pass->data, pass->len, kek, err);
+	if (r == 0) {
+		passphrase_ad(&ad, e->v, e->name, kdf);
+		r = envx_crypto_open_value(kek, &ad, wrapped,
+					   wrapped + ENVX_NONCE_BYTES,
+					   wlen - ENVX_NONCE_BYTES, key);
+		r = r < 0 ? 1 : 0; /* 1: wrong passphrase for this one */
+	}
+	sodium_free(kek);
+	return r;
+}
+
+int
+envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
+		struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	unsigned char *key = NULL;
+	struct envx_env_subkeys *sub = NULL;
+	struct envx_secbuf pass = {0};
+	unsigned char mac[ENVX_HASH_BYTES];
+	char pub[ENVX_PUBKEY_TEXT_BYTES];
+	const struct envx_identity *id = how != NULL ? how->identity : NULL;
+	bool opened = false;
+	bool has_passphrase = false;
+	int rc;
+	int r;
+
+	if (e->sub != NULL) {
+		return 0;
+	}
+	key = sodium_malloc(ENVX_KEY_BYTES);
+	sub = sodium_malloc(sizeof(*sub));
+	if (key == NULL || sub == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL,
+				   "cannot allocate secure memory");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(v->db,
+			       "SELECT kind, public_key, kdf, wrapped_key "
+			       "FROM recipients WHERE env_id = ? ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot read recipients");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	/* VF-3.5: an X25519 recipient matching the identity first; a
+	 * passphrase is asked for only when no key recipient matches. */
+	while (!opened && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 0);
+		const unsigned char *wrapped = sqlite3_column_blob(st, 3);
+		size_t wlen = (size_t)sqlite3_column_bytes(st, 3);
+
+		if (kind != NULL && strcmp(kind, "passphrase") == 0) {
+			has_passphrase = true;
+			continue;
+		}
+		if (id == NULL ||
+		    sqlite3_column_bytes(st, 1) != ENVX_PUBLIC_KEY_BYTES ||
+		    sodium_memcmp(sqlite3_column_blob(st, 1), id->pk,
+				  ENVX_PUBLIC_KEY_BYTES) != 0) {
+			continue;
+		}
+		if (wlen != ENVX_SEAL_BYTES ||
+		    crypto_box_seal_open(key, wrapped, wlen, id->pk, id->sk) !=
+			    0) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+					   "environment '%s': the key wrapped "
+					   "for your identity does not open: "
+					   "the vault is corrupt or tampered",
+					   e->name);
+			goto out;
+		}
+		opened = true;
+	}
+	if (!opened && has_passphrase && how != NULL && how->ask != NULL) {
+		sqlite3_reset(st);
+		while (!opened && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *kind =
+				(const char *)sqlite3_column_text(st, 0);
+			if (kind == NULL || strcmp(kind, "passphrase") != 0) {
+				continue;
+			}
+			if (sqlite3_column_bytes(st, 2) !=
+			    ENVX_KDF_PARAMS_BYTES) {
+				r = envx_error_set(err, ENVX_E_INTEGRITY,
+						   "environment '%s' has a "
+						   "malformed passphrase "
+						   "recipient",
+						   e->name);
+				goto out;
+			}
+			r = try_passphrase(e, how, sqlite3_column_blob(st, 2),
+					   sqlite3_column_blob(st, 3),
+					   (size_t)sqlite3_column_bytes(st, 3),
+					   &pass, key, err);
+			if (r < 0) {
+				goto out;
+			}
+			opened = r == 0;
+		}
+	}
+	if (!opened) {
+		if (id != NULL) {
+			envx_pubkey_format(id->pk, pub);
+			r = envx_error_set(
+				err, ENVX_E_LOCKED,
+				"cannot unlock environment '%s': your "
+				"identity (%.20s…) is not one of its "
+				"recipients%s",
+				e->name, pub,
+				has_passphrase ? " and no passphrase opened it"
+					       : "");
+		} else {
+			r = envx_error_set(
+				err, ENVX_E_LOCKED,
+				"cannot unlock environment '%s': no identity "
+				"%s",
+				e->name,
+				has_passphrase ? "and no matching passphrase"
+					       : "was given");
+		}
+		goto out;
+	}
+	envx_crypto_subkeys(key, sub);
+	/* VF-3.2: a key that does not match the commitment is tampering,
+	 * not a reason to decrypt garbage. */
+	if (sodium_memcmp(sub->commit, e->key_commit, ENVX_HASH_BYTES) != 0) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "environment '%s': the unwrapped key does "
+				   "not match its commitment: the vault is "
+				   "corrupt or tampered",
+				   e->name);
+		goto out;
+	}
+	r = compute_mac(v, e->id, e->name, e->generation, sub->mac, mac, err);
+	if (r < 0) {
+		goto out;
+	}
+	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "environment '%s' failed its integrity "
+				   "check: rows were changed, deleted, "
+				   "duplicated or rolled back outside envx",
+				   e->name);
+		goto out;
+	}
+	e->key = key;
+	e->sub = sub;
+	key = NULL;
+	sub = NULL;
+	r = 0;
+out:
+	envx_secbuf_release(&pass);
+	sqlite3_finalize(st);
+	sodium_free(key);
+	sodium_free(sub);
+	return r;
+}
+
+int
+envx_env_grant_key(struct envx_env *e, const char *label,
+		   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+		   struct envx_error *err)
+{
+	unsigned char wrapped[ENVX_SEAL_BYTES];
+	int r;
+
+	if (e->key == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+				      "environment '%s' is locked", e->name);
+	}
+	r = check_label(label, err);
+	if (r < 0) {
+		return r;
+	}
+	crypto_box_seal(wrapped, e->key, ENVX_KEY_BYTES, pk);
+	r = insert_recipient(e->v, e->id, label, "x25519", pk,
+			     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
+			     sizeof(wrapped), err);
+	if (r == 0) {
+		r = envx_vault_audit(e->v, "access-grant", e->name, "", label,
+				     err);
+	}
+	return r;
+}
+
+int
+envx_env_grant_passphrase(struct envx_env *e, const char *label,
+			  const unsigned char *pass, size_t passlen,
+			  struct envx_error *err)
+{
+	struct envx_kdf_params kp;
+	unsigned char params[ENVX_KDF_PARAMS_BYTES];
+	unsigned char wrapped[ENVX_NONCE_BYTES + ENVX_KEY_BYTES +
+			      ENVX_TAG_BYTES];
+	unsigned char *kek = NULL;
+	struct envx_ad ad;
+	int r;
+
+	if (e->key == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+				      "environment '%s' is locked", e->name);
+	}
+	r = check_label(label, err);
+	if (r < 0) {
+		return r;
+	}
+	kek = sodium_malloc(ENVX_KEY_BYTES);
+	if (kek == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+				      "cannot allocate secure memory");
+	}
+	r = envx_kdf_defaults(&kp, err);
+	if (r == 0) {
+		r = envx_kdf_derive(&kp, pass, passlen, kek, err);
+	}
+	if (r == 0) {
+		envx_kdf_encode(&kp, params);
+		passphrase_ad(&ad, e->v, e->name, params);
+		envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
+				       wrapped, wrapped + ENVX_NONCE_BYTES);
+		r = insert_recipient(e->v, e->id, label, "passphrase", NULL, 0,
+				     params, sizeof(params), wrapped,
+				     sizeof(wrapped), err);
+	}
+	if (r == 0) {
+		r = envx_vault_audit(e->v, "access-grant", e->name, "", label,
+				     err);
+	}
+	sodium_free(kek);
+	return r;
+}

@@ -1,0 +1,53 @@
+/*
+ * Shared internals of the vault module: the open vault and environment
+ * structures, and SQLite helpers. Not part of include/envx.
+ */
+#ifndef ENVX_VAULT_INTERNAL_H
+#define ENVX_VAULT_INTERNAL_H
+
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "crypto/crypto.h"
+#include "envx/vault.h"
+
+/* VF-4.2: PRAGMA application_id of every envx vault ("envx"). */
+#define ENVX_APPLICATION_ID 0x656e7678
+#define ENVX_BUSY_TIMEOUT_MS 5000
+#define ENVX_MAX_DIRTY 64
+
+struct envx_vault {
+	sqlite3 *db;
+	char path[4096];
+	bool writable;
+	bool in_tx;
+	bool lost_changes; /* a dirty env handle was freed before commit */
+	int schema;
+	unsigned char vault_id[ENVX_VAULT_ID_BYTES];
+	char actor[256];
+	struct envx_env *dirty[ENVX_MAX_DIRTY];
+	size_t ndirty;
+};
+
+struct envx_env {
+	struct envx_vault *v;
+	int64_t id;
+	char name[ENVX_ENV_NAME_MAX_BYTES + 1];
+	unsigned char key_commit[ENVX_HASH_BYTES];
+	int64_t generation;
+	unsigned char mac[ENVX_HASH_BYTES];
+	unsigned char *key;              /* sodium_malloc, NULL if locked */
+	struct envx_env_subkeys *sub;    /* sodium_malloc, NULL if locked */
+	bool dirty;
+};
+
+/* Maps the database's last error to an ENVX_E_* code with a message
+ * "<what>: <sqlite's reason>". */
+int envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what);
+
+const char *const *envx_schema_migration(int from_version);
+int envx_schema_migrate(sqlite3 *db, int from, int to, struct envx_error *err);
+int envx_schema_check(sqlite3 *db, int version, struct envx_error *err);
+
+#endif

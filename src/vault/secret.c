@@ -1,0 +1,571 @@
+/*
+ * Secrets and their versions (VF-3.3): every write appends a version
+ * encrypted under the environment's value key with associated data binding
+ * vault, environment, name and version, so no ciphertext can be moved.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/internal.h"
+#include "util/banned.h"
+
+int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
+
+/* VF-3.3 */
+static void
+value_ad(struct envx_ad *ad, const struct envx_env *e, const char *name,
+	 uint64_t version)
+{
+	envx_ad_init(ad);
+	envx_ad_str(ad, "envx-value-v1");
+	envx_ad_bytes(ad, e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_ad_str(ad, e->name);
+	envx_ad_str(ad, name);
+	envx_ad_u64(ad, version);
+}
+
+static int
+need_key(const struct envx_env *e, struct envx_error *err)
+{
+	if (e->sub == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+				      "environment '%s' is locked", e->name);
+	}
+	return 0;
+}
+
+static void
+copy_col(char *dst, size_t dstsz, sqlite3_stmt *st, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+
+	snprintf(dst, dstsz, "%s", s != NULL ? s : "");
+}
+
+int
+envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
+		 struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct envx_secret_info *list = NULL;
+	size_t count = 0;
+	size_t cap = 0;
+	int rc;
+	int r;
+
+	if (sqlite3_prepare_v2(
+		    e->v->db,
+		    "SELECT s.name, s.version, s.description, s.rotate_every, "
+		    "s.rotated_at, s.state, ver.created_at, ver.author "
+		    "FROM secrets s LEFT JOIN versions ver "
+		    "ON ver.secret_id = s.id AND ver.version = s.version "
+		    "WHERE s.env_id = ? ORDER BY s.name",
+		    -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot list secrets");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct envx_secret_info *si;
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			struct envx_secret_info *nl =
+				realloc(list, ncap * sizeof(*nl));
+			if (nl == NULL) {
+				r = envx_error_set(err, ENVX_E_INTERNAL,
+						   "out of memory");
+				goto out;
+			}
+			list = nl;
+			cap = ncap;
+		}
+		si = &list[count++];
+		memset(si, 0, sizeof(*si));
+		copy_col(si->name, sizeof(si->name), st, 0);
+		si->version = (uint64_t)sqlite3_column_int64(st, 1);
+		copy_col(si->description, sizeof(si->description), st, 2);
+		si->rotate_every = sqlite3_column_int64(st, 3);
+		si->rotated_at = sqlite3_column_int64(st, 4);
+		si->state = sqlite3_column_int(st, 5);
+		si->updated_at = sqlite3_column_int64(st, 6);
+		copy_col(si->updated_by, sizeof(si->updated_by), st, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot list secrets");
+		goto out;
+	}
+	*out = list;
+	*n = count;
+	list = NULL;
+	r = 0;
+out:
+	free(list);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Decrypts the row's (nonce, ciphertext) in columns nc, nc+1 for version
+ * ver of name into dst (ctlen - tag bytes). */
+static int
+open_row(const struct envx_env *e, sqlite3_stmt *st, int nc, const char *name,
+	 uint64_t ver, unsigned char *dst, struct envx_error *err)
+{
+	struct envx_ad ad;
+
+	if (sqlite3_column_bytes(st, nc) != ENVX_NONCE_BYTES) {
+		goto bad;
+	}
+	value_ad(&ad, e, name, ver);
+	if (envx_crypto_open_value(e->sub->value, &ad,
+				   sqlite3_column_blob(st, nc),
+				   sqlite3_column_blob(st, nc + 1),
+				   (size_t)sqlite3_column_bytes(st, nc + 1),
+				   dst) < 0) {
+		goto bad;
+	}
+	return 0;
+bad:
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+			      "secret '%s' in environment '%s' does not "
+			      "decrypt: the vault is corrupt or tampered",
+			      name, e->name);
+}
+
+int
+envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
+		     struct envx_secbuf *out, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t ver;
+	int ctlen;
+	int r;
+
+	out->data = NULL;
+	r = need_key(e, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(
+		    e->v->db,
+		    "SELECT ver.version, ver.nonce, ver.ciphertext "
+		    "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
+		    "AND ver.version = CASE WHEN ?3 = 0 THEN s.version "
+		    "ELSE ?3 END WHERE s.env_id = ?1 AND s.name = ?2",
+		    -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read secret");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		if (version != 0) {
+			r = envx_error_set(err, ENVX_E_NOTFOUND,
+					   "no version %llu of secret '%.64s' "
+					   "in environment '%s'",
+					   (unsigned long long)version, name,
+					   e->name);
+		} else {
+			r = envx_error_set(err, ENVX_E_NOTFOUND,
+					   "no secret '%.64s' in environment "
+					   "'%s'",
+					   name, e->name);
+		}
+		goto out;
+	}
+	ver = (uint64_t)sqlite3_column_int64(st, 0);
+	ctlen = sqlite3_column_bytes(st, 2);
+	if (ctlen < (int)ENVX_TAG_BYTES) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "secret '%s' in environment '%s' is "
+				   "truncated",
+				   name, e->name);
+		goto out;
+	}
+	r = envx_secbuf_init(out, (size_t)ctlen - ENVX_TAG_BYTES + 1, err);
+	if (r < 0) {
+		goto out;
+	}
+	r = open_row(e, st, 1, name, ver, out->data, err);
+	if (r < 0) {
+		goto out;
+	}
+	out->len = (size_t)ctlen - ENVX_TAG_BYTES;
+	out->data[out->len] = '\0';
+out:
+	if (r < 0) {
+		envx_secbuf_release(out);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_get(struct envx_env *e, const char *name, struct envx_secbuf *out,
+	     struct envx_error *err)
+{
+	return envx_env_get_version(e, name, 0, out, err);
+}
+
+int
+envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
+		 struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r;
+
+	r = need_key(e, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(
+		    e->v->db,
+		    "SELECT s.name, s.version, ver.nonce, ver.ciphertext "
+		    "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
+		    "AND ver.version = s.version WHERE s.env_id = ? "
+		    "ORDER BY s.name",
+		    -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read secrets");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		int ctlen = sqlite3_column_bytes(st, 3);
+		unsigned char *dst;
+
+		if (name == NULL || ctlen < (int)ENVX_TAG_BYTES) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+					   "environment '%s' has a malformed "
+					   "secret",
+					   e->name);
+			goto out;
+		}
+		r = envx_kvset_add_reserve(out, name, strlen(name),
+					   (size_t)ctlen - ENVX_TAG_BYTES, 0,
+					   &dst, err);
+		if (r == 0) {
+			r = open_row(e, st, 2, name,
+				     (uint64_t)sqlite3_column_int64(st, 1),
+				     dst, err);
+		}
+		if (r < 0) {
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read secrets");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+step_done(struct envx_env *e, sqlite3_stmt *st, struct envx_error *err,
+	  const char *what)
+{
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		return envx_sqlite_error(e->v->db, err, what);
+	}
+	return 0;
+}
+
+/* The shared write path: rotated_at is the time the value's rotation clock
+ * starts (now for a new value, the original's for a rollback). */
+static int
+write_version(struct envx_env *e, const char *name, const unsigned char *value,
+	      size_t len, const struct envx_set_opts *opts, int64_t rotated_at,
+	      uint64_t *version_out, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	unsigned char *ct = NULL;
+	struct envx_ad ad;
+	int64_t secret_id = 0;
+	uint64_t ver = 1;
+	unsigned flags = opts != NULL ? opts->flags : 0;
+	const char *desc = opts != NULL && opts->description != NULL
+				   ? opts->description
+				   : "";
+	int64_t every = opts != NULL ? opts->rotate_every : 0;
+	const char *kind = opts != NULL && opts->kind != NULL ? opts->kind
+							      : "set";
+	int64_t now = envx_now();
+	int r;
+
+	r = need_key(e, err);
+	if (r < 0) {
+		return r;
+	}
+	r = envx_name_check(name, err);
+	if (r < 0) {
+		return r;
+	}
+	if (len > ENVX_VALUE_MAX_BYTES) {
+		return envx_error_set(err, ENVX_E_INPUT,
+				      "value of '%s' is too large: %zu bytes, "
+				      "the limit is %zu",
+				      name, len, ENVX_VALUE_MAX_BYTES);
+	}
+	if (len > 0 && memchr(value, '\0', len) != NULL) {
+		return envx_error_set(err, ENVX_E_INPUT,
+				      "value of '%s' contains a NUL byte, "
+				      "which no environment variable can carry",
+				      name);
+	}
+	if (strlen(desc) > ENVX_DESCRIPTION_MAX_BYTES) {
+		return envx_error_set(err, ENVX_E_INPUT,
+				      "description of '%s' is longer than %d "
+				      "bytes",
+				      name, ENVX_DESCRIPTION_MAX_BYTES);
+	}
+	if (every < 0) {
+		return envx_error_set(err, ENVX_E_INPUT,
+				      "negative rotation interval");
+	}
+	r = envx_env_mark_dirty(e, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(e->v->db,
+			       "SELECT id, version FROM secrets "
+			       "WHERE env_id = ? AND name = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		secret_id = sqlite3_column_int64(st, 0);
+		ver = (uint64_t)sqlite3_column_int64(st, 1) + 1;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (secret_id == 0) {
+		if (sqlite3_prepare_v2(
+			    e->v->db,
+			    "INSERT INTO secrets (env_id, name, version, "
+			    "description, rotate_every, rotated_at, state) "
+			    "VALUES (?, ?, 1, ?, ?, ?, 0)",
+			    -1, &st, NULL) != SQLITE_OK) {
+			r = envx_sqlite_error(e->v->db, err,
+					      "cannot write secret");
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, e->id);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, desc, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (flags & ENVX_SET_ROTATE) ? every : 0);
+		sqlite3_bind_int64(st, 5, rotated_at);
+		r = step_done(e, st, err, "cannot write secret");
+		if (r < 0) {
+			goto out;
+		}
+		secret_id = sqlite3_last_insert_rowid(e->v->db);
+	} else {
+		if (sqlite3_prepare_v2(
+			    e->v->db,
+			    "UPDATE secrets SET version = ?, rotated_at = ?, "
+			    "state = 0, description = CASE WHEN ? THEN ? "
+			    "ELSE description END, rotate_every = CASE WHEN ? "
+			    "THEN ? ELSE rotate_every END WHERE id = ?",
+			    -1, &st, NULL) != SQLITE_OK) {
+			r = envx_sqlite_error(e->v->db, err,
+					      "cannot write secret");
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)ver);
+		sqlite3_bind_int64(st, 2, rotated_at);
+		sqlite3_bind_int(st, 3, (flags & ENVX_SET_DESCRIPTION) != 0);
+		sqlite3_bind_text(st, 4, desc, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (flags & ENVX_SET_ROTATE) != 0);
+		sqlite3_bind_int64(st, 6, every);
+		sqlite3_bind_int64(st, 7, secret_id);
+		r = step_done(e, st, err, "cannot write secret");
+		if (r < 0) {
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	ct = malloc(len + ENVX_TAG_BYTES);
+	if (ct == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	value_ad(&ad, e, name, ver);
+	envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct);
+	if (sqlite3_prepare_v2(e->v->db,
+			       "INSERT INTO versions (secret_id, version, "
+			       "nonce, ciphertext, created_at, author, kind) "
+			       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, secret_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ver);
+	sqlite3_bind_blob(st, 3, nonce, sizeof(nonce), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, ct, (int)(len + ENVX_TAG_BYTES),
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_text(st, 6, e->v->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
+	r = step_done(e, st, err, "cannot write secret");
+	if (r < 0) {
+		goto out;
+	}
+	if (version_out != NULL) {
+		*version_out = ver;
+	}
+out:
+	free(ct);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_set(struct envx_env *e, const char *name, const unsigned char *value,
+	     size_t len, const struct envx_set_opts *opts,
+	     uint64_t *version_out, struct envx_error *err)
+{
+	return write_version(e, name, value, len, opts, envx_now(),
+			     version_out, err);
+}
+
+int
+envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
+		  uint64_t *version_out, struct envx_error *err)
+{
+	struct envx_secbuf old = {0};
+	struct envx_set_opts opts = {.kind = "rollback"};
+	sqlite3_stmt *st = NULL;
+	int64_t created = envx_now();
+	int r;
+
+	r = envx_env_get_version(e, name, version, &old, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(e->v->db,
+			       "SELECT ver.created_at FROM secrets s JOIN "
+			       "versions ver ON ver.secret_id = s.id WHERE "
+			       "s.env_id = ? AND s.name = ? AND "
+			       "ver.version = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, e->id);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			created = sqlite3_column_int64(st, 0);
+		}
+	}
+	sqlite3_finalize(st);
+	r = write_version(e, name, old.data, old.len, &opts, created,
+			  version_out, err);
+	envx_secbuf_release(&old);
+	return r;
+}
+
+int
+envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = need_key(e, err);
+	if (r < 0) {
+		return r;
+	}
+	r = envx_env_mark_dirty(e, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(e->v->db,
+			       "DELETE FROM secrets WHERE env_id = ? AND "
+			       "name = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot remove secret");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	r = step_done(e, st, err, "cannot remove secret");
+	if (r == 0 && sqlite3_changes(e->v->db) != 1) {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+				   "no secret '%.64s' in environment '%s'",
+				   name, e->name);
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_history(struct envx_env *e, const char *name,
+		 struct envx_version_info **out, size_t *n,
+		 struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct envx_version_info *list = NULL;
+	size_t count = 0;
+	size_t cap = 0;
+	int rc;
+	int r;
+
+	if (sqlite3_prepare_v2(e->v->db,
+			       "SELECT ver.version, ver.created_at, "
+			       "ver.author, ver.kind FROM secrets s JOIN "
+			       "versions ver ON ver.secret_id = s.id WHERE "
+			       "s.env_id = ? AND s.name = ? "
+			       "ORDER BY ver.version",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read history");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct envx_version_info *nl =
+				realloc(list, ncap * sizeof(*nl));
+			if (nl == NULL) {
+				r = envx_error_set(err, ENVX_E_INTERNAL,
+						   "out of memory");
+				goto out;
+			}
+			list = nl;
+			cap = ncap;
+		}
+		memset(&list[count], 0, sizeof(list[count]));
+		list[count].version = (uint64_t)sqlite3_column_int64(st, 0);
+		list[count].created_at = sqlite3_column_int64(st, 1);
+		copy_col(list[count].author, sizeof(list[count].author), st, 2);
+		copy_col(list[count].kind, sizeof(list[count].kind), st, 3);
+		count++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read history");
+		goto out;
+	}
+	if (count == 0) {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+				   "no secret '%.64s' in environment '%s'",
+				   name, e->name);
+		goto out;
+	}
+	*out = list;
+	*n = count;
+	list = NULL;
+	r = 0;
+out:
+	free(list);
+	sqlite3_finalize(st);
+	return r;
+}

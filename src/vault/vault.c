@@ -1,0 +1,616 @@
+/*
+ * Opening, creating and locating vault files, transactions, the audit log,
+ * and environments (VF-3, VF-4, VF-5). Secrets live in secret.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vault/internal.h"
+#include "util/banned.h"
+
+int
+envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
+{
+	int rc = db != NULL ? sqlite3_errcode(db) : SQLITE_ERROR;
+	const char *why = db != NULL ? sqlite3_errmsg(db) : "unknown error";
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return envx_error_set(err, ENVX_E_IO,
+				      "%s: the vault is busy (another envx "
+				      "is writing it); try again",
+				      what);
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+	case SQLITE_FORMAT:
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+				      "%s: not an envx vault or corrupt (%s)",
+				      what, why);
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+				      "%s: the vault's contents are "
+				      "inconsistent (%s)",
+				      what, why);
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_NOLFS:
+		return envx_error_set(err, ENVX_E_IO, "%s: %s", what, why);
+	case SQLITE_NOMEM:
+		return envx_error_set(err, ENVX_E_INTERNAL, "%s: out of memory",
+				      what);
+	default:
+		return envx_error_set(err, ENVX_E_INTERNAL, "%s: %s", what,
+				      why);
+	}
+}
+
+int
+envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
+		  struct envx_error *err)
+{
+	const char *env = getenv("ENVX_VAULT");
+	char dir[PATH_MAX];
+	char candidate[PATH_MAX + 16];
+	struct stat st;
+
+	if (explicit_path == NULL && env != NULL && *env != '\0') {
+		explicit_path = env;
+	}
+	if (explicit_path != NULL) {
+		if ((size_t)snprintf(out, outsz, "%s", explicit_path) >= outsz) {
+			return envx_error_set(err, ENVX_E_INPUT,
+					      "vault path too long");
+		}
+		return 0;
+	}
+	if (getcwd(dir, sizeof(dir)) == NULL) {
+		return envx_error_set(err, ENVX_E_IO,
+				      "cannot get the current directory: %s",
+				      strerror(errno));
+	}
+	for (;;) {
+		char *slash;
+
+		snprintf(candidate, sizeof(candidate), "%s/%s",
+			 strcmp(dir, "/") == 0 ? "" : dir, ENVX_VAULT_FILENAME);
+		if (lstat(candidate, &st) == 0) {
+			if ((size_t)snprintf(out, outsz, "%s", candidate) >=
+			    outsz) {
+				return envx_error_set(err, ENVX_E_INPUT,
+						      "vault path too long");
+			}
+			return 0;
+		}
+		slash = strrchr(dir, '/');
+		if (slash == NULL || strcmp(dir, "/") == 0) {
+			break;
+		}
+		if (slash == dir) {
+			dir[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+	}
+	return envx_error_set(err, ENVX_E_NOTFOUND,
+			      "no vault found: no %s in this directory or its "
+			      "parents (run 'envx init', or pass --vault PATH "
+			      "or set ENVX_VAULT)",
+			      ENVX_VAULT_FILENAME);
+}
+
+static int
+exec_sql(struct envx_vault *v, const char *sql, struct envx_error *err,
+	 const char *what)
+{
+	if (sqlite3_exec(v->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, what);
+	}
+	return 0;
+}
+
+static int
+pragma_int(struct envx_vault *v, const char *sql, int *out,
+	   struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		r = envx_sqlite_error(v->db, err, "cannot read vault header");
+		goto out;
+	}
+	*out = sqlite3_column_int(st, 0);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* VF-4.4: connection settings applied to every open. */
+static int
+configure(struct envx_vault *v, struct envx_error *err)
+{
+	int r;
+
+	sqlite3_db_config(v->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(v->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
+			  NULL);
+	sqlite3_busy_timeout(v->db, ENVX_BUSY_TIMEOUT_MS);
+	r = exec_sql(v,
+		     "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; "
+		     "PRAGMA cell_size_check = ON; PRAGMA synchronous = FULL",
+		     err, "cannot configure vault");
+	if (r < 0) {
+		return r;
+	}
+	if (v->writable) {
+		r = exec_sql(v, "PRAGMA journal_mode = DELETE", err,
+			     "cannot configure vault");
+	}
+	return r;
+}
+
+static int
+read_vault_id(struct envx_vault *v, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = ENVX_E_INTEGRITY;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT vault_id FROM vault WHERE id = 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot read vault id");
+		goto out;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_bytes(st, 0) != ENVX_VAULT_ID_BYTES) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "vault '%s' has no valid vault id: "
+				   "corrupt or tampered",
+				   v->path);
+		goto out;
+	}
+	memcpy(v->vault_id, sqlite3_column_blob(st, 0), ENVX_VAULT_ID_BYTES);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static struct envx_vault *
+vault_alloc(const char *path, bool writable)
+{
+	struct envx_vault *v = calloc(1, sizeof(*v));
+	const char *user = getenv("USER");
+
+	if (v == NULL) {
+		return NULL;
+	}
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	v->writable = writable;
+	snprintf(v->actor, sizeof(v->actor), "%s",
+		 user != NULL && *user != '\0' ? user : "unknown");
+	return v;
+}
+
+static int
+open_db(struct envx_vault *v, int flags, struct envx_error *err)
+{
+	int rc = sqlite3_open_v2(v->path, &v->db,
+				 flags | SQLITE_OPEN_NOFOLLOW |
+					 SQLITE_OPEN_EXRESCODE,
+				 NULL);
+
+	if (rc != SQLITE_OK) {
+		int r = envx_error_set(err, ENVX_E_IO,
+				       "cannot open vault '%s': %s", v->path,
+				       v->db != NULL ? sqlite3_errmsg(v->db)
+						     : sqlite3_errstr(rc));
+		return r;
+	}
+	return 0;
+}
+
+int
+envx_vault_create(const char *path, struct envx_vault **out,
+		  struct envx_error *err)
+{
+	struct envx_vault *v = NULL;
+	unsigned char id[ENVX_VAULT_ID_BYTES];
+	sqlite3_stmt *st = NULL;
+	char pragma[64];
+	bool created = false;
+	int fd;
+	int r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0) {
+		return envx_error_set(err, ENVX_E_IO,
+				      errno == EEXIST
+					      ? "cannot create vault '%s': it "
+						"already exists"
+					      : "cannot create vault '%s': %s",
+				      path, strerror(errno));
+	}
+	close(fd);
+	created = true;
+	v = vault_alloc(path, true);
+	if (v == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	r = open_db(v, SQLITE_OPEN_READWRITE, err);
+	if (r < 0) {
+		goto out;
+	}
+	r = configure(v, err);
+	if (r < 0) {
+		goto out;
+	}
+	r = exec_sql(v, "BEGIN IMMEDIATE", err, "cannot create vault");
+	if (r < 0) {
+		goto out;
+	}
+	v->in_tx = true;
+	snprintf(pragma, sizeof(pragma), "PRAGMA application_id = %d",
+		 ENVX_APPLICATION_ID);
+	r = exec_sql(v, pragma, err, "cannot create vault");
+	if (r < 0) {
+		goto out;
+	}
+	r = envx_schema_migrate(v->db, 0, ENVX_VAULT_SCHEMA_VERSION, err);
+	if (r < 0) {
+		goto out;
+	}
+	randombytes_buf(id, sizeof(id));
+	if (sqlite3_prepare_v2(v->db,
+			       "INSERT INTO vault (id, vault_id, created_at) "
+			       "VALUES (1, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot create vault");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, envx_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot create vault");
+		goto out;
+	}
+	memcpy(v->vault_id, id, sizeof(id));
+	v->schema = ENVX_VAULT_SCHEMA_VERSION;
+	r = envx_vault_audit(v, "init", "", "", "vault created", err);
+	if (r < 0) {
+		goto out;
+	}
+	r = exec_sql(v, "COMMIT", err, "cannot create vault");
+	if (r < 0) {
+		goto out;
+	}
+	v->in_tx = false;
+	*out = v;
+	v = NULL;
+	created = false;
+out:
+	sqlite3_finalize(st);
+	envx_vault_close(v);
+	if (created) {
+		unlink(path);
+	}
+	return r;
+}
+
+int
+envx_vault_open(const char *path, bool writable, struct envx_vault **out,
+		struct envx_error *err)
+{
+	struct envx_vault *v = NULL;
+	struct stat st;
+	int app_id = 0;
+	int version = 0;
+	int r;
+
+	if (lstat(path, &st) < 0) {
+		return envx_error_set(err,
+				      errno == ENOENT ? ENVX_E_NOTFOUND
+						      : ENVX_E_IO,
+				      "cannot open vault '%s': %s", path,
+				      strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+				      "refusing vault '%s': %s", path,
+				      S_ISLNK(st.st_mode)
+					      ? "it is a symbolic link"
+					      : "not a regular file");
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+				      "refusing vault '%s': it is writable by "
+				      "others (run chmod o-w '%s')",
+				      path, path);
+	}
+	v = vault_alloc(path, writable);
+	if (v == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	r = open_db(v, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
+		    err);
+	if (r < 0) {
+		goto out;
+	}
+	r = configure(v, err);
+	if (r < 0) {
+		goto out;
+	}
+	r = pragma_int(v, "PRAGMA application_id", &app_id, err);
+	if (r == 0) {
+		r = pragma_int(v, "PRAGMA user_version", &version, err);
+	}
+	if (r < 0) {
+		if (err != NULL && err->code == ENVX_E_INTEGRITY) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+					   "'%s' is not an envx vault (not an "
+					   "SQLite database, or corrupt)",
+					   path);
+		}
+		goto out;
+	}
+	if (app_id != ENVX_APPLICATION_ID || version < 1) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "'%s' is not an envx vault", path);
+		goto out;
+	}
+	if (version > ENVX_VAULT_SCHEMA_VERSION) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+				   "vault '%s' has format %d, newer than this "
+				   "envx understands (%d): upgrade envx",
+				   path, version, ENVX_VAULT_SCHEMA_VERSION);
+		goto out;
+	}
+	if (writable && version < ENVX_VAULT_SCHEMA_VERSION) {
+		/* VF-4.5: forward migration in one transaction; re-reading
+		 * the version inside it makes a concurrent migration
+		 * harmless. */
+		r = exec_sql(v, "BEGIN IMMEDIATE", err,
+			     "cannot migrate vault");
+		if (r < 0) {
+			goto out;
+		}
+		v->in_tx = true;
+		r = pragma_int(v, "PRAGMA user_version", &version, err);
+		if (r == 0) {
+			r = envx_schema_check(v->db, version, err);
+		}
+		if (r == 0 && version < ENVX_VAULT_SCHEMA_VERSION) {
+			r = envx_schema_migrate(v->db, version,
+						ENVX_VAULT_SCHEMA_VERSION, err);
+		}
+		if (r == 0) {
+			r = exec_sql(v, "COMMIT", err, "cannot migrate vault");
+		}
+		if (r < 0) {
+			goto out;
+		}
+		v->in_tx = false;
+		version = ENVX_VAULT_SCHEMA_VERSION;
+	}
+	r = envx_schema_check(v->db, version, err);
+	if (r < 0) {
+		goto out;
+	}
+	v->schema = version;
+	r = read_vault_id(v, err);
+	if (r < 0) {
+		goto out;
+	}
+	*out = v;
+	v = NULL;
+out:
+	envx_vault_close(v);
+	return r;
+}
+
+void
+envx_vault_close(struct envx_vault *v)
+{
+	if (v == NULL) {
+		return;
+	}
+	if (v->in_tx) {
+		envx_vault_rollback(v);
+	}
+	sqlite3_close_v2(v->db);
+	sodium_memzero(v, sizeof(*v));
+	free(v);
+}
+
+void
+envx_vault_set_actor(struct envx_vault *v, const char *actor)
+{
+	snprintf(v->actor, sizeof(v->actor), "%s", actor);
+}
+
+const char *
+envx_vault_path(const struct envx_vault *v)
+{
+	return v->path;
+}
+
+int
+envx_vault_schema_version(const struct envx_vault *v)
+{
+	return v->schema;
+}
+
+int
+envx_vault_begin(struct envx_vault *v, struct envx_error *err)
+{
+	int r;
+
+	if (!v->writable) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+				      "vault opened read-only");
+	}
+	r = exec_sql(v, "BEGIN IMMEDIATE", err, "cannot start a transaction");
+	if (r == 0) {
+		v->in_tx = true;
+		v->ndirty = 0;
+		v->lost_changes = false;
+	}
+	return r;
+}
+
+void
+envx_vault_rollback(struct envx_vault *v)
+{
+	size_t i;
+
+	if (v->in_tx) {
+		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+		v->in_tx = false;
+	}
+	for (i = 0; i < v->ndirty; i++) {
+		v->dirty[i]->dirty = false;
+	}
+	v->ndirty = 0;
+}
+
+/* Marks e as changed in the open transaction, so commit reseals it. */
+int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
+int envx_env_seal(struct envx_env *e, struct envx_error *err);
+
+int
+envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+
+	if (!v->in_tx) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+				      "write outside a transaction");
+	}
+	if (e->dirty) {
+		return 0;
+	}
+	if (v->ndirty == ENVX_MAX_DIRTY) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+				      "too many environments changed at once");
+	}
+	v->dirty[v->ndirty++] = e;
+	e->dirty = true;
+	return 0;
+}
+
+int
+envx_vault_commit(struct envx_vault *v, struct envx_error *err)
+{
+	size_t i;
+	int r = 0;
+
+	if (v->lost_changes) {
+		r = envx_error_set(err, ENVX_E_INTERNAL,
+				   "an environment changed in this "
+				   "transaction was closed before commit");
+		goto out;
+	}
+	for (i = 0; i < v->ndirty && r == 0; i++) {
+		r = envx_env_seal(v->dirty[i], err);
+	}
+	if (r == 0) {
+		r = exec_sql(v, "COMMIT", err, "cannot commit to the vault");
+	}
+	if (r == 0) {
+		v->in_tx = false;
+		for (i = 0; i < v->ndirty; i++) {
+			v->dirty[i]->dirty = false;
+		}
+		v->ndirty = 0;
+	}
+out:
+	if (r < 0) {
+		envx_vault_rollback(v);
+	}
+	return r;
+}
+
+/* VF-5.1: hash = BLAKE2b-256 of the chained, length-prefixed event. */
+int
+envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
+		 const char *name, const char *detail, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char prev[ENVX_HASH_BYTES];
+	unsigned char hash[ENVX_HASH_BYTES];
+	crypto_generichash_state hs;
+	int64_t seq = 1;
+	int64_t at = envx_now();
+	int r;
+
+	memset(prev, 0, sizeof(prev));
+	if (sqlite3_prepare_v2(v->db,
+			       "SELECT seq, hash FROM audit ORDER BY seq DESC "
+			       "LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot write audit log");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0) + 1;
+		if (sqlite3_column_bytes(st, 1) == ENVX_HASH_BYTES) {
+			memcpy(prev, sqlite3_column_blob(st, 1), sizeof(prev));
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	crypto_generichash_init(&hs, NULL, 0, sizeof(hash));
+	envx_hash_str(&hs, "envx-audit-v1");
+	envx_hash_bytes(&hs, v->vault_id, sizeof(v->vault_id));
+	envx_hash_bytes(&hs, prev, sizeof(prev));
+	envx_hash_u64(&hs, (uint64_t)seq);
+	envx_hash_u64(&hs, (uint64_t)at);
+	envx_hash_str(&hs, v->actor);
+	envx_hash_str(&hs, action);
+	envx_hash_str(&hs, env);
+	envx_hash_str(&hs, name);
+	envx_hash_str(&hs, detail);
+	crypto_generichash_final(&hs, hash, sizeof(hash));
+	if (sqlite3_prepare_v2(v->db,
+			       "INSERT INTO audit (seq, at, actor, action, "
+			       "env, name, detail, prev, hash) VALUES "
+			       "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot write audit log");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_text(st, 3, v->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, env, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, prev, sizeof(prev), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, hash, sizeof(hash), SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot write audit log");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
