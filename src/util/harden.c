@@ -23,7 +23,12 @@ envx_harden_process(void)
 	/* Lowering the soft limit only: the hard limit stays for the child. */
 	zero.rlim_max = saved_core_valid ? saved_core.rlim_max : 0;
 	(void)setrlimit(RLIMIT_CORE, &zero);
+#ifndef __SANITIZE_ADDRESS__
+	/* LeakSanitizer needs to ptrace its own process at exit, which a
+	 * non-dumpable process forbids; sanitizer builds keep only the
+	 * core-size limit. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 }
 
 void

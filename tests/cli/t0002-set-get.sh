@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# set/get round trips of awkward values, metadata in list, versions, and
+# proof that no plaintext value reaches the vault file.
+. "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+setup_vault
+
+# set_raw ENV NAME FILE: store FILE's bytes exactly.
+set_raw() {
+  "$ENVX" set "$1" "$2" --raw <"$3" >/dev/null 2>&1
+}
+
+# roundtrip NAME FILE: the value comes back byte for byte.
+roundtrip() {
+  set_raw staging "$1" "$2" && "$ENVX" get staging "$1" >"$TEST_DIR/got" &&
+    same_file "$2" "$TEST_DIR/got"
+}
+
+printf '' >"$TEST_DIR/v-empty"
+printf 'line one\nline two\n\nline four' >"$TEST_DIR/v-multi"
+printf '%s' "it's \"quoted\" \`back\` 'single'" >"$TEST_DIR/v-quotes"
+printf '%s' '$HOME ${PATH} $(id) `id` \$ %s %n' >"$TEST_DIR/v-dollar"
+printf '%s' 'ünïcødé — 日本語 🔑' >"$TEST_DIR/v-unicode"
+head -c 30000 /dev/urandom | base64 -w 76 | head -c 40960 >"$TEST_DIR/v-40k"
+printf '  leading and trailing  \t' >"$TEST_DIR/v-space"
+printf 'crlf\r\nline\r\n' >"$TEST_DIR/v-crlf"
+
+for v in empty multi quotes dollar unicode 40k space crlf; do
+  ok "round trip of a $v value" roundtrip "V_$(echo $v | tr a-z A-Z | tr -d 0-9)X" "$TEST_DIR/v-$v"
+done
+
+t_trailing_newline() {
+  printf 'abc\n' | "$ENVX" set staging NL >/dev/null 2>&1 &&
+    [ "$("$ENVX" get staging NL | od -An -c | tr -d ' \n')" = abc ] &&
+    printf 'abc\n' | "$ENVX" set staging NL --raw >/dev/null 2>&1 &&
+    [ "$("$ENVX" get staging NL | wc -c)" = 4 ]
+}
+ok "one trailing newline is stripped unless --raw" t_trailing_newline
+
+t_nul_refused() {
+  local before
+  before=$(sum_of envx.vault)
+  printf 'a\0b' >"$TEST_DIR/nul"
+  run_in "$TEST_DIR/nul" set staging HASNUL --raw
+  expect_rc 7 && expect_err "NUL" && [ "$(sum_of envx.vault)" = "$before" ]
+}
+ok "a value with a NUL byte is refused (exit 7), vault unchanged" t_nul_refused
+
+t_too_large() {
+  head -c 1048577 /dev/zero | tr '\0' x >"$TEST_DIR/big"
+  run_in "$TEST_DIR/big" set staging BIG --raw
+  expect_rc 7 && expect_err "too large"
+}
+ok "a value over 1 MiB is refused (exit 7)" t_too_large
+
+t_bad_names() {
+  echo v >"$TEST_DIR/v"
+  run_in "$TEST_DIR/v" set staging 9LIVES && expect_rc 7 && expect_err "invalid secret name" &&
+    run_in "$TEST_DIR/v" set staging LD_PRELOAD && expect_rc 7 && expect_err "hijack" &&
+    run_in "$TEST_DIR/v" set staging BASH_ENV && expect_rc 7 &&
+    run_in "$TEST_DIR/v" set staging "A-B" && expect_rc 7
+}
+ok "invalid and dangerous names are refused (exit 7)" t_bad_names
+
+t_value_never_on_argv() {
+  fails 2 "never from the command line" set staging X value-on-argv
+}
+ok "a value on the command line is a usage error" t_value_never_on_argv
+
+t_metadata() {
+  printf 'x' | "$ENVX" set staging API_KEY --rotate-every 90d --description "payments key" >/dev/null 2>&1 &&
+    run list staging && expect_rc 0 && expect_out API_KEY && expect_out "90d" &&
+    expect_out "payments key" && run --json list staging && expect_out '"verified": true' &&
+    expect_out '"rotate_every_seconds": 7776000'
+}
+ok "list shows rotation interval and description" t_metadata
+
+t_bad_duration() {
+  printf 'x' >"$TEST_DIR/x"
+  run_in "$TEST_DIR/x" set staging K --rotate-every 90 && expect_rc 2 && expect_err "invalid duration"
+}
+ok "a bad --rotate-every is a usage error" t_bad_duration
+
+t_versions() {
+  printf 'one' | "$ENVX" set staging VERSIONED >/dev/null 2>&1 &&
+    printf 'two' | "$ENVX" set staging VERSIONED >/dev/null 2>&1 &&
+    [ "$("$ENVX" get staging VERSIONED)" = two ] &&
+    "$ENVX" --json list staging | grep -q '"name": "VERSIONED", "version": 2'
+}
+ok "every write adds a version; get returns the latest" t_versions
+
+t_generate() {
+  run set staging GEN --generate=48 && expect_rc 0 &&
+    [ "$("$ENVX" get staging GEN | wc -c)" = 48 ] &&
+    fails 2 "length" set staging GEN --generate=3
+}
+ok "--generate[=LEN] stores a random value" t_generate
+
+t_list_no_values() {
+  printf 'sup3r-s3cret-list-value' | "$ENVX" set staging LISTED >/dev/null 2>&1 &&
+    run list staging && ! grep -q 'sup3r-s3cret-list-value' "$TEST_DIR/run.out" "$TEST_DIR/run.err" &&
+    run --json list staging && ! grep -q 'sup3r-s3cret-list-value' "$TEST_DIR/run.out"
+}
+ok "list never prints values" t_list_no_values
+
+t_no_plaintext_in_vault() {
+  local marker=plaintext-marker-7f3a9c
+  printf '%s' "$marker" | "$ENVX" set production MARKED >/dev/null 2>&1 &&
+    printf '%s' "$marker" | "$ENVX" set production MARKED >/dev/null 2>&1 &&
+    ! grep -a -q "$marker" envx.vault &&
+    ! grep -a -q "ünïcødé" envx.vault &&
+    ! grep -a -q "line two" envx.vault &&
+    [ ! -e envx.vault-journal ]
+}
+ok "no plaintext value appears anywhere in the vault file" t_no_plaintext_in_vault
+
+t_get_missing() {
+  fails 9 "no secret 'NOPE' in environment 'staging'" get staging NOPE &&
+    fails 9 "no environment 'nope'" get nope X &&
+    fails 2 "missing ENV or NAME" get staging &&
+    fails 2 "unknown option" get staging X --frob
+}
+ok "get: missing secret and env are exit 9, bad usage exit 2" t_get_missing
+
+t_reads_do_not_write() {
+  local before
+  before=$(sum_of envx.vault)
+  "$ENVX" get staging API_KEY >/dev/null && "$ENVX" list staging >/dev/null &&
+    "$ENVX" env list >/dev/null && [ "$(sum_of envx.vault)" = "$before" ]
+}
+ok "get, list and env list never change the vault file" t_reads_do_not_write
+
+t_read_only_checkout() {
+  mkdir ro && cp envx.vault ro/ && chmod 444 ro/envx.vault && chmod 555 ro &&
+    (cd ro && [ "$("$ENVX" get staging VERSIONED)" = two ]) ; local rc=$?
+  chmod 755 ro
+  return $rc
+}
+ok "a read-only checkout can be read" t_read_only_checkout
+
+finish

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Tampering and unsafe files: flipped ciphertext bytes, deleted or rolled
+# back rows, foreign files and newer formats are exit 4; a world-writable
+# vault or a symlinked one is exit 8. Values never appear in any message.
+. "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+setup_vault
+printf 'tamper-target-value' | "$ENVX" set staging TOKEN >/dev/null 2>&1
+printf 'second-version' | "$ENVX" set staging TOKEN >/dev/null 2>&1
+printf 'other' | "$ENVX" set staging OTHER >/dev/null 2>&1
+cp envx.vault "$TEST_DIR/pristine.vault"
+
+fresh() { cp "$TEST_DIR/pristine.vault" envx.vault; }
+sql() { sqlite3 envx.vault "$1"; }
+
+t_flipped_ciphertext() {
+  fresh
+  sql "UPDATE versions SET ciphertext = CASE WHEN substr(hex(ciphertext), 1, 2) = '00' THEN X'01' ELSE X'00' END || substr(ciphertext, 2) WHERE version = 2" &&
+    fails 4 "integrity" get staging TOKEN &&
+    ! grep -q tamper-target "$TEST_DIR/run.err"
+}
+ok "a flipped ciphertext byte is an integrity failure (exit 4)" t_flipped_ciphertext
+
+t_deleted_version() {
+  fresh
+  sql "DELETE FROM versions WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'TOKEN')" &&
+    fails 4 "integrity check" get staging OTHER
+}
+ok "a deleted old version row fails the environment MAC (exit 4)" t_deleted_version
+
+t_rolled_back_row() {
+  fresh
+  sql "UPDATE secrets SET version = 1 WHERE name = 'TOKEN'" &&
+    fails 4 "integrity check" get staging TOKEN
+}
+ok "a secret rolled back to an older version outside envx is detected" t_rolled_back_row
+
+t_deleted_secret() {
+  fresh
+  sql "DELETE FROM secrets WHERE name = 'OTHER'" &&
+    fails 4 "integrity check" get staging TOKEN
+}
+ok "a deleted secret row is detected" t_deleted_secret
+
+t_moved_ciphertext() {
+  fresh
+  sql "UPDATE versions SET nonce = (SELECT nonce FROM versions v2 JOIN secrets s ON s.id = v2.secret_id WHERE s.name = 'OTHER'), ciphertext = (SELECT ciphertext FROM versions v2 JOIN secrets s ON s.id = v2.secret_id WHERE s.name = 'OTHER') WHERE version = 2" &&
+    fails 4 "" get staging TOKEN
+}
+ok "a ciphertext copied to another name is detected" t_moved_ciphertext
+
+t_metadata_tamper() {
+  fresh
+  sql "UPDATE secrets SET rotate_every = 86400 WHERE name = 'TOKEN'" &&
+    fails 4 "integrity check" get staging TOKEN
+}
+ok "edited metadata (rotation interval) is detected" t_metadata_tamper
+
+t_not_a_vault() {
+  echo "just some text" >notvault && fails 4 "not an envx vault" --vault notvault list staging &&
+    sqlite3 other.db "CREATE TABLE t (x)" && fails 4 "not an envx vault" --vault other.db list staging
+}
+ok "a file that is not an envx vault is exit 4" t_not_a_vault
+
+t_newer_format() {
+  fresh
+  sql "PRAGMA user_version = 99" && fails 4 "newer than this envx" list staging
+}
+ok "a vault from a newer envx is refused (exit 4)" t_newer_format
+
+t_extra_schema() {
+  fresh
+  sql "CREATE TABLE sneaky (x)" && fails 4 "unexpected schema" list staging
+}
+ok "an unexpected schema object is refused (exit 4)" t_extra_schema
+
+t_world_writable() {
+  fresh
+  chmod 666 envx.vault && fails 8 "writable by others" list staging; local rc=$?
+  chmod 644 envx.vault
+  return $rc
+}
+ok "a vault writable by others is refused (exit 8)" t_world_writable
+
+t_symlink_vault() {
+  fresh
+  ln -sf envx.vault link.vault && fails 8 "symbolic link" --vault link.vault list staging
+}
+ok "a symlinked vault is refused (exit 8)" t_symlink_vault
+
+t_failed_write_unchanged() {
+  fresh
+  local before
+  before=$(sum_of envx.vault)
+  printf 'x' >"$TEST_DIR/x"
+  run_in "$TEST_DIR/x" set staging "BAD NAME" && expect_rc 7 &&
+    run_in "$TEST_DIR/x" --identity /nonexistent set staging OK && [ "$RC" != 0 ] &&
+    [ "$(sum_of envx.vault)" = "$before" ]
+}
+ok "failed writes leave the vault byte-identical" t_failed_write_unchanged
+
+finish

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The command table is the single source of truth: every command it lists
+# appears in `envx help`, in envx(1), and in the completions (which ask the
+# binary); every exit code of DESIGN §4 is in envx(1).
+. "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+man="$ENVX_SOURCE_ROOT/docs/envx.1.scd"
+commands=$("$ENVX" __complete "")
+
+t_commands_listed() { [ -n "$commands" ] && [ "$(echo "$commands" | wc -l)" -ge 8 ]; }
+ok "__complete lists the commands" t_commands_listed
+
+for c in $commands; do
+  t_in_help() { "$ENVX" help | grep -q "^  $1 "; }
+  ok "'$c' appears in envx help" t_in_help "$c"
+  t_in_man() { grep -q "^\*$1\*" "$man" || grep -q "^\*$1 " "$man"; }
+  ok "'$c' is documented in envx(1)" t_in_man "$c"
+  t_help_cmd() { "$ENVX" help "$1" | grep -q "^usage: envx $1"; }
+  ok "envx help $c shows its usage" t_help_cmd "$c"
+done
+
+t_exit_codes() {
+  local code
+  for code in 0 1 2 3 4 5 6 7 8 9 10; do
+    grep -q "^|  $code\$" "$man" || { echo "exit $code missing" >&2; return 1; }
+  done
+}
+ok "envx(1) documents every exit status" t_exit_codes
+
+t_complete_options() {
+  "$ENVX" __complete set staging X --rot | grep -qx -- --rotate-every &&
+    "$ENVX" __complete env "" | grep -qx add &&
+    "$ENVX" __complete --vault | grep -q . ; true
+}
+ok "completion offers a command's options and subcommands" t_complete_options
+
+t_bash_completion() {
+  PATH="$(dirname "$ENVX"):$PATH" bash -c '
+    . "$ENVX_SOURCE_ROOT/completions/bash/envx"
+    COMP_WORDS=(envx ide); COMP_CWORD=1; _envx
+    [ "${COMPREPLY[*]}" = identity ]'
+}
+ok "the bash completion script completes from the binary" t_bash_completion
+
+t_help_unknown() { fails 2 "unknown command" help frob; }
+ok "help for an unknown command is exit 2" t_help_unknown
+
+t_version() { run version && expect_rc 0 && expect_out "envx " && run --version && expect_rc 0; }
+ok "version and --version" t_version
+
+finish

@@ -1,0 +1,119 @@
+# Shared helpers for tests/cli/tNNNN-*.sh (sourced). Each script gets its own
+# temporary HOME and working directory, prints TAP, and must end with
+# `finish`. Modelled on git's t/test-lib.sh, much smaller.
+set -u
+
+: "${ENVX:?ENVX must point to the built envx binary}"
+TEST_NAME=$(basename "$0" .sh)
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/envx-$TEST_NAME.XXXXXX")
+export HOME="$TEST_DIR/home"
+export XDG_CONFIG_HOME="$HOME/.config"
+export USER=tester
+mkdir -p "$HOME" "$TEST_DIR/work"
+cd "$TEST_DIR/work" || exit 1
+unset ENVX_VAULT ENVX_IDENTITY ENVX_IDENTITY_FILE ENVX_PASSPHRASE GITHUB_ENV NO_COLOR
+# Tests create identities at the Argon2id floor to stay fast (never below).
+export ENVX_KDF=2,19456,1
+trap 'rm -rf "$TEST_DIR"' EXIT
+
+_n=0
+_failed=0
+
+# ok DESCRIPTION COMMAND... : runs COMMAND, passes when it exits 0.
+ok() {
+  local desc=$1
+  shift
+  _n=$((_n + 1))
+  if ( "$@" ) >"$TEST_DIR/out" 2>"$TEST_DIR/err"; then
+    echo "ok $_n - $desc"
+  else
+    echo "not ok $_n - $desc"
+    _failed=$((_failed + 1))
+    sed 's/^/# out: /' "$TEST_DIR/out" | head -20
+    sed 's/^/# err: /' "$TEST_DIR/err" | head -20
+  fi
+}
+
+# Runs envx, capturing stdout/stderr/status into $OUT, $ERR and $RC.
+run() {
+  "$ENVX" "$@" >"$TEST_DIR/run.out" 2>"$TEST_DIR/run.err"
+  RC=$?
+  OUT=$(cat "$TEST_DIR/run.out")
+  ERR=$(cat "$TEST_DIR/run.err")
+  return 0
+}
+
+# Runs envx with $1 as its standard input (a file path).
+run_in() {
+  local input=$1
+  shift
+  "$ENVX" "$@" <"$input" >"$TEST_DIR/run.out" 2>"$TEST_DIR/run.err"
+  RC=$?
+  OUT=$(cat "$TEST_DIR/run.out")
+  ERR=$(cat "$TEST_DIR/run.err")
+  return 0
+}
+
+# expect_rc CODE: the last run exited with CODE.
+expect_rc() {
+  if [ "$RC" != "$1" ]; then
+    echo "expected exit $1, got $RC; stderr: $ERR" >&2
+    return 1
+  fi
+}
+
+# expect_err TEXT: stderr of the last run contains TEXT.
+expect_err() {
+  case "$ERR" in
+  *"$1"*) return 0 ;;
+  *)
+    echo "stderr lacks '$1': $ERR" >&2
+    return 1
+    ;;
+  esac
+}
+
+expect_out() {
+  case "$OUT" in
+  *"$1"*) return 0 ;;
+  *)
+    echo "stdout lacks '$1': $OUT" >&2
+    return 1
+    ;;
+  esac
+}
+
+# fails CODE TEXT ARGS...: envx ARGS exits CODE with TEXT in stderr and
+# starts its message with "envx: ".
+fails() {
+  local code=$1 text=$2
+  shift 2
+  run "$@"
+  expect_rc "$code" && expect_err "$text" && expect_err "envx: "
+}
+
+# Byte-exact comparison of two files.
+same_file() {
+  cmp -s "$1" "$2" || {
+    echo "files differ: $1 $2" >&2
+    return 1
+  }
+}
+
+# Checksum of a file, to prove a failed command left it unchanged.
+sum_of() {
+  sha256sum "$1" | cut -d' ' -f1
+}
+
+# Creates a vault with the default environments and an identity.
+setup_vault() {
+  "$ENVX" init >/dev/null 2>&1 || {
+    echo "Bail out! envx init failed"
+    exit 1
+  }
+}
+
+finish() {
+  echo "1..$_n"
+  [ "$_failed" -eq 0 ]
+}
