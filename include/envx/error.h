@@ -39,7 +39,7 @@ struct envx_error {
  * The message is truncated to fit.
  */
 int envx_error_set(struct envx_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Resets err (may be NULL) to ENVX_OK with an empty message. */
 void envx_error_clear(struct envx_error *err);

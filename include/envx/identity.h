@@ -15,9 +15,9 @@
 #define ENVX_PUBLIC_KEY_BYTES 32
 /* "envxpub1" + 58 base32 characters + NUL */
 #define ENVX_PUBKEY_TEXT_BYTES 80
-#define ENVX_PUBKEY_PREFIX "envxpub1"
-#define ENVX_SECKEY_PREFIX "ENVX-SECRET-KEY-1-"
-#define ENVX_ENCKEY_PREFIX "ENVX-ENCRYPTED-KEY-1-"
+#define ENVX_PUBKEY_PREFIX     "envxpub1"
+#define ENVX_SECKEY_PREFIX     "ENVX-SECRET-KEY-1-"
+#define ENVX_ENCKEY_PREFIX     "ENVX-ENCRYPTED-KEY-1-"
 /* Largest identity file or $ENVX_IDENTITY text accepted. */
 #define ENVX_IDENTITY_TEXT_MAX_BYTES 4096
 
@@ -28,8 +28,8 @@
  * one). prompt names what is being unlocked.
  */
 typedef int (*envx_passphrase_fn)(void *ctx, const char *prompt,
-				  struct envx_secbuf *out,
-				  struct envx_error *err);
+                                  struct envx_secbuf *out,
+                                  struct envx_error *err);
 
 struct envx_identity {
 	unsigned char pk[ENVX_PUBLIC_KEY_BYTES];
@@ -43,11 +43,11 @@ void envx_identity_free(struct envx_identity *id);
 
 /* Public key text, "envxpub1…", into out (ENVX_PUBKEY_TEXT_BYTES). */
 void envx_pubkey_format(const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-			char out[ENVX_PUBKEY_TEXT_BYTES]);
+                        char out[ENVX_PUBKEY_TEXT_BYTES]);
 /* Parses public key text; ENVX_E_INPUT on a bad prefix, length, character
  * or checksum. */
 int envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		      struct envx_error *err);
+                      struct envx_error *err);
 
 /*
  * The full identity file text (comment lines with the public key, then the
@@ -56,8 +56,8 @@ int envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
  * (envx_kdf_defaults, so $ENVX_KDF within bounds applies).
  */
 int envx_identity_encode(const struct envx_identity *id,
-			 const unsigned char *pass, size_t passlen,
-			 struct envx_secbuf *out, struct envx_error *err);
+                         const unsigned char *pass, size_t passlen,
+                         struct envx_secbuf *out, struct envx_error *err);
 
 /*
  * Parses identity text (a file's contents or $ENVX_IDENTITY): '#' comment
@@ -66,21 +66,21 @@ int envx_identity_encode(const struct envx_identity *id,
  * the origin in messages ("identity file 'x'", "$ENVX_IDENTITY").
  */
 int envx_identity_parse(const char *text, size_t len, const char *source,
-			envx_passphrase_fn ask, void *ask_ctx,
-			struct envx_identity **out, struct envx_error *err);
+                        envx_passphrase_fn ask, void *ask_ctx,
+                        struct envx_identity **out, struct envx_error *err);
 
 /*
  * Loads an identity file after envx_file_check_private (ENVX_E_UNSAFE for a
  * group/world-accessible file or a symlink; ENVX_E_NOTFOUND when absent).
  */
 int envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
-		       struct envx_identity **out, struct envx_error *err);
+                       struct envx_identity **out, struct envx_error *err);
 
 /* Writes identity text to path atomically with mode 0600, creating the
  * parent directory (0700) if needed; refuses to overwrite an existing file
  * unless force. */
 int envx_identity_save(const char *path, const struct envx_secbuf *text,
-		       bool force, struct envx_error *err);
+                       bool force, struct envx_error *err);
 
 /* The default identity path: ${XDG_CONFIG_HOME:-$HOME/.config}/envx/identity.
  * Returns -1 when neither variable is set or the path is too long. */

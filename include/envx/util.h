@@ -29,9 +29,10 @@ struct envx_buf {
 
 void envx_buf_init(struct envx_buf *b, size_t max);
 int envx_buf_append(struct envx_buf *b, const void *p, size_t n,
-		    struct envx_error *err);
+                    struct envx_error *err);
 int envx_buf_appendf(struct envx_buf *b, struct envx_error *err,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                     const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 void envx_buf_reset(struct envx_buf *b);
 /* Wipes the contents before freeing: a buffer may have held key text. */
 void envx_buf_release(struct envx_buf *b);
@@ -48,7 +49,7 @@ struct envx_secbuf {
 int envx_secbuf_init(struct envx_secbuf *b, size_t cap, struct envx_error *err);
 /* Appends n bytes; fails with ENVX_E_INPUT past cap (never reallocates). */
 int envx_secbuf_append(struct envx_secbuf *b, const void *p, size_t n,
-		       struct envx_error *err);
+                       struct envx_error *err);
 /* Wipes and frees; accepts a zeroed or already released buffer. */
 void envx_secbuf_release(struct envx_secbuf *b);
 
@@ -83,16 +84,16 @@ struct envx_kvset {
 void envx_kvset_init(struct envx_kvset *s);
 /* Appends a pair (no duplicate check). */
 int envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
-		   const void *value, size_t value_len, unsigned line,
-		   struct envx_error *err);
+                   const void *value, size_t value_len, unsigned line,
+                   struct envx_error *err);
 /* Appends a pair whose value_len bytes the caller fills through *value
  * (valid until the next add); the terminating NUL is already written. */
 int envx_kvset_add_reserve(struct envx_kvset *s, const char *name,
-			   size_t name_len, size_t value_len, unsigned line,
-			   unsigned char **value, struct envx_error *err);
+                           size_t name_len, size_t value_len, unsigned line,
+                           unsigned char **value, struct envx_error *err);
 const char *envx_kvset_name(const struct envx_kvset *s, size_t i);
 const unsigned char *envx_kvset_value(const struct envx_kvset *s, size_t i,
-				      size_t *len);
+                                      size_t *len);
 /* Index of the last pair named name, or -1. Linear; see envx_kvset_sort. */
 ssize_t envx_kvset_find(const struct envx_kvset *s, const char *name);
 /* Sorts by name (byte order) and keeps only the last of each duplicate name,
@@ -104,7 +105,7 @@ void envx_kvset_release(struct envx_kvset *s);
 
 /* ---- names ---- */
 
-#define ENVX_NAME_MAX_BYTES 255
+#define ENVX_NAME_MAX_BYTES     255
 #define ENVX_ENV_NAME_MAX_BYTES 64
 
 /* [A-Za-z_][A-Za-z0-9_]*, at most ENVX_NAME_MAX_BYTES. */
@@ -122,7 +123,7 @@ int envx_name_check(const char *name, struct envx_error *err);
 
 /* "N" followed by h, d or w ("90d", "12w", "36h") into seconds. */
 int envx_duration_parse(const char *text, int64_t *seconds,
-			struct envx_error *err);
+                        struct envx_error *err);
 /* Formats seconds as the largest exact unit: "90d", "12w", "36h". */
 void envx_duration_format(int64_t seconds, char *out, size_t outsz);
 /* Seconds since the epoch; $ENVX_NOW (seconds or YYYY-MM-DDTHH:MM:SSZ)
@@ -140,11 +141,11 @@ int envx_time_parse(const char *text, int64_t *t);
  * fsynced. Refuses to replace a symlink (ENVX_E_UNSAFE).
  */
 int envx_file_write_atomic(const char *path, const void *data, size_t len,
-			   mode_t mode, struct envx_error *err);
+                           mode_t mode, struct envx_error *err);
 /* Reads a whole file (not following a final symlink when nofollow) into buf,
  * failing with ENVX_E_INPUT past buf's max. */
 int envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
-		   struct envx_error *err);
+                   struct envx_error *err);
 /* Refuses a key file that is a symlink, not a regular file, or readable or
  * writable by group or others (ENVX_E_UNSAFE), as ssh does. */
 int envx_file_check_private(const char *path, struct envx_error *err);

@@ -23,9 +23,9 @@
 /* VF-4.1: the schema version this build writes. */
 #define ENVX_VAULT_SCHEMA_VERSION 2
 /* The largest secret value accepted (ENVX_E_INPUT past it). */
-#define ENVX_VALUE_MAX_BYTES ((size_t)1024 * 1024)
+#define ENVX_VALUE_MAX_BYTES       ((size_t)1024 * 1024)
 #define ENVX_DESCRIPTION_MAX_BYTES 1024
-#define ENVX_LABEL_MAX_BYTES 64
+#define ENVX_LABEL_MAX_BYTES       64
 
 struct envx_vault;
 struct envx_env;
@@ -36,12 +36,12 @@ struct envx_env;
  * path into out. ENVX_E_NOTFOUND with a hint to run `envx init` otherwise.
  */
 int envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
-		      struct envx_error *err);
+                      struct envx_error *err);
 
 /* Creates a new vault file at path (refusing an existing one) with the
  * current schema. *out is closed with envx_vault_close. */
 int envx_vault_create(const char *path, struct envx_vault **out,
-		      struct envx_error *err);
+                      struct envx_error *err);
 
 /*
  * Opens an existing vault. Read-only opens never write the file (not even
@@ -51,7 +51,7 @@ int envx_vault_create(const char *path, struct envx_vault **out,
  * symlink or a file writable by others with ENVX_E_UNSAFE.
  */
 int envx_vault_open(const char *path, bool writable, struct envx_vault **out,
-		    struct envx_error *err);
+                    struct envx_error *err);
 /* Rolls back any open transaction, wipes keys, closes. Accepts NULL. */
 void envx_vault_close(struct envx_vault *v);
 
@@ -70,8 +70,8 @@ void envx_vault_rollback(struct envx_vault *v);
 
 /* Appends an audit event to the open transaction (never a value). */
 int envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
-		     const char *name, const char *detail,
-		     struct envx_error *err);
+                     const char *name, const char *detail,
+                     struct envx_error *err);
 
 /* ---- environments ---- */
 
@@ -84,28 +84,28 @@ struct envx_env_info {
 
 /* All environments sorted by name; free *out with free(). */
 int envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out,
-			size_t *n, struct envx_error *err);
+                        size_t *n, struct envx_error *err);
 
 /* Creates an environment with a fresh random key, wrapped for the given
  * X25519 recipient (label names it). Inside a transaction. */
 int envx_vault_env_add(struct envx_vault *v, const char *name,
-		       const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		       const char *label, struct envx_error *err);
+                       const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                       const char *label, struct envx_error *err);
 /* Deletes an environment and everything in it. Inside a transaction. */
 int envx_vault_env_rm(struct envx_vault *v, const char *name,
-		      struct envx_error *err);
+                      struct envx_error *err);
 
 /* Opens an environment's metadata (no key). ENVX_E_NOTFOUND if absent.
  * The handle borrows v; free it with envx_env_free before closing v. */
 int envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
-		  struct envx_error *err);
+                  struct envx_error *err);
 void envx_env_free(struct envx_env *e);
 const char *envx_env_name(const struct envx_env *e);
 
 struct envx_unlock {
 	const struct envx_identity *identity; /* may be NULL */
 	envx_passphrase_fn ask;               /* for passphrase recipients;
-						 may be NULL */
+	                                         may be NULL */
 	void *ask_ctx;
 };
 
@@ -116,7 +116,7 @@ struct envx_unlock {
  * ENVX_E_INTEGRITY when the MAC or any structure is wrong.
  */
 int envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
-		    struct envx_error *err);
+                    struct envx_error *err);
 bool envx_env_is_unlocked(const struct envx_env *e);
 
 /* ---- secrets ---- */
@@ -140,20 +140,19 @@ struct envx_secret_info {
 /* Every secret's metadata, sorted by name; works without the key (the
  * names are then unverified). Free *out with free(). */
 int envx_env_secrets(struct envx_env *e, struct envx_secret_info **out,
-		     size_t *n, struct envx_error *err);
+                     size_t *n, struct envx_error *err);
 
 /* Decrypts one secret's current value into out (initialized here; release
  * with envx_secbuf_release). ENVX_E_NOTFOUND when absent. Needs unlock. */
 int envx_env_get(struct envx_env *e, const char *name, struct envx_secbuf *out,
-		 struct envx_error *err);
+                 struct envx_error *err);
 /* Decrypts a given version (0 = current). */
-int envx_env_get_version(struct envx_env *e, const char *name,
-			 uint64_t version, struct envx_secbuf *out,
-			 struct envx_error *err);
+int envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
+                         struct envx_secbuf *out, struct envx_error *err);
 /* Decrypts every current value into out (an initialized kvset), sorted by
  * name. Needs unlock. */
 int envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
-		     struct envx_error *err);
+                     struct envx_error *err);
 
 enum envx_set_flags {
 	ENVX_SET_DESCRIPTION = 1 << 0, /* apply opts->description */
@@ -174,9 +173,9 @@ struct envx_set_opts {
  * *version_out (may be NULL) receives the new version number.
  */
 int envx_env_set(struct envx_env *e, const char *name,
-		 const unsigned char *value, size_t len,
-		 const struct envx_set_opts *opts, uint64_t *version_out,
-		 struct envx_error *err);
+                 const unsigned char *value, size_t len,
+                 const struct envx_set_opts *opts, uint64_t *version_out,
+                 struct envx_error *err);
 /* Deletes a secret and all its versions. Inside a transaction. */
 int envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err);
 
@@ -190,24 +189,24 @@ struct envx_version_info {
 /* Versions of a secret, oldest first; free *out with free(). Works without
  * the key (unverified). */
 int envx_env_history(struct envx_env *e, const char *name,
-		     struct envx_version_info **out, size_t *n,
-		     struct envx_error *err);
+                     struct envx_version_info **out, size_t *n,
+                     struct envx_error *err);
 
 /* Writes the value of version (which must exist) as a new version, kind
  * "rollback"; its rotation clock is that of the restored version. */
 int envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
-		      uint64_t *version_out, struct envx_error *err);
+                      uint64_t *version_out, struct envx_error *err);
 
 /* ---- recipients ---- */
 
 /* Wraps the (unlocked) environment key for an X25519 public key. */
 int envx_env_grant_key(struct envx_env *e, const char *label,
-		       const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		       struct envx_error *err);
+                       const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                       struct envx_error *err);
 /* Wraps the (unlocked) environment key under a passphrase (Argon2id with
  * envx_kdf_defaults parameters). */
 int envx_env_grant_passphrase(struct envx_env *e, const char *label,
-			      const unsigned char *pass, size_t passlen,
-			      struct envx_error *err);
+                              const unsigned char *pass, size_t passlen,
+                              struct envx_error *err);
 
 #endif

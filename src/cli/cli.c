@@ -22,7 +22,7 @@ envx_cli_fail(const struct envx_error *err)
 {
 	fflush(stdout);
 	fprintf(stderr, "envx: %s\n",
-		err->msg[0] != '\0' ? err->msg : envx_error_name(err->code));
+	        err->msg[0] != '\0' ? err->msg : envx_error_name(err->code));
 	return envx_error_exit_status(err->code);
 }
 
@@ -74,7 +74,7 @@ envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
 
 int
 envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
-	    const struct envx_opt *opts)
+            const struct envx_opt *opts)
 {
 	/* Walks argv by hand: getopt_long's permutation and messages are
 	 * not ours to control, and "--" must end option parsing exactly. */
@@ -97,7 +97,7 @@ envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 			 * commands like exec that need to see it */
 			while (st->index < st->argc) {
 				st->positional[st->npositional++] =
-					st->argv[st->index++];
+				        st->argv[st->index++];
 			}
 			break;
 		}
@@ -121,14 +121,14 @@ envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 		}
 		if (o == NULL || o->name == NULL) {
 			envx_cli_usage(ctx, "unknown option '%.*s'", (int)nlen,
-				       a);
+			               a);
 			return -2;
 		}
 		st->index++;
 		st->arg = NULL;
 		if (o->has_arg == 0 && eq != NULL) {
 			envx_cli_usage(ctx, "option '%s' takes no value",
-				       o->name);
+			               o->name);
 			return -2;
 		}
 		if (o->has_arg == 1) {
@@ -138,7 +138,7 @@ envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 				st->arg = st->argv[st->index++];
 			} else {
 				envx_cli_usage(ctx, "option '%s' needs a value",
-					       o->name);
+				               o->name);
 				return -2;
 			}
 		} else if (o->has_arg == 2 && eq != NULL) {
@@ -156,7 +156,7 @@ envx_ctx_open_vault(struct envx_ctx *ctx, bool writable, struct envx_error *err)
 	int r;
 
 	r = envx_vault_locate(ctx->vault_opt, ctx->vault_path,
-			      sizeof(ctx->vault_path), err);
+	                      sizeof(ctx->vault_path), err);
 	if (r < 0) {
 		return r;
 	}
@@ -174,7 +174,7 @@ envx_cmd_vault(struct envx_ctx *ctx)
 	struct envx_error err;
 
 	if (envx_ctx_open_vault(ctx, (ctx->cmd->flags & ENVX_CMD_VAULT_RW) != 0,
-				&err) < 0) {
+	                        &err) < 0) {
 		return envx_cli_fail(&err);
 	}
 	return 0;
@@ -236,7 +236,7 @@ tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 	if (tcgetattr(fd, &old) < 0) {
 		close(fd);
 		return envx_error_set(err, ENVX_E_IO,
-				      "cannot configure terminal");
+		                      "cannot configure terminal");
 	}
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
@@ -269,7 +269,7 @@ tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 
 static int
 read_passphrase_file(const char *path, struct envx_secbuf *out,
-		     struct envx_error *err)
+                     struct envx_error *err)
 {
 	struct envx_buf buf;
 	size_t len;
@@ -295,7 +295,7 @@ read_passphrase_file(const char *path, struct envx_secbuf *out,
 
 int
 envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
-		    struct envx_error *err)
+                    struct envx_error *err)
 {
 	struct envx_ctx *ctx = vctx;
 	const char *env = getenv("ENVX_PASSPHRASE");
@@ -303,7 +303,7 @@ envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 
 	if (ctx != NULL && ctx->passphrase.data != NULL) {
 		return envx_secbuf_append(out, ctx->passphrase.data,
-					  ctx->passphrase.len, err);
+		                          ctx->passphrase.len, err);
 	}
 	if (env != NULL) {
 		r = envx_secbuf_append(out, env, strlen(env), err);
@@ -313,26 +313,26 @@ envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 		r = tty_prompt(prompt, out, err);
 	} else {
 		return envx_error_set(err, ENVX_E_LOCKED,
-				      "%s is needed and there is no terminal "
-				      "to ask on: set ENVX_PASSPHRASE or pass "
-				      "--passphrase-file FILE",
-				      prompt);
+		                      "%s is needed and there is no terminal "
+		                      "to ask on: set ENVX_PASSPHRASE or pass "
+		                      "--passphrase-file FILE",
+		                      prompt);
 	}
 	if (r == 0 && out->len == 0) {
 		r = envx_error_set(err, ENVX_E_LOCKED,
-				   "empty passphrase given for %s", prompt);
+		                   "empty passphrase given for %s", prompt);
 	}
 	if (r == 0 && ctx != NULL &&
 	    envx_secbuf_init(&ctx->passphrase, out->cap, NULL) == 0) {
 		(void)envx_secbuf_append(&ctx->passphrase, out->data, out->len,
-					 NULL);
+		                         NULL);
 	}
 	return r;
 }
 
 int
 envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
-		  struct envx_error *err)
+                  struct envx_error *err)
 {
 	const char *text = getenv("ENVX_IDENTITY");
 	const char *file = getenv("ENVX_IDENTITY_FILE");
@@ -345,38 +345,38 @@ envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 	}
 	if (ctx->identity_opt != NULL) {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-			 "%s", ctx->identity_opt);
+		         "%s", ctx->identity_opt);
 		r = envx_identity_load(ctx->identity_opt, envx_ctx_passphrase,
-				       ctx, &ctx->identity, err);
+		                       ctx, &ctx->identity, err);
 	} else if (text != NULL && *text != '\0') {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-			 "$ENVX_IDENTITY");
+		         "$ENVX_IDENTITY");
 		r = envx_identity_parse(text, strlen(text), "$ENVX_IDENTITY",
-					envx_ctx_passphrase, ctx,
-					&ctx->identity, err);
+		                        envx_ctx_passphrase, ctx,
+		                        &ctx->identity, err);
 	} else if (file != NULL && *file != '\0') {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-			 "%s", file);
+		         "%s", file);
 		r = envx_identity_load(file, envx_ctx_passphrase, ctx,
-				       &ctx->identity, err);
+		                       &ctx->identity, err);
 	} else if (envx_identity_default_path(path, sizeof(path)) == 0) {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-			 "%s", path);
+		         "%s", path);
 		r = envx_identity_load(path, envx_ctx_passphrase, ctx,
-				       &ctx->identity, err);
+		                       &ctx->identity, err);
 		if (r == ENVX_E_NOTFOUND) {
 			r = envx_error_set(err, ENVX_E_NOTFOUND,
-					   "no identity: '%s' does not exist "
-					   "(run 'envx identity new', set "
-					   "ENVX_IDENTITY or pass --identity "
-					   "FILE)",
-					   path);
+			                   "no identity: '%s' does not exist "
+			                   "(run 'envx identity new', set "
+			                   "ENVX_IDENTITY or pass --identity "
+			                   "FILE)",
+			                   path);
 		}
 	} else {
 		r = envx_error_set(err, ENVX_E_NOTFOUND,
-				   "no identity: set ENVX_IDENTITY or "
-				   "ENVX_IDENTITY_FILE, or pass --identity "
-				   "FILE (HOME is not set)");
+		                   "no identity: set ENVX_IDENTITY or "
+		                   "ENVX_IDENTITY_FILE, or pass --identity "
+		                   "FILE (HOME is not set)");
 	}
 	if (r == 0) {
 		*out = ctx->identity;
@@ -386,7 +386,7 @@ envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 
 int
 envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
-		struct envx_error *err)
+                struct envx_error *err)
 {
 	struct envx_identity *id = NULL;
 	struct envx_unlock how;
@@ -411,8 +411,8 @@ envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
 			char msg[ENVX_ERROR_MSG_BYTES];
 			snprintf(msg, sizeof(msg), "%s", err->msg);
 			r = envx_error_set(err, ENVX_E_LOCKED,
-					   "cannot unlock environment '%s': %s",
-					   env, msg);
+			                   "cannot unlock environment '%s': %s",
+			                   env, msg);
 		} else if (r < 0) {
 			*err = uerr;
 		}
@@ -432,7 +432,7 @@ envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
 
 int
 envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
-		    struct envx_error *err)
+                    struct envx_error *err)
 {
 	unsigned char chunk[4096];
 	int r;
@@ -452,8 +452,8 @@ envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
 		}
 		if (n < 0) {
 			r = envx_error_set(err, ENVX_E_IO,
-					   "cannot read standard input: %s",
-					   strerror(errno));
+			                   "cannot read standard input: %s",
+			                   strerror(errno));
 			goto out;
 		}
 		if (n == 0) {
@@ -462,9 +462,9 @@ envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
 		r = envx_secbuf_append(out, chunk, (size_t)n, err);
 		if (r < 0) {
 			r = envx_error_set(err, ENVX_E_INPUT,
-					   "value is too large: the limit is "
-					   "%zu bytes",
-					   ENVX_VALUE_MAX_BYTES);
+			                   "value is too large: the limit is "
+			                   "%zu bytes",
+			                   ENVX_VALUE_MAX_BYTES);
 			goto out;
 		}
 	}
@@ -476,8 +476,8 @@ envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
 	}
 	if (out->len > ENVX_VALUE_MAX_BYTES) {
 		r = envx_error_set(err, ENVX_E_INPUT,
-				   "value is too large: the limit is %zu bytes",
-				   ENVX_VALUE_MAX_BYTES);
+		                   "value is too large: the limit is %zu bytes",
+		                   ENVX_VALUE_MAX_BYTES);
 	}
 out:
 	sodium_memzero(chunk, sizeof(chunk));
@@ -491,7 +491,7 @@ int
 envx_cli_generate(size_t len, struct envx_secbuf *out, struct envx_error *err)
 {
 	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789";
+	                            "abcdefghijklmnopqrstuvwxyz0123456789";
 	size_t i;
 	int r;
 
@@ -501,7 +501,7 @@ envx_cli_generate(size_t len, struct envx_secbuf *out, struct envx_error *err)
 	}
 	for (i = 0; i < len; i++) {
 		out->data[i] = (unsigned char)
-			alpha[randombytes_uniform(sizeof(alpha) - 1)];
+		        alpha[randombytes_uniform(sizeof(alpha) - 1)];
 	}
 	out->len = len;
 	out->data[len] = '\0';

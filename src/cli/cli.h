@@ -43,8 +43,8 @@ struct envx_command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct envx_ctx *ctx);
 	unsigned flags;
-	const char *usage;   /* after "envx " */
-	const char *summary; /* one line */
+	const char *usage;          /* after "envx " */
+	const char *summary;        /* one line */
 	const char *const *options; /* long options, for completion */
 	const char *const *subcommands;
 };
@@ -57,13 +57,13 @@ const struct envx_command *envx_command_find(const char *name);
 int envx_cli_fail(const struct envx_error *err);
 /* Prints "envx: <printf>" and returns status. */
 int envx_cli_error(int status, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Prints "envx: <cmd>: <msg>" and the command's usage; returns 2. */
 int envx_cli_usage(const struct envx_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Prints a notice to stderr unless --quiet. */
 void envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /*
  * Option parsing shared by commands: a getopt_long wrapper that reports
@@ -85,7 +85,7 @@ struct envx_optstate {
 	int npositional;
 };
 int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
-		const struct envx_opt *opts);
+                const struct envx_opt *opts);
 
 /* Opens the vault as the command's table flags say (read-only or for
  * writing); call after parsing arguments. Prints and returns the exit status
@@ -93,21 +93,21 @@ int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 int envx_cmd_vault(struct envx_ctx *ctx);
 /* Resolves the vault path and opens it (writable or not). */
 int envx_ctx_open_vault(struct envx_ctx *ctx, bool writable,
-			struct envx_error *err);
+                        struct envx_error *err);
 /*
  * Loads the caller's identity: --identity FILE, else $ENVX_IDENTITY (key
  * text), else $ENVX_IDENTITY_FILE, else the default path. Returns
  * ENVX_E_NOTFOUND (with a helpful message) when there is none.
  */
 int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
-		      struct envx_error *err);
+                      struct envx_error *err);
 /* The passphrase callback: $ENVX_PASSPHRASE, --passphrase-file, a no-echo
  * prompt on /dev/tty, else ENVX_E_LOCKED saying how to provide one. */
 int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
-			struct envx_error *err);
+                        struct envx_error *err);
 /* Opens and unlocks env with the identity (if any) and passphrases. */
 int envx_ctx_unlock(struct envx_ctx *ctx, const char *env,
-		    struct envx_env **out, struct envx_error *err);
+                    struct envx_env **out, struct envx_error *err);
 /* "user@host" style label / actor text for the audit log. */
 void envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz);
 
@@ -117,10 +117,10 @@ void envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz);
  * prompt. out is initialized here (capacity ENVX_VALUE_MAX_BYTES + 1).
  */
 int envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
-			struct envx_error *err);
+                        struct envx_error *err);
 /* A random value of len characters from [A-Za-z0-9] into out. */
 int envx_cli_generate(size_t len, struct envx_secbuf *out,
-		      struct envx_error *err);
+                      struct envx_error *err);
 
 /* Writes bytes to fd 1 with write(2) after flushing stdio, so secret bytes
  * never pass through stdio's heap buffer. */

@@ -12,40 +12,38 @@
 static const char *const none[] = {NULL};
 static const char *const opts_init[] = {"--env", NULL};
 static const char *const opts_identity[] = {"--passphrase", "--output",
-					    "--force", NULL};
+                                            "--force", NULL};
 static const char *const subs_identity[] = {"new", "show", NULL};
 static const char *const opts_env[] = {"--force", NULL};
 static const char *const subs_env[] = {"list", "add", "rm", NULL};
 static const char *const opts_set[] = {"--rotate-every", "--description",
-				       "--generate", "--raw", NULL};
+                                       "--generate", "--raw", NULL};
 
 const struct envx_command envx_commands[] = {
-	{"__complete", cmd_complete, ENVX_CMD_HIDDEN,
-	 "__complete [WORD...]", "Print completion candidates (for shells).",
-	 none, none},
-	{"env", cmd_env, ENVX_CMD_VAULT_RW,
-	 "env (list | add NAME | rm NAME [--force])",
-	 "List, add or remove environments.", opts_env, subs_env},
-	{"get", cmd_get, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "get ENV NAME",
-	 "Print one secret's value.", none, none},
-	{"help", cmd_help, 0, "help [COMMAND]",
-	 "Show the commands, or one command's usage.", none, none},
-	{"identity", cmd_identity, ENVX_CMD_DECRYPTS,
-	 "identity (new [--passphrase] [-o FILE] [--force] | show)",
-	 "Create an identity, or print its public key.", opts_identity,
-	 subs_identity},
-	{"init", cmd_init, ENVX_CMD_DECRYPTS, "init [--env NAME]...",
-	 "Create envx.vault here (and an identity if you have none).",
-	 opts_init, none},
-	{"list", cmd_list, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "list ENV",
-	 "List secret names and metadata, never values.", none, none},
-	{"set", cmd_set, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
-	 "set ENV NAME [--rotate-every DUR] [--description TEXT] "
-	 "[--generate[=LEN]] [--raw]",
-	 "Store a value read from standard input or a prompt.", opts_set,
-	 none},
-	{"version", cmd_version, 0, "version", "Print envx's version.", none,
-	 none},
+        {"__complete", cmd_complete, ENVX_CMD_HIDDEN, "__complete [WORD...]",
+         "Print completion candidates (for shells).", none, none},
+        {"env", cmd_env, ENVX_CMD_VAULT_RW,
+         "env (list | add NAME | rm NAME [--force])",
+         "List, add or remove environments.", opts_env, subs_env},
+        {"get", cmd_get, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "get ENV NAME",
+         "Print one secret's value.", none, none},
+        {"help", cmd_help, 0, "help [COMMAND]",
+         "Show the commands, or one command's usage.", none, none},
+        {"identity", cmd_identity, ENVX_CMD_DECRYPTS,
+         "identity (new [--passphrase] [-o FILE] [--force] | show)",
+         "Create an identity, or print its public key.", opts_identity,
+         subs_identity},
+        {"init", cmd_init, ENVX_CMD_DECRYPTS, "init [--env NAME]...",
+         "Create envx.vault here (and an identity if you have none).",
+         opts_init, none},
+        {"list", cmd_list, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "list ENV",
+         "List secret names and metadata, never values.", none, none},
+        {"set", cmd_set, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
+         "set ENV NAME [--rotate-every DUR] [--description TEXT] "
+         "[--generate[=LEN]] [--raw]",
+         "Store a value read from standard input or a prompt.", opts_set, none},
+        {"version", cmd_version, 0, "version", "Print envx's version.", none,
+         none},
 };
 
 const size_t envx_ncommands = sizeof(envx_commands) / sizeof(envx_commands[0]);

@@ -15,8 +15,8 @@
 #include "util/banned.h"
 
 static const char *const global_usage =
-	"usage: envx [--vault PATH] [--identity FILE] [--passphrase-file FILE]\n"
-	"            [--json] [-q|--quiet] COMMAND [ARGS...]\n";
+        "usage: envx [--vault PATH] [--identity FILE] [--passphrase-file FILE]\n"
+        "            [--json] [-q|--quiet] COMMAND [ARGS...]\n";
 
 /* Global options may appear anywhere before "--"; they are removed from
  * argv so commands see only their own. Returns the new argc, or -1 on a
@@ -48,15 +48,16 @@ take_globals(int argc, char **argv, struct envx_ctx *ctx)
 			in++;
 			continue;
 		}
-		if (strncmp(a, "--vault", 7) == 0 && (a[7] == '\0' || a[7] == '=')) {
+		if (strncmp(a, "--vault", 7) == 0 &&
+		    (a[7] == '\0' || a[7] == '=')) {
 			slot = &ctx->vault_opt;
 			name = "--vault";
 		} else if (strncmp(a, "--identity", 10) == 0 &&
-			   (a[10] == '\0' || a[10] == '=')) {
+		           (a[10] == '\0' || a[10] == '=')) {
 			slot = &ctx->identity_opt;
 			name = "--identity";
 		} else if (strncmp(a, "--passphrase-file", 17) == 0 &&
-			   (a[17] == '\0' || a[17] == '=')) {
+		           (a[17] == '\0' || a[17] == '=')) {
 			slot = &ctx->passphrase_file;
 			name = "--passphrase-file";
 		}
@@ -70,14 +71,14 @@ take_globals(int argc, char **argv, struct envx_ctx *ctx)
 				in += 2;
 			} else {
 				fprintf(stderr,
-					"envx: option '%s' needs a value\n%s",
-					name, global_usage);
+				        "envx: option '%s' needs a value\n%s",
+				        name, global_usage);
 				return -1;
 			}
 			if (**slot == '\0') {
 				fprintf(stderr,
-					"envx: option '%s' needs a value\n%s",
-					name, global_usage);
+				        "envx: option '%s' needs a value\n%s",
+				        name, global_usage);
 				return -1;
 			}
 			continue;
@@ -96,7 +97,7 @@ finish_stdout(int status)
 			return status;
 		}
 		fprintf(stderr, "envx: cannot write to standard output: %s\n",
-			strerror(errno));
+		        strerror(errno));
 		return status == 0 ? 6 : status;
 	}
 	return status;
@@ -122,15 +123,15 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0) {
 		argv[1] = (char *)"version";
 	} else if (strcmp(argv[1], "-h") == 0 ||
-		   strcmp(argv[1], "--help") == 0) {
+	           strcmp(argv[1], "--help") == 0) {
 		argv[1] = (char *)"help";
 	}
 	cmd = envx_command_find(argv[1]);
 	if (cmd == NULL) {
 		fprintf(stderr,
-			"envx: unknown command '%s' (run 'envx help' for the "
-			"list)\n",
-			argv[1]);
+		        "envx: unknown command '%s' (run 'envx help' for the "
+		        "list)\n",
+		        argv[1]);
 		return 2;
 	}
 	if (sodium_init() < 0) {

@@ -58,10 +58,10 @@ env_add(struct envx_ctx *ctx, const char *name)
 
 	if (!envx_env_name_valid(name)) {
 		return envx_cli_error(7,
-				      "invalid environment name '%.64s': use "
-				      "lowercase letters, digits, '.', '_' "
-				      "and '-'",
-				      name);
+		                      "invalid environment name '%.64s': use "
+		                      "lowercase letters, digits, '.', '_' "
+		                      "and '-'",
+		                      name);
 	}
 	status = envx_cmd_vault(ctx);
 	if (status != 0) {
@@ -102,14 +102,14 @@ env_rm(struct envx_ctx *ctx, const char *name, bool force)
 	if (i == n) {
 		free(list);
 		return envx_cli_error(9, "no environment '%.64s' in vault '%s'",
-				      name, ctx->vault_path);
+		                      name, ctx->vault_path);
 	}
 	if (list[i].nsecrets > 0 && !force) {
 		status = envx_cli_error(2,
-					"environment '%s' has %zu secret%s: "
-					"pass --force to delete them with it",
-					name, list[i].nsecrets,
-					list[i].nsecrets == 1 ? "" : "s");
+		                        "environment '%s' has %zu secret%s: "
+		                        "pass --force to delete them with it",
+		                        name, list[i].nsecrets,
+		                        list[i].nsecrets == 1 ? "" : "s");
 		free(list);
 		return status;
 	}
@@ -127,8 +127,7 @@ env_rm(struct envx_ctx *ctx, const char *name, bool force)
 int
 cmd_env(int argc, char **argv, struct envx_ctx *ctx)
 {
-	static const struct envx_opt opts[] = {{"--force", 0, 1},
-					       {NULL, 0, 0}};
+	static const struct envx_opt opts[] = {{"--force", 0, 1}, {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	bool force = false;
 	const char *sub;
@@ -154,11 +153,11 @@ cmd_env(int argc, char **argv, struct envx_ctx *ctx)
 	} else if (strcmp(sub, "rm") == 0 && st.npositional == 2) {
 		status = env_rm(ctx, st.positional[1], force);
 	} else if (strcmp(sub, "list") != 0 && strcmp(sub, "add") != 0 &&
-		   strcmp(sub, "rm") != 0) {
+	           strcmp(sub, "rm") != 0) {
 		status = envx_cli_usage(ctx, "unknown subcommand '%s'", sub);
 	} else {
 		status = envx_cli_usage(ctx, "wrong arguments for 'env %s'",
-					sub);
+		                        sub);
 	}
 	free(st.positional);
 	return status;

@@ -27,8 +27,8 @@ cmd_get(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (st.npositional != 2) {
 		status = envx_cli_usage(ctx, st.npositional < 2
-						     ? "missing ENV or NAME"
-						     : "too many arguments");
+		                                     ? "missing ENV or NAME"
+		                                     : "too many arguments");
 		goto done;
 	}
 	status = envx_cmd_vault(ctx);

@@ -21,9 +21,8 @@ cmd_help(int argc, char **argv, struct envx_ctx *ctx)
 	if (argc == 2) {
 		c = envx_command_find(argv[1]);
 		if (c == NULL || (c->flags & ENVX_CMD_HIDDEN)) {
-			return envx_cli_error(2,
-					      "help: unknown command '%s'",
-					      argv[1]);
+			return envx_cli_error(2, "help: unknown command '%s'",
+			                      argv[1]);
 		}
 		printf("usage: envx %s\n\n%s\n", c->usage, c->summary);
 		printf("\nSee envx(1) for the global options and exit status.\n");
@@ -52,9 +51,10 @@ cmd_help(int argc, char **argv, struct envx_ctx *ctx)
 int
 cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 {
-	static const char *const globals[] = {"--vault", "--identity",
-					      "--passphrase-file", "--json",
-					      "--quiet", "--help", NULL};
+	static const char *const globals[] = {
+	        "--vault", "--identity", "--passphrase-file",
+	        "--json",  "--quiet",    "--help",
+	        NULL};
 	const struct envx_command *c;
 	const char *cur = argc > 1 ? argv[argc - 1] : "";
 	const char *const *p;

@@ -20,7 +20,7 @@ enum { OPT_PASS = 1, OPT_OUT, OPT_FORCE };
 /* Asks twice on a terminal so a typo does not lock the key away. */
 static int
 new_passphrase(struct envx_ctx *ctx, struct envx_secbuf *pass,
-	       struct envx_error *err)
+               struct envx_error *err)
 {
 	struct envx_secbuf again = {0};
 	int r;
@@ -28,7 +28,7 @@ new_passphrase(struct envx_ctx *ctx, struct envx_secbuf *pass,
 	r = envx_secbuf_init(pass, 1024, err);
 	if (r == 0) {
 		r = envx_ctx_passphrase(ctx, "new identity passphrase", pass,
-					err);
+		                        err);
 	}
 	if (r == 0 && getenv("ENVX_PASSPHRASE") == NULL &&
 	    ctx->passphrase_file == NULL) {
@@ -36,13 +36,13 @@ new_passphrase(struct envx_ctx *ctx, struct envx_secbuf *pass,
 		r = envx_secbuf_init(&again, 1024, err);
 		if (r == 0) {
 			r = envx_ctx_passphrase(ctx, "repeat the passphrase",
-						&again, err);
+			                        &again, err);
 		}
-		if (r == 0 && (again.len != pass->len ||
-			       sodium_memcmp(again.data, pass->data,
-					     pass->len) != 0)) {
+		if (r == 0 &&
+		    (again.len != pass->len ||
+		     sodium_memcmp(again.data, pass->data, pass->len) != 0)) {
 			r = envx_error_set(err, ENVX_E_INPUT,
-					   "the passphrases do not match");
+			                   "the passphrases do not match");
 		}
 	}
 	envx_secbuf_release(&again);
@@ -53,10 +53,10 @@ static int
 identity_new(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {{"--passphrase", 0, OPT_PASS},
-					       {"--output", 1, OPT_OUT},
-					       {"-o", 1, OPT_OUT},
-					       {"--force", 0, OPT_FORCE},
-					       {NULL, 0, 0}};
+	                                       {"--output", 1, OPT_OUT},
+	                                       {"-o", 1, OPT_OUT},
+	                                       {"--force", 0, OPT_FORCE},
+	                                       {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	struct envx_identity *id = NULL;
 	struct envx_secbuf text = {0};
@@ -85,13 +85,13 @@ identity_new(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (st.npositional > 0) {
 		status = envx_cli_usage(ctx, "unexpected argument '%s'",
-					st.positional[0]);
+		                        st.positional[0]);
 		goto done;
 	}
 	if (out == NULL) {
 		if (envx_identity_default_path(path, sizeof(path)) < 0) {
 			status = envx_cli_error(2, "identity new: HOME is not "
-						   "set; pass -o FILE");
+			                           "set; pass -o FILE");
 			goto done;
 		}
 		out = path;
@@ -102,14 +102,14 @@ identity_new(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (envx_identity_generate(&id, &err) < 0 ||
 	    envx_identity_encode(id, use_pass ? pass.data : NULL, pass.len,
-				 &text, &err) < 0) {
+	                         &text, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}
 	if (strcmp(out, "-") == 0) {
 		if (envx_out_secret(text.data, text.len) < 0) {
 			status = envx_cli_error(6, "cannot write identity to "
-						   "standard output");
+			                           "standard output");
 		}
 	} else if (envx_identity_save(out, &text, force, &err) < 0) {
 		status = envx_cli_fail(&err);

@@ -30,8 +30,8 @@ create_identity(struct envx_ctx *ctx, struct envx_error *err)
 	if (target == NULL || *target == '\0') {
 		if (envx_identity_default_path(path, sizeof(path)) < 0) {
 			return envx_error_set(err, ENVX_E_USAGE,
-					      "HOME is not set: pass "
-					      "--identity FILE");
+			                      "HOME is not set: pass "
+			                      "--identity FILE");
 		}
 		target = path;
 	}
@@ -43,12 +43,13 @@ create_identity(struct envx_ctx *ctx, struct envx_error *err)
 		r = envx_identity_save(target, &text, false, err);
 	}
 	if (r == 0) {
-		envx_cli_note(ctx, "created identity '%s' (keep it secret; "
-				   "back it up)",
-			      target);
+		envx_cli_note(ctx,
+		              "created identity '%s' (keep it secret; "
+		              "back it up)",
+		              target);
 		ctx->identity = id;
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-			 "%s", target);
+		         "%s", target);
 		id = NULL;
 	}
 	envx_secbuf_release(&text);
@@ -61,7 +62,7 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {{"--env", 1, 1}, {NULL, 0, 0}};
 	static const char *const defaults[] = {"local", "staging",
-					       "production"};
+	                                       "production"};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	const char *envs[MAX_ENVS];
 	size_t nenvs = 0;
@@ -83,10 +84,10 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		if (!envx_env_name_valid(st.arg)) {
 			status = envx_cli_error(
-				7,
-				"invalid environment name '%.64s': use "
-				"lowercase letters, digits, '.', '_' and '-'",
-				st.arg);
+			        7,
+			        "invalid environment name '%.64s': use "
+			        "lowercase letters, digits, '.', '_' and '-'",
+			        st.arg);
 			goto done;
 		}
 		for (j = 0; j < nenvs; j++) {
@@ -104,7 +105,7 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (st.npositional > 0) {
 		status = envx_cli_usage(ctx, "unexpected argument '%s'",
-					st.positional[0]);
+		                        st.positional[0]);
 		goto done;
 	}
 	if (nenvs == 0) {
@@ -112,9 +113,9 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 			envs[nenvs++] = defaults[i];
 		}
 	}
-	path = ctx->vault_opt != NULL	? ctx->vault_opt
+	path = ctx->vault_opt != NULL                ? ctx->vault_opt
 	       : env_var != NULL && *env_var != '\0' ? env_var
-						     : ENVX_VAULT_FILENAME;
+	                                             : ENVX_VAULT_FILENAME;
 	if (envx_ctx_identity(ctx, &id, &err) < 0) {
 		if (err.code != ENVX_E_NOTFOUND ||
 		    getenv("ENVX_IDENTITY") != NULL) {
@@ -139,7 +140,7 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	for (i = 0; i < nenvs; i++) {
 		if (envx_vault_env_add(ctx->vault, envs[i], id->pk, actor,
-				       &err) < 0) {
+		                       &err) < 0) {
 			envx_vault_rollback(ctx->vault);
 			status = envx_cli_fail(&err);
 			goto done;

@@ -13,14 +13,15 @@
 
 static void
 print_json(const char *env, const struct envx_secret_info *s, size_t n,
-	   bool verified)
+           bool verified)
 {
 	char when[32];
 	size_t i;
 
 	printf("{\"env\": ");
 	envx_json_print_string(stdout, env);
-	printf(", \"verified\": %s, \"secrets\": [", verified ? "true" : "false");
+	printf(", \"verified\": %s, \"secrets\": [",
+	       verified ? "true" : "false");
 	for (i = 0; i < n; i++) {
 		envx_time_format(s[i].updated_at, when, sizeof(when));
 		printf("%s{\"name\": \"%s\", \"version\": %llu, "
@@ -32,7 +33,7 @@ print_json(const char *env, const struct envx_secret_info *s, size_t n,
 		       "\"description\": ",
 		       (long long)s[i].rotate_every,
 		       s[i].state == ENVX_STATE_COMPROMISED ? "compromised"
-							    : "ok");
+		                                            : "ok");
 		envx_json_print_string(stdout, s[i].description);
 		printf("}");
 	}
@@ -55,14 +56,14 @@ print_table(const struct envx_secret_info *s, size_t n)
 		envx_time_format(s[i].updated_at, when, sizeof(when));
 		if (s[i].rotate_every > 0) {
 			envx_duration_format(s[i].rotate_every, every,
-					     sizeof(every));
+			                     sizeof(every));
 		} else {
 			snprintf(every, sizeof(every), "-");
 		}
 		printf("%-32s %7llu  %-20s  %-8s  %s%s\n", s[i].name,
 		       (unsigned long long)s[i].version, when, every,
 		       s[i].state == ENVX_STATE_COMPROMISED ? "[compromised] "
-							    : "",
+		                                            : "",
 		       s[i].description);
 	}
 }
@@ -86,8 +87,8 @@ cmd_list(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (st.npositional != 1) {
 		status = envx_cli_usage(ctx, st.npositional < 1
-						     ? "missing ENV"
-						     : "too many arguments");
+		                                     ? "missing ENV"
+		                                     : "too many arguments");
 		goto done;
 	}
 	status = envx_cmd_vault(ctx);
@@ -98,9 +99,9 @@ cmd_list(int argc, char **argv, struct envx_ctx *ctx)
 		verified = true;
 	} else if (err.code == ENVX_E_LOCKED) {
 		envx_cli_note(ctx,
-			      "names unverified: cannot unlock environment "
-			      "'%s', so its integrity was not checked",
-			      st.positional[0]);
+		              "names unverified: cannot unlock environment "
+		              "'%s', so its integrity was not checked",
+		              st.positional[0]);
 		if (envx_env_open(ctx->vault, st.positional[0], &e, &err) < 0) {
 			status = envx_cli_fail(&err);
 			goto done;

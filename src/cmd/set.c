@@ -13,7 +13,7 @@
 enum { OPT_ROTATE = 1, OPT_DESC, OPT_GEN, OPT_RAW };
 
 #define GENERATE_DEFAULT 32
-#define GENERATE_MAX 4096
+#define GENERATE_MAX     4096
 
 /* Parses --generate's optional LEN. Returns 0 or prints and returns 2. */
 int envx_cli_parse_length(struct envx_ctx *ctx, const char *arg, size_t *len);
@@ -31,9 +31,9 @@ envx_cli_parse_length(struct envx_ctx *ctx, const char *arg, size_t *len)
 	v = strtoul(arg, &end, 10);
 	if (*arg == '\0' || *end != '\0' || v < 8 || v > GENERATE_MAX) {
 		return envx_cli_usage(ctx,
-				      "--generate length must be a number from "
-				      "8 to %d",
-				      GENERATE_MAX);
+		                      "--generate length must be a number from "
+		                      "8 to %d",
+		                      GENERATE_MAX);
 	}
 	*len = (size_t)v;
 	return 0;
@@ -43,11 +43,11 @@ int
 cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {
-		{"--rotate-every", 1, OPT_ROTATE},
-		{"--description", 1, OPT_DESC},
-		{"--generate", 2, OPT_GEN},
-		{"--raw", 0, OPT_RAW},
-		{NULL, 0, 0}};
+	        {"--rotate-every", 1, OPT_ROTATE},
+	        {"--description", 1, OPT_DESC},
+	        {"--generate", 2, OPT_GEN},
+	        {"--raw", 0, OPT_RAW},
+	        {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	struct envx_set_opts so = {.kind = "set"};
 	struct envx_secbuf value = {0};
@@ -67,7 +67,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		switch (o) {
 		case OPT_ROTATE:
 			if (envx_duration_parse(st.arg, &so.rotate_every,
-						&err) < 0) {
+			                        &err) < 0) {
 				status = envx_cli_usage(ctx, "%s", err.msg);
 				goto done;
 			}
@@ -94,12 +94,12 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	if (st.npositional != 2) {
-		status = envx_cli_usage(ctx, st.npositional < 2
-						     ? "missing ENV or NAME"
-						     : "too many arguments (a "
-						       "value is read from "
-						       "standard input, never "
-						       "from the command line)");
+		status = envx_cli_usage(
+		        ctx, st.npositional < 2 ? "missing ENV or NAME"
+		                                : "too many arguments (a "
+		                                  "value is read from "
+		                                  "standard input, never "
+		                                  "from the command line)");
 		goto done;
 	}
 	env = st.positional[0];
@@ -124,15 +124,15 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		}
 	} else {
 		snprintf(prompt, sizeof(prompt), "value for %s in %s", name,
-			 env);
+		         env);
 		if (envx_cli_read_value(prompt, raw, &value, &err) < 0) {
 			status = envx_cli_fail(&err);
 			goto done;
 		}
 	}
 	if (envx_vault_begin(ctx->vault, &err) < 0 ||
-	    envx_env_set(e, name, value.data, value.len, &so, &version,
-			 &err) < 0 ||
+	    envx_env_set(e, name, value.data, value.len, &so, &version, &err) <
+	            0 ||
 	    envx_vault_audit(ctx->vault, "set", env, name, so.kind, &err) < 0 ||
 	    envx_vault_commit(ctx->vault, &err) < 0) {
 		envx_vault_rollback(ctx->vault);
@@ -140,7 +140,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	envx_cli_note(ctx, "set %s in %s (version %llu)", name, env,
-		      (unsigned long long)version);
+	              (unsigned long long)version);
 done:
 	envx_secbuf_release(&value);
 	envx_env_free(e);

@@ -31,7 +31,7 @@ cmd_version(int argc, char **argv, struct envx_ctx *ctx)
 		return 0;
 	}
 	printf("envx %s (vault format %d; libsodium %s, sqlite %s)\n",
-	       ENVX_VERSION, ENVX_VAULT_SCHEMA_VERSION,
-	       sodium_version_string(), sqlite3_libversion());
+	       ENVX_VERSION, ENVX_VAULT_SCHEMA_VERSION, sodium_version_string(),
+	       sqlite3_libversion());
 	return 0;
 }

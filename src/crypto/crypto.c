@@ -86,44 +86,42 @@ envx_hash_u64(crypto_generichash_state *st, uint64_t v)
 /* VF-3.1: subkey i = crypto_kdf_derive_from_key(32, i, "envx-env", key). */
 void
 envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],
-		    struct envx_env_subkeys *out)
+                    struct envx_env_subkeys *out)
 {
 	unsigned char ck[ENVX_KEY_BYTES];
 
 	crypto_kdf_derive_from_key(out->value, sizeof(out->value), 1,
-				   "envx-env", env_key);
+	                           "envx-env", env_key);
 	crypto_kdf_derive_from_key(out->mac, sizeof(out->mac), 2, "envx-env",
-				   env_key);
+	                           env_key);
 	crypto_kdf_derive_from_key(ck, sizeof(ck), 3, "envx-env", env_key);
 	crypto_generichash(out->commit, sizeof(out->commit),
-			   (const unsigned char *)"envx-key-commitment-v1", 22,
-			   ck, sizeof(ck));
+	                   (const unsigned char *)"envx-key-commitment-v1", 22,
+	                   ck, sizeof(ck));
 	sodium_memzero(ck, sizeof(ck));
 }
 
 void
 envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
-		       const struct envx_ad *ad, const unsigned char *pt,
-		       size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
-		       unsigned char *ct)
+                       const struct envx_ad *ad, const unsigned char *pt,
+                       size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
+                       unsigned char *ct)
 {
 	randombytes_buf(nonce, ENVX_NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, pt, ptlen,
-						   ad->data, ad->len, NULL,
-						   nonce, key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	        ct, NULL, pt, ptlen, ad->data, ad->len, NULL, nonce, key);
 }
 
 int
 envx_crypto_open_value(const unsigned char key[ENVX_KEY_BYTES],
-		       const struct envx_ad *ad,
-		       const unsigned char nonce[ENVX_NONCE_BYTES],
-		       const unsigned char *ct, size_t ctlen,
-		       unsigned char *pt)
+                       const struct envx_ad *ad,
+                       const unsigned char nonce[ENVX_NONCE_BYTES],
+                       const unsigned char *ct, size_t ctlen, unsigned char *pt)
 {
 	if (ad->overflow || ctlen < ENVX_TAG_BYTES ||
-	    crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    pt, NULL, NULL, ct, ctlen, ad->data, ad->len, nonce,
-		    key) != 0) {
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(pt, NULL, NULL, ct,
+	                                               ctlen, ad->data, ad->len,
+	                                               nonce, key) != 0) {
 		return ENVX_E_INTEGRITY;
 	}
 	return 0;
@@ -135,20 +133,20 @@ envx_kdf_check(const struct envx_kdf_params *kp, struct envx_error *err)
 	if (kp->t < ENVX_KDF_T_MIN || kp->m_kib < ENVX_KDF_M_MIN ||
 	    kp->p < ENVX_KDF_P_MIN) {
 		return envx_error_set(err, ENVX_E_INTEGRITY,
-				      "refusing weak key-derivation parameters "
-				      "(t=%u, m=%u KiB, p=%u): the floor is "
-				      "t=%d, m=%d KiB, p=%d",
-				      kp->t, kp->m_kib, kp->p, ENVX_KDF_T_MIN,
-				      ENVX_KDF_M_MIN, ENVX_KDF_P_MIN);
+		                      "refusing weak key-derivation parameters "
+		                      "(t=%u, m=%u KiB, p=%u): the floor is "
+		                      "t=%d, m=%d KiB, p=%d",
+		                      kp->t, kp->m_kib, kp->p, ENVX_KDF_T_MIN,
+		                      ENVX_KDF_M_MIN, ENVX_KDF_P_MIN);
 	}
 	if (kp->t > ENVX_KDF_T_MAX || kp->m_kib > ENVX_KDF_M_MAX ||
 	    kp->p > ENVX_KDF_P_MAX || kp->m_kib < 8 * kp->p) {
 		return envx_error_set(err, ENVX_E_INTEGRITY,
-				      "refusing excessive key-derivation "
-				      "parameters (t=%u, m=%u KiB, p=%u): the "
-				      "ceiling is t=%d, m=%d KiB, p=%d",
-				      kp->t, kp->m_kib, kp->p, ENVX_KDF_T_MAX,
-				      ENVX_KDF_M_MAX, ENVX_KDF_P_MAX);
+		                      "refusing excessive key-derivation "
+		                      "parameters (t=%u, m=%u KiB, p=%u): the "
+		                      "ceiling is t=%d, m=%d KiB, p=%d",
+		                      kp->t, kp->m_kib, kp->p, ENVX_KDF_T_MAX,
+		                      ENVX_KDF_M_MAX, ENVX_KDF_P_MAX);
 	}
 	return 0;
 }
@@ -167,9 +165,9 @@ envx_kdf_defaults(struct envx_kdf_params *kp, struct envx_error *err)
 	if (over != NULL && *over != '\0') {
 		if (sscanf(over, "%u,%u,%u%c", &t, &m, &p, &extra) != 3) {
 			return envx_error_set(err, ENVX_E_USAGE,
-					      "invalid ENVX_KDF '%.40s': "
-					      "expected t,m_kib,p",
-					      over);
+			                      "invalid ENVX_KDF '%.40s': "
+			                      "expected t,m_kib,p",
+			                      over);
 		}
 		kp->t = t;
 		kp->m_kib = m;
@@ -186,8 +184,8 @@ envx_kdf_defaults(struct envx_kdf_params *kp, struct envx_error *err)
 
 int
 envx_kdf_derive(const struct envx_kdf_params *kp, const unsigned char *pass,
-		size_t passlen, unsigned char key[ENVX_KEY_BYTES],
-		struct envx_error *err)
+                size_t passlen, unsigned char key[ENVX_KEY_BYTES],
+                struct envx_error *err)
 {
 	int r;
 
@@ -196,11 +194,11 @@ envx_kdf_derive(const struct envx_kdf_params *kp, const unsigned char *pass,
 		return r;
 	}
 	r = argon2id_hash_raw(kp->t, kp->m_kib, kp->p, pass, passlen, kp->salt,
-			      sizeof(kp->salt), key, ENVX_KEY_BYTES);
+	                      sizeof(kp->salt), key, ENVX_KEY_BYTES);
 	if (r != ARGON2_OK) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "argon2id failed: %s",
-				      argon2_error_message(r));
+		                      "argon2id failed: %s",
+		                      argon2_error_message(r));
 	}
 	return 0;
 }
@@ -223,7 +221,7 @@ get32(const unsigned char *p)
 
 void
 envx_kdf_encode(const struct envx_kdf_params *kp,
-		unsigned char out[ENVX_KDF_PARAMS_BYTES])
+                unsigned char out[ENVX_KDF_PARAMS_BYTES])
 {
 	put32(out, kp->t);
 	put32(out + 4, kp->m_kib);
@@ -233,7 +231,7 @@ envx_kdf_encode(const struct envx_kdf_params *kp,
 
 void
 envx_kdf_decode(const unsigned char in[ENVX_KDF_PARAMS_BYTES],
-		struct envx_kdf_params *kp)
+                struct envx_kdf_params *kp)
 {
 	kp->t = get32(in);
 	kp->m_kib = get32(in + 4);
@@ -314,14 +312,14 @@ envx_base32_decode(const char *in, size_t n, unsigned char *out, size_t outsz)
 /* VF-2.1: first 4 bytes of BLAKE2b-256(prefix || payload). */
 void
 envx_key_checksum(const char *prefix, const unsigned char *payload, size_t n,
-		  unsigned char out[4])
+                  unsigned char out[4])
 {
 	crypto_generichash_state st;
 	unsigned char h[32];
 
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
 	crypto_generichash_update(&st, (const unsigned char *)prefix,
-				  strlen(prefix));
+	                          strlen(prefix));
 	crypto_generichash_update(&st, payload, n);
 	crypto_generichash_final(&st, h, sizeof(h));
 	memcpy(out, h, 4);

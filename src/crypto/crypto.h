@@ -16,24 +16,24 @@
 #include "envx/error.h"
 #include "envx/util.h"
 
-#define ENVX_KEY_BYTES 32
-#define ENVX_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define ENVX_TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define ENVX_HASH_BYTES 32
-#define ENVX_SALT_BYTES 16
+#define ENVX_KEY_BYTES      32
+#define ENVX_NONCE_BYTES    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define ENVX_TAG_BYTES      crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define ENVX_HASH_BYTES     32
+#define ENVX_SALT_BYTES     16
 #define ENVX_VAULT_ID_BYTES 16
-#define ENVX_SEAL_BYTES (crypto_box_SEALBYTES + ENVX_KEY_BYTES)
+#define ENVX_SEAL_BYTES     (crypto_box_SEALBYTES + ENVX_KEY_BYTES)
 
 /* VF-2.3: Argon2id bounds, in passes, KiB and lanes. */
 #define ENVX_KDF_T_DEFAULT 3
 #define ENVX_KDF_M_DEFAULT 65536
 #define ENVX_KDF_P_DEFAULT 4
-#define ENVX_KDF_T_MIN 2
-#define ENVX_KDF_M_MIN 19456
-#define ENVX_KDF_P_MIN 1
-#define ENVX_KDF_T_MAX 16
-#define ENVX_KDF_M_MAX 1048576
-#define ENVX_KDF_P_MAX 16
+#define ENVX_KDF_T_MIN     2
+#define ENVX_KDF_M_MIN     19456
+#define ENVX_KDF_P_MIN     1
+#define ENVX_KDF_T_MAX     16
+#define ENVX_KDF_M_MAX     1048576
+#define ENVX_KDF_P_MAX     16
 
 struct envx_kdf_params {
 	uint32_t t;
@@ -69,21 +69,21 @@ void envx_hash_u64(crypto_generichash_state *st, uint64_t v);
 /* VF-3.1: derives the value key, MAC key and key commitment. Caller-owned
  * out, which should be sodium_malloc memory and wiped after use. */
 void envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],
-			 struct envx_env_subkeys *out);
+                         struct envx_env_subkeys *out);
 
 /* XChaCha20-Poly1305-IETF with a fresh random nonce written to nonce;
  * ct must hold ptlen + ENVX_TAG_BYTES. */
 void envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
-			    const struct envx_ad *ad, const unsigned char *pt,
-			    size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
-			    unsigned char *ct);
+                            const struct envx_ad *ad, const unsigned char *pt,
+                            size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
+                            unsigned char *ct);
 /* Decrypts into pt (ctlen - ENVX_TAG_BYTES bytes); ENVX_E_INTEGRITY on a
  * bad tag or short input. */
 int envx_crypto_open_value(const unsigned char key[ENVX_KEY_BYTES],
-			   const struct envx_ad *ad,
-			   const unsigned char nonce[ENVX_NONCE_BYTES],
-			   const unsigned char *ct, size_t ctlen,
-			   unsigned char *pt);
+                           const struct envx_ad *ad,
+                           const unsigned char nonce[ENVX_NONCE_BYTES],
+                           const unsigned char *ct, size_t ctlen,
+                           unsigned char *pt);
 
 /* Checks params against the floor and ceiling before any work (VF-2.3). */
 int envx_kdf_check(const struct envx_kdf_params *kp, struct envx_error *err);
@@ -91,27 +91,27 @@ int envx_kdf_check(const struct envx_kdf_params *kp, struct envx_error *err);
  * salt. */
 int envx_kdf_defaults(struct envx_kdf_params *kp, struct envx_error *err);
 /* Argon2id(passphrase, salt) -> key after envx_kdf_check. */
-int envx_kdf_derive(const struct envx_kdf_params *kp,
-		    const unsigned char *pass, size_t passlen,
-		    unsigned char key[ENVX_KEY_BYTES], struct envx_error *err);
+int envx_kdf_derive(const struct envx_kdf_params *kp, const unsigned char *pass,
+                    size_t passlen, unsigned char key[ENVX_KEY_BYTES],
+                    struct envx_error *err);
 /* The 28-byte encoding of params used in AD and storage (VF-2.3). */
 #define ENVX_KDF_PARAMS_BYTES (12 + ENVX_SALT_BYTES)
 void envx_kdf_encode(const struct envx_kdf_params *kp,
-		     unsigned char out[ENVX_KDF_PARAMS_BYTES]);
+                     unsigned char out[ENVX_KDF_PARAMS_BYTES]);
 void envx_kdf_decode(const unsigned char in[ENVX_KDF_PARAMS_BYTES],
-		     struct envx_kdf_params *kp);
+                     struct envx_kdf_params *kp);
 
 /* RFC 4648 base32 without padding; upper or lower case alphabet. */
 size_t envx_base32_encoded_len(size_t n);
 void envx_base32_encode(const unsigned char *in, size_t n, bool upper,
-			char *out);
+                        char *out);
 /* Case-insensitive; returns bytes decoded or -1 on a bad character or
  * length, writing at most outsz bytes. */
 ssize_t envx_base32_decode(const char *in, size_t n, unsigned char *out,
-			   size_t outsz);
+                           size_t outsz);
 
 /* VF-2.1: 4-byte checksum of a key text payload. */
 void envx_key_checksum(const char *prefix, const unsigned char *payload,
-		       size_t n, unsigned char out[4]);
+                       size_t n, unsigned char out[4]);
 
 #endif

@@ -30,8 +30,8 @@ buf_reserve(struct envx_buf *b, size_t extra, struct envx_error *err)
 
 	if (extra > b->max || b->len > b->max - extra) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "input too large: more than %zu bytes",
-				      b->max);
+		                      "input too large: more than %zu bytes",
+		                      b->max);
 	}
 	need = b->len + extra + 1;
 	if (need <= b->cap) {
@@ -60,7 +60,7 @@ buf_reserve(struct envx_buf *b, size_t extra, struct envx_error *err)
 
 int
 envx_buf_append(struct envx_buf *b, const void *p, size_t n,
-		struct envx_error *err)
+                struct envx_error *err)
 {
 	int r;
 
@@ -78,7 +78,7 @@ envx_buf_append(struct envx_buf *b, const void *p, size_t n,
 
 int
 envx_buf_appendf(struct envx_buf *b, struct envx_error *err, const char *fmt,
-		 ...)
+                 ...)
 {
 	va_list ap;
 	int n;
@@ -134,7 +134,7 @@ envx_secbuf_init(struct envx_secbuf *b, size_t cap, struct envx_error *err)
 	b->data = sodium_malloc(cap ? cap : 1);
 	if (b->data == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "cannot allocate secure memory");
+		                      "cannot allocate secure memory");
 	}
 	b->cap = cap;
 	return 0;
@@ -142,12 +142,12 @@ envx_secbuf_init(struct envx_secbuf *b, size_t cap, struct envx_error *err)
 
 int
 envx_secbuf_append(struct envx_secbuf *b, const void *p, size_t n,
-		   struct envx_error *err)
+                   struct envx_error *err)
 {
 	if (n > b->cap - b->len) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "value too large: more than %zu bytes",
-				      b->cap);
+		                      "value too large: more than %zu bytes",
+		                      b->cap);
 	}
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

@@ -29,14 +29,14 @@ dir_of(const char *path, char *out, size_t outsz)
 		return snprintf(out, outsz, "/") < (int)outsz ? 0 : -1;
 	}
 	return snprintf(out, outsz, "%.*s", (int)(slash - path), path) <
-			       (int)outsz
-		       ? 0
-		       : -1;
+	                       (int)outsz
+	               ? 0
+	               : -1;
 }
 
 int
 envx_file_write_atomic(const char *path, const void *data, size_t len,
-		       mode_t mode, struct envx_error *err)
+                       mode_t mode, struct envx_error *err)
 {
 	char tmp[4096];
 	char dir[4096];
@@ -50,29 +50,29 @@ envx_file_write_atomic(const char *path, const void *data, size_t len,
 
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-				      "refusing to write '%s': it is a "
-				      "symbolic link",
-				      path);
+		                      "refusing to write '%s': it is a "
+		                      "symbolic link",
+		                      path);
 	}
 	randombytes_buf(rnd, sizeof(rnd));
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%02x%02x%02x%02x%02x%02x", path,
-		     rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-		     rnd[5]) >= (int)sizeof(tmp) ||
+	             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+	             rnd[5]) >= (int)sizeof(tmp) ||
 	    dir_of(path, dir, sizeof(dir)) < 0) {
 		return envx_error_set(err, ENVX_E_INPUT, "path too long: '%s'",
-				      path);
+		                      path);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  mode);
+	          mode);
 	if (fd < 0) {
 		r = envx_error_set(err, ENVX_E_IO, "cannot create '%s': %s",
-				   tmp, strerror(errno));
+		                   tmp, strerror(errno));
 		goto out;
 	}
 	created = true;
 	if (fchmod(fd, mode) < 0) {
 		r = envx_error_set(err, ENVX_E_IO, "cannot chmod '%s': %s", tmp,
-				   strerror(errno));
+		                   strerror(errno));
 		goto out;
 	}
 	while (len > 0) {
@@ -82,8 +82,8 @@ envx_file_write_atomic(const char *path, const void *data, size_t len,
 		}
 		if (n <= 0) {
 			r = envx_error_set(err, ENVX_E_IO,
-					   "cannot write '%s': %s", tmp,
-					   strerror(n < 0 ? errno : EIO));
+			                   "cannot write '%s': %s", tmp,
+			                   strerror(n < 0 ? errno : EIO));
 			goto out;
 		}
 		p += n;
@@ -92,13 +92,13 @@ envx_file_write_atomic(const char *path, const void *data, size_t len,
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		r = envx_error_set(err, ENVX_E_IO, "cannot sync '%s': %s", tmp,
-				   strerror(errno));
+		                   strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) < 0) {
 		r = envx_error_set(err, ENVX_E_IO, "cannot rename to '%s': %s",
-				   path, strerror(errno));
+		                   path, strerror(errno));
 		goto out;
 	}
 	created = false;
@@ -122,7 +122,7 @@ out:
 
 int
 envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
-	       struct envx_error *err)
+               struct envx_error *err)
 {
 	char chunk[16384];
 	int fd;
@@ -134,14 +134,13 @@ envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
 		int e = errno;
 		if (e == ELOOP) {
 			return envx_error_set(err, ENVX_E_UNSAFE,
-					      "refusing to read '%s': it is a "
-					      "symbolic link",
-					      path);
+			                      "refusing to read '%s': it is a "
+			                      "symbolic link",
+			                      path);
 		}
-		return envx_error_set(err,
-				      e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
-				      "cannot open '%s': %s", path,
-				      strerror(e));
+		return envx_error_set(
+		        err, e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+		        "cannot open '%s': %s", path, strerror(e));
 	}
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -150,8 +149,8 @@ envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
 		}
 		if (n < 0) {
 			r = envx_error_set(err, ENVX_E_IO,
-					   "cannot read '%s': %s", path,
-					   strerror(errno));
+			                   "cannot read '%s': %s", path,
+			                   strerror(errno));
 			break;
 		}
 		if (n == 0) {
@@ -159,9 +158,10 @@ envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
 		}
 		r = envx_buf_append(buf, chunk, (size_t)n, err);
 		if (r < 0) {
-			envx_error_set(err, ENVX_E_INPUT,
-				       "'%s' is too large (more than %zu bytes)",
-				       path, buf->max);
+			envx_error_set(
+			        err, ENVX_E_INPUT,
+			        "'%s' is too large (more than %zu bytes)", path,
+			        buf->max);
 			break;
 		}
 	}
@@ -176,32 +176,30 @@ envx_file_check_private(const char *path, struct envx_error *err)
 	struct stat st;
 
 	if (lstat(path, &st) < 0) {
-		return envx_error_set(err,
-				      errno == ENOENT ? ENVX_E_NOTFOUND
-						      : ENVX_E_IO,
-				      "cannot read identity '%s': %s", path,
-				      strerror(errno));
+		return envx_error_set(
+		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+		        "cannot read identity '%s': %s", path, strerror(errno));
 	}
 	if (S_ISLNK(st.st_mode)) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-				      "refusing identity '%s': it is a "
-				      "symbolic link",
-				      path);
+		                      "refusing identity '%s': it is a "
+		                      "symbolic link",
+		                      path);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-				      "refusing identity '%s': not a regular "
-				      "file",
-				      path);
+		                      "refusing identity '%s': not a regular "
+		                      "file",
+		                      path);
 	}
 	if ((st.st_mode & 077) != 0) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-				      "refusing identity '%s': permissions "
-				      "%04o are too open (it must not be "
-				      "accessible by group or others; run "
-				      "chmod 600 '%s')",
-				      path, (unsigned)(st.st_mode & 07777),
-				      path);
+		                      "refusing identity '%s': permissions "
+		                      "%04o are too open (it must not be "
+		                      "accessible by group or others; run "
+		                      "chmod 600 '%s')",
+		                      path, (unsigned)(st.st_mode & 07777),
+		                      path);
 	}
 	return 0;
 }

@@ -25,9 +25,10 @@ arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
 
 	if (extra > ENVX_KVSET_MAX_BYTES ||
 	    s->used > ENVX_KVSET_MAX_BYTES - extra) {
-		return envx_error_set(err, ENVX_E_INPUT,
-				      "too much secret data: more than %zu bytes",
-				      (size_t)ENVX_KVSET_MAX_BYTES);
+		return envx_error_set(
+		        err, ENVX_E_INPUT,
+		        "too much secret data: more than %zu bytes",
+		        (size_t)ENVX_KVSET_MAX_BYTES);
 	}
 	if (s->used + extra <= s->size) {
 		return 0;
@@ -39,7 +40,7 @@ arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
 	p = sodium_malloc(nsize);
 	if (p == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "cannot allocate secure memory");
+		                      "cannot allocate secure memory");
 	}
 	if (s->arena != NULL) {
 		memcpy(p, s->arena, s->used);
@@ -52,14 +53,14 @@ arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
 
 int
 envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
-	       const void *value, size_t value_len, unsigned line,
-	       struct envx_error *err)
+               const void *value, size_t value_len, unsigned line,
+               struct envx_error *err)
 {
 	unsigned char *dst;
 	int r;
 
 	r = envx_kvset_add_reserve(s, name, name_len, value_len, line, &dst,
-				   err);
+	                           err);
 	if (r == 0 && value_len > 0) {
 		memcpy(dst, value, value_len);
 	}
@@ -67,19 +68,20 @@ envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
 }
 
 int
-envx_kvset_add_reserve(struct envx_kvset *s, const char *name,
-		       size_t name_len, size_t value_len, unsigned line,
-		       unsigned char **value, struct envx_error *err)
+envx_kvset_add_reserve(struct envx_kvset *s, const char *name, size_t name_len,
+                       size_t value_len, unsigned line, unsigned char **value,
+                       struct envx_error *err)
 {
 	struct envx_kv *kv;
 	int r;
 
 	if (s->count == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 16;
-		struct envx_kv *items = realloc(s->items, ncap * sizeof(*items));
+		struct envx_kv *items =
+		        realloc(s->items, ncap * sizeof(*items));
 		if (items == NULL) {
 			return envx_error_set(err, ENVX_E_INTERNAL,
-					      "out of memory");
+			                      "out of memory");
 		}
 		s->items = items;
 		s->cap = ncap;
@@ -144,7 +146,7 @@ kv_cmp(const void *a, const void *b)
 	const struct envx_kv *x = a;
 	const struct envx_kv *y = b;
 	int c = strcmp((const char *)sort_set->arena + x->name_off,
-		       (const char *)sort_set->arena + y->name_off);
+	               (const char *)sort_set->arena + y->name_off);
 
 	if (c != 0) {
 		return c;
@@ -183,10 +185,11 @@ envx_kvset_sort(struct envx_kvset *s)
 	for (i = 0; i < s->count; i++) {
 		if (i + 1 < s->count &&
 		    strcmp(envx_kvset_name(s, i), envx_kvset_name(s, i + 1)) ==
-			    0) {
-			/* an earlier duplicate: wipe its value, keep the last */
+		            0) {
+			/* an earlier duplicate: wipe its value, keep the last
+			 */
 			sodium_memzero(s->arena + s->items[i].value_off,
-				       s->items[i].value_len);
+			               s->items[i].value_len);
 			continue;
 		}
 		s->items[out++] = s->items[i];

@@ -18,7 +18,7 @@ envx_name_valid(const char *name, size_t len)
 	for (i = 0; i < len; i++) {
 		char c = name[i];
 		bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			     c == '_';
+		             c == '_';
 		bool digit = c >= '0' && c <= '9';
 		if (!alpha && !(digit && i > 0)) {
 			return false;
@@ -77,16 +77,17 @@ envx_name_check(const char *name, struct envx_error *err)
 
 	if (!envx_name_valid(name, len)) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "invalid secret name '%.*s': names are "
-				      "letters, digits and '_', not starting "
-				      "with a digit",
-				      (int)(len > 64 ? 64 : len), name);
+		                      "invalid secret name '%.*s': names are "
+		                      "letters, digits and '_', not starting "
+		                      "with a digit",
+		                      (int)(len > 64 ? 64 : len), name);
 	}
 	if (envx_name_dangerous(name, len)) {
-		return envx_error_set(err, ENVX_E_INPUT,
-				      "refusing secret name '%s': it can hijack "
-				      "a loader or shell",
-				      name);
+		return envx_error_set(
+		        err, ENVX_E_INPUT,
+		        "refusing secret name '%s': it can hijack "
+		        "a loader or shell",
+		        name);
 	}
 	return 0;
 }

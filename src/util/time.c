@@ -48,16 +48,17 @@ envx_duration_parse(const char *text, int64_t *seconds, struct envx_error *err)
 	return 0;
 bad:
 	return envx_error_set(err, ENVX_E_INPUT,
-			      "invalid duration '%.32s': expected a positive "
-			      "number followed by h, d or w (e.g. 90d)",
-			      text);
+	                      "invalid duration '%.32s': expected a positive "
+	                      "number followed by h, d or w (e.g. 90d)",
+	                      text);
 }
 
 void
 envx_duration_format(int64_t seconds, char *out, size_t outsz)
 {
 	if (seconds > 0 && seconds % (7 * 86400) == 0) {
-		snprintf(out, outsz, "%lldw", (long long)(seconds / (7 * 86400)));
+		snprintf(out, outsz, "%lldw",
+		         (long long)(seconds / (7 * 86400)));
 	} else if (seconds > 0 && seconds % 86400 == 0) {
 		snprintf(out, outsz, "%lldd", (long long)(seconds / 86400));
 	} else if (seconds > 0 && seconds % 3600 == 0) {

@@ -15,8 +15,8 @@ int envx_env_seal(struct envx_env *e, struct envx_error *err);
 /* VF-3.4: the environment MAC over every secret and version row. */
 static int
 compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
-	    int64_t generation, const unsigned char mac_key[ENVX_KEY_BYTES],
-	    unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
+            int64_t generation, const unsigned char mac_key[ENVX_KEY_BYTES],
+            unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	crypto_generichash_state hs;
@@ -30,14 +30,14 @@ compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
 	int r;
 
 	if (sqlite3_prepare_v2(
-		    v->db,
-		    "SELECT s.name, s.version, s.description, s.rotate_every, "
-		    "s.rotated_at, s.state, ver.version, ver.created_at, "
-		    "ver.author, ver.kind, ver.nonce, ver.ciphertext "
-		    "FROM secrets s LEFT JOIN versions ver "
-		    "ON ver.secret_id = s.id WHERE s.env_id = ? "
-		    "ORDER BY s.name, ver.version",
-		    -1, &st, NULL) != SQLITE_OK) {
+	            v->db,
+	            "SELECT s.name, s.version, s.description, s.rotate_every, "
+	            "s.rotated_at, s.state, ver.version, ver.created_at, "
+	            "ver.author, ver.kind, ver.nonce, ver.ciphertext "
+	            "FROM secrets s LEFT JOIN versions ver "
+	            "ON ver.secret_id = s.id WHERE s.env_id = ? "
+	            "ORDER BY s.name, ver.version",
+	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
@@ -53,43 +53,44 @@ compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
 
 		if (name == NULL || desc == NULL) {
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
-					   "environment '%s' has a malformed "
-					   "secret row",
-					   env_name);
+			                   "environment '%s' has a malformed "
+			                   "secret row",
+			                   env_name);
 			goto out;
 		}
 		if (!have_last || strcmp(last, name) != 0) {
 			envx_hash_str(&hs, "secret");
 			envx_hash_str(&hs, name);
 			envx_hash_u64(&hs,
-				      (uint64_t)sqlite3_column_int64(st, 1));
+			              (uint64_t)sqlite3_column_int64(st, 1));
 			envx_hash_str(&hs, desc);
 			envx_hash_u64(&hs,
-				      (uint64_t)sqlite3_column_int64(st, 3));
+			              (uint64_t)sqlite3_column_int64(st, 3));
 			envx_hash_u64(&hs,
-				      (uint64_t)sqlite3_column_int64(st, 4));
+			              (uint64_t)sqlite3_column_int64(st, 4));
 			envx_hash_u64(&hs,
-				      (uint64_t)sqlite3_column_int64(st, 5));
+			              (uint64_t)sqlite3_column_int64(st, 5));
 			snprintf(last, sizeof(last), "%s", name);
 			have_last = true;
 			nsecrets++;
 		}
 		if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
-			continue; /* a secret without versions: hashed as such */
+			continue; /* a secret without versions: hashed as such
+			           */
 		}
 		crypto_generichash_init(&ch, NULL, 0, sizeof(cth));
 		envx_hash_bytes(&ch, sqlite3_column_blob(st, 10),
-				(size_t)sqlite3_column_bytes(st, 10));
+		                (size_t)sqlite3_column_bytes(st, 10));
 		envx_hash_bytes(&ch, sqlite3_column_blob(st, 11),
-				(size_t)sqlite3_column_bytes(st, 11));
+		                (size_t)sqlite3_column_bytes(st, 11));
 		crypto_generichash_final(&ch, cth, sizeof(cth));
 		envx_hash_str(&hs, "version");
 		envx_hash_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
 		envx_hash_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
 		envx_hash_bytes(&hs, sqlite3_column_text(st, 8),
-				(size_t)sqlite3_column_bytes(st, 8));
+		                (size_t)sqlite3_column_bytes(st, 8));
 		envx_hash_bytes(&hs, sqlite3_column_text(st, 9),
-				(size_t)sqlite3_column_bytes(st, 9));
+		                (size_t)sqlite3_column_bytes(st, 9));
 		envx_hash_bytes(&hs, cth, sizeof(cth));
 		nversions++;
 	}
@@ -109,15 +110,15 @@ out:
 
 static int
 store_seal(struct envx_vault *v, int64_t env_id, int64_t generation,
-	   const unsigned char mac[ENVX_HASH_BYTES], struct envx_error *err)
+           const unsigned char mac[ENVX_HASH_BYTES], struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = 0;
 
 	if (sqlite3_prepare_v2(v->db,
-			       "UPDATE envs SET generation = ?, mac = ? "
-			       "WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "UPDATE envs SET generation = ?, mac = ? "
+	                       "WHERE id = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot seal environment");
 		goto out;
 	}
@@ -141,8 +142,8 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 
 	if (e->sub == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "environment '%s' changed while locked",
-				      e->name);
+		                      "environment '%s' changed while locked",
+		                      e->name);
 	}
 	r = compute_mac(e->v, e->id, e->name, gen, e->sub->mac, mac, err);
 	if (r == 0) {
@@ -158,7 +159,7 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 /* VF-3.5: AD of a passphrase-wrapped environment key. */
 static void
 passphrase_ad(struct envx_ad *ad, const struct envx_vault *v, const char *env,
-	      const unsigned char params[ENVX_KDF_PARAMS_BYTES])
+              const unsigned char params[ENVX_KDF_PARAMS_BYTES])
 {
 	envx_ad_init(ad);
 	envx_ad_str(ad, "envx-env-passphrase-v1");
@@ -169,18 +170,18 @@ passphrase_ad(struct envx_ad *ad, const struct envx_vault *v, const char *env,
 
 static int
 insert_recipient(struct envx_vault *v, int64_t env_id, const char *label,
-		 const char *kind, const void *pk, size_t pklen,
-		 const void *kdf, size_t kdflen, const void *wrapped,
-		 size_t wlen, struct envx_error *err)
+                 const char *kind, const void *pk, size_t pklen,
+                 const void *kdf, size_t kdflen, const void *wrapped,
+                 size_t wlen, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = 0;
 
 	if (sqlite3_prepare_v2(v->db,
-			       "INSERT INTO recipients (env_id, label, kind, "
-			       "public_key, kdf, wrapped_key, created_at) "
-			       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO recipients (env_id, label, kind, "
+	                       "public_key, kdf, wrapped_key, created_at) "
+	                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot add recipient");
 		goto out;
 	}
@@ -198,12 +199,12 @@ insert_recipient(struct envx_vault *v, int64_t env_id, const char *label,
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if ((sqlite3_errcode(v->db) & 0xff) == SQLITE_CONSTRAINT) {
 			r = envx_error_set(err, ENVX_E_INPUT,
-					   "a recipient labelled '%s' already "
-					   "exists",
-					   label);
+			                   "a recipient labelled '%s' already "
+			                   "exists",
+			                   label);
 		} else {
 			r = envx_sqlite_error(v->db, err,
-					      "cannot add recipient");
+			                      "cannot add recipient");
 		}
 	}
 out:
@@ -229,15 +230,15 @@ check_label(const char *label, struct envx_error *err)
 	return 0;
 bad:
 	return envx_error_set(err, ENVX_E_INPUT,
-			      "invalid recipient label: 1 to %d printable "
-			      "characters without spaces",
-			      ENVX_LABEL_MAX_BYTES);
+	                      "invalid recipient label: 1 to %d printable "
+	                      "characters without spaces",
+	                      ENVX_LABEL_MAX_BYTES);
 }
 
 int
 envx_vault_env_add(struct envx_vault *v, const char *name,
-		   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		   const char *label, struct envx_error *err)
+                   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                   const char *label, struct envx_error *err)
 {
 	unsigned char *key = NULL;
 	struct envx_env_subkeys *sub = NULL;
@@ -249,11 +250,11 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 
 	if (!envx_env_name_valid(name)) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "invalid environment name '%.64s': use "
-				      "lowercase letters, digits, '.', '_' "
-				      "and '-', starting with a letter or "
-				      "digit",
-				      name);
+		                      "invalid environment name '%.64s': use "
+		                      "lowercase letters, digits, '.', '_' "
+		                      "and '-', starting with a letter or "
+		                      "digit",
+		                      name);
 	}
 	r = check_label(label, err);
 	if (r < 0) {
@@ -263,16 +264,16 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	sub = sodium_malloc(sizeof(*sub));
 	if (key == NULL || sub == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
-				   "cannot allocate secure memory");
+		                   "cannot allocate secure memory");
 		goto out;
 	}
 	crypto_kdf_keygen(key);
 	envx_crypto_subkeys(key, sub);
 	if (sqlite3_prepare_v2(v->db,
-			       "INSERT INTO envs (name, key_commit, "
-			       "generation, mac, created_at) "
-			       "VALUES (?, ?, 0, zeroblob(32), ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO envs (name, key_commit, "
+	                       "generation, mac, created_at) "
+	                       "VALUES (?, ?, 0, zeroblob(32), ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot add environment");
 		goto out;
 	}
@@ -282,19 +283,19 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if ((sqlite3_errcode(v->db) & 0xff) == SQLITE_CONSTRAINT) {
 			r = envx_error_set(err, ENVX_E_INPUT,
-					   "environment '%s' already exists",
-					   name);
+			                   "environment '%s' already exists",
+			                   name);
 		} else {
 			r = envx_sqlite_error(v->db, err,
-					      "cannot add environment");
+			                      "cannot add environment");
 		}
 		goto out;
 	}
 	env_id = sqlite3_last_insert_rowid(v->db);
 	crypto_box_seal(wrapped, key, ENVX_KEY_BYTES, pk);
 	r = insert_recipient(v, env_id, label, "x25519", pk,
-			     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
-			     sizeof(wrapped), err);
+	                     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
+	                     sizeof(wrapped), err);
 	if (r < 0) {
 		goto out;
 	}
@@ -314,13 +315,13 @@ out:
 
 int
 envx_vault_env_rm(struct envx_vault *v, const char *name,
-		  struct envx_error *err)
+                  struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = 0;
 
 	if (sqlite3_prepare_v2(v->db, "DELETE FROM envs WHERE name = ?", -1,
-			       &st, NULL) != SQLITE_OK) {
+	                       &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot remove environment");
 		goto out;
 	}
@@ -330,8 +331,8 @@ envx_vault_env_rm(struct envx_vault *v, const char *name,
 		goto out;
 	}
 	if (sqlite3_changes(v->db) != 1) {
-		r = envx_error_set(err, ENVX_E_NOTFOUND,
-				   "no environment '%s'", name);
+		r = envx_error_set(err, ENVX_E_NOTFOUND, "no environment '%s'",
+		                   name);
 		goto out;
 	}
 	r = envx_vault_audit(v, "env-rm", name, "", "", err);
@@ -341,8 +342,8 @@ out:
 }
 
 int
-envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out,
-		    size_t *n, struct envx_error *err)
+envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out, size_t *n,
+                    struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct envx_env_info *list = NULL;
@@ -352,12 +353,12 @@ envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out,
 	int r;
 
 	if (sqlite3_prepare_v2(
-		    v->db,
-		    "SELECT e.name, e.created_at, "
-		    "(SELECT count(*) FROM secrets s WHERE s.env_id = e.id), "
-		    "(SELECT count(*) FROM recipients c WHERE c.env_id = e.id) "
-		    "FROM envs e ORDER BY e.name",
-		    -1, &st, NULL) != SQLITE_OK) {
+	            v->db,
+	            "SELECT e.name, e.created_at, "
+	            "(SELECT count(*) FROM secrets s WHERE s.env_id = e.id), "
+	            "(SELECT count(*) FROM recipients c WHERE c.env_id = e.id) "
+	            "FROM envs e ORDER BY e.name",
+	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot list environments");
 		goto out;
 	}
@@ -366,10 +367,10 @@ envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out,
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			struct envx_env_info *nl =
-				realloc(list, ncap * sizeof(*nl));
+			        realloc(list, ncap * sizeof(*nl));
 			if (nl == NULL) {
 				r = envx_error_set(err, ENVX_E_INTERNAL,
-						   "out of memory");
+				                   "out of memory");
 				goto out;
 			}
 			list = nl;
@@ -377,7 +378,7 @@ envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out,
 		}
 		memset(&list[count], 0, sizeof(list[count]));
 		snprintf(list[count].name, sizeof(list[count].name), "%s",
-			 name != NULL ? name : "");
+		         name != NULL ? name : "");
 		list[count].created_at = sqlite3_column_int64(st, 1);
 		list[count].nsecrets = (size_t)sqlite3_column_int64(st, 2);
 		list[count].nrecipients = (size_t)sqlite3_column_int64(st, 3);
@@ -399,32 +400,32 @@ out:
 
 int
 envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
-	      struct envx_error *err)
+              struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct envx_env *e = NULL;
 	int r;
 
 	if (sqlite3_prepare_v2(v->db,
-			       "SELECT id, key_commit, generation, mac "
-			       "FROM envs WHERE name = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT id, key_commit, generation, mac "
+	                       "FROM envs WHERE name = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot open environment");
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		r = envx_error_set(err, ENVX_E_NOTFOUND,
-				   "no environment '%.64s' in vault '%s'",
-				   name, v->path);
+		                   "no environment '%.64s' in vault '%s'", name,
+		                   v->path);
 		goto out;
 	}
 	if (sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES ||
 	    sqlite3_column_bytes(st, 3) != ENVX_HASH_BYTES) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "environment '%s' has a malformed header: "
-				   "the vault is corrupt or tampered",
-				   name);
+		                   "environment '%s' has a malformed header: "
+		                   "the vault is corrupt or tampered",
+		                   name);
 		goto out;
 	}
 	e = calloc(1, sizeof(*e));
@@ -484,9 +485,9 @@ envx_env_is_unlocked(const struct envx_env *e)
 
 static int
 try_passphrase(struct envx_env *e, const struct envx_unlock *how,
-	       const unsigned char *kdf, const unsigned char *wrapped,
-	       size_t wlen, struct envx_secbuf *pass, unsigned char *key,
-	       struct envx_error *err)
+               const unsigned char *kdf, const unsigned char *wrapped,
+               size_t wlen, struct envx_secbuf *pass, unsigned char *key,
+               struct envx_error *err)
 {
 	struct envx_kdf_params kp;
 	struct envx_ad ad;
@@ -501,15 +502,15 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 	}
 	if (wlen != ENVX_NONCE_BYTES + ENVX_KEY_BYTES + ENVX_TAG_BYTES) {
 		return envx_error_set(err, ENVX_E_INTEGRITY,
-				      "environment '%s' has a malformed "
-				      "passphrase recipient",
-				      e->name);
+		                      "environment '%s' has a malformed "
+		                      "passphrase recipient",
+		                      e->name);
 	}
 	if (pass->data == NULL) {
 		r = envx_secbuf_init(pass, 1024, err);
 		if (r == 0) {
 			snprintf(prompt, sizeof(prompt),
-				 "passphrase for environment '%s'", e->name);
+			         "passphrase for environment '%s'", e->name);
 			r = how->ask(how->ask_ctx, prompt, pass, err);
 		}
 		if (r < 0) {
@@ -519,14 +520,14 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 	kek = sodium_malloc(ENVX_KEY_BYTES);
 	if (kek == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "cannot allocate secure memory");
+		                      "cannot allocate secure memory");
 	}
 	r = envx_kdf_derive(&kp, pass->data, pass->len, kek, err);
 	if (r == 0) {
 		passphrase_ad(&ad, e->v, e->name, kdf);
 		r = envx_crypto_open_value(kek, &ad, wrapped,
-					   wrapped + ENVX_NONCE_BYTES,
-					   wlen - ENVX_NONCE_BYTES, key);
+		                           wrapped + ENVX_NONCE_BYTES,
+		                           wlen - ENVX_NONCE_BYTES, key);
 		r = r < 0 ? 1 : 0; /* 1: wrong passphrase for this one */
 	}
 	sodium_free(kek);
@@ -535,7 +536,7 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 
 int
 envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
-		struct envx_error *err)
+                struct envx_error *err)
 {
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
@@ -557,13 +558,13 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	sub = sodium_malloc(sizeof(*sub));
 	if (key == NULL || sub == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
-				   "cannot allocate secure memory");
+		                   "cannot allocate secure memory");
 		goto out;
 	}
 	if (sqlite3_prepare_v2(v->db,
-			       "SELECT kind, public_key, kdf, wrapped_key "
-			       "FROM recipients WHERE env_id = ? ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT kind, public_key, kdf, wrapped_key "
+	                       "FROM recipients WHERE env_id = ? ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot read recipients");
 		goto out;
 	}
@@ -582,17 +583,17 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		if (id == NULL ||
 		    sqlite3_column_bytes(st, 1) != ENVX_PUBLIC_KEY_BYTES ||
 		    sodium_memcmp(sqlite3_column_blob(st, 1), id->pk,
-				  ENVX_PUBLIC_KEY_BYTES) != 0) {
+		                  ENVX_PUBLIC_KEY_BYTES) != 0) {
 			continue;
 		}
 		if (wlen != ENVX_SEAL_BYTES ||
 		    crypto_box_seal_open(key, wrapped, wlen, id->pk, id->sk) !=
-			    0) {
+		            0) {
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
-					   "environment '%s': the key wrapped "
-					   "for your identity does not open: "
-					   "the vault is corrupt or tampered",
-					   e->name);
+			                   "environment '%s': the key wrapped "
+			                   "for your identity does not open: "
+			                   "the vault is corrupt or tampered",
+			                   e->name);
 			goto out;
 		}
 		opened = true;
@@ -601,23 +602,23 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		sqlite3_reset(st);
 		while (!opened && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *kind =
-				(const char *)sqlite3_column_text(st, 0);
+			        (const char *)sqlite3_column_text(st, 0);
 			if (kind == NULL || strcmp(kind, "passphrase") != 0) {
 				continue;
 			}
 			if (sqlite3_column_bytes(st, 2) !=
 			    ENVX_KDF_PARAMS_BYTES) {
 				r = envx_error_set(err, ENVX_E_INTEGRITY,
-						   "environment '%s' has a "
-						   "malformed passphrase "
-						   "recipient",
-						   e->name);
+				                   "environment '%s' has a "
+				                   "malformed passphrase "
+				                   "recipient",
+				                   e->name);
 				goto out;
 			}
 			r = try_passphrase(e, how, sqlite3_column_blob(st, 2),
-					   sqlite3_column_blob(st, 3),
-					   (size_t)sqlite3_column_bytes(st, 3),
-					   &pass, key, err);
+			                   sqlite3_column_blob(st, 3),
+			                   (size_t)sqlite3_column_bytes(st, 3),
+			                   &pass, key, err);
 			if (r < 0) {
 				goto out;
 			}
@@ -628,21 +629,21 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		if (id != NULL) {
 			envx_pubkey_format(id->pk, pub);
 			r = envx_error_set(
-				err, ENVX_E_LOCKED,
-				"cannot unlock environment '%s': your "
-				"identity (%.20s…) is not one of its "
-				"recipients%s",
-				e->name, pub,
-				has_passphrase ? " and no passphrase opened it"
-					       : "");
+			        err, ENVX_E_LOCKED,
+			        "cannot unlock environment '%s': your "
+			        "identity (%.20s…) is not one of its "
+			        "recipients%s",
+			        e->name, pub,
+			        has_passphrase ? " and no passphrase opened it"
+			                       : "");
 		} else {
 			r = envx_error_set(
-				err, ENVX_E_LOCKED,
-				"cannot unlock environment '%s': no identity "
-				"%s",
-				e->name,
-				has_passphrase ? "and no matching passphrase"
-					       : "was given");
+			        err, ENVX_E_LOCKED,
+			        "cannot unlock environment '%s': no identity "
+			        "%s",
+			        e->name,
+			        has_passphrase ? "and no matching passphrase"
+			                       : "was given");
 		}
 		goto out;
 	}
@@ -651,10 +652,10 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	 * not a reason to decrypt garbage. */
 	if (sodium_memcmp(sub->commit, e->key_commit, ENVX_HASH_BYTES) != 0) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "environment '%s': the unwrapped key does "
-				   "not match its commitment: the vault is "
-				   "corrupt or tampered",
-				   e->name);
+		                   "environment '%s': the unwrapped key does "
+		                   "not match its commitment: the vault is "
+		                   "corrupt or tampered",
+		                   e->name);
 		goto out;
 	}
 	r = compute_mac(v, e->id, e->name, e->generation, sub->mac, mac, err);
@@ -663,10 +664,10 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	}
 	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "environment '%s' failed its integrity "
-				   "check: rows were changed, deleted, "
-				   "duplicated or rolled back outside envx",
-				   e->name);
+		                   "environment '%s' failed its integrity "
+		                   "check: rows were changed, deleted, "
+		                   "duplicated or rolled back outside envx",
+		                   e->name);
 		goto out;
 	}
 	e->key = key;
@@ -684,15 +685,15 @@ out:
 
 int
 envx_env_grant_key(struct envx_env *e, const char *label,
-		   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		   struct envx_error *err)
+                   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                   struct envx_error *err)
 {
 	unsigned char wrapped[ENVX_SEAL_BYTES];
 	int r;
 
 	if (e->key == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
-				      "environment '%s' is locked", e->name);
+		                      "environment '%s' is locked", e->name);
 	}
 	r = check_label(label, err);
 	if (r < 0) {
@@ -700,31 +701,31 @@ envx_env_grant_key(struct envx_env *e, const char *label,
 	}
 	crypto_box_seal(wrapped, e->key, ENVX_KEY_BYTES, pk);
 	r = insert_recipient(e->v, e->id, label, "x25519", pk,
-			     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
-			     sizeof(wrapped), err);
+	                     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
+	                     sizeof(wrapped), err);
 	if (r == 0) {
 		r = envx_vault_audit(e->v, "access-grant", e->name, "", label,
-				     err);
+		                     err);
 	}
 	return r;
 }
 
 int
 envx_env_grant_passphrase(struct envx_env *e, const char *label,
-			  const unsigned char *pass, size_t passlen,
-			  struct envx_error *err)
+                          const unsigned char *pass, size_t passlen,
+                          struct envx_error *err)
 {
 	struct envx_kdf_params kp;
 	unsigned char params[ENVX_KDF_PARAMS_BYTES];
-	unsigned char wrapped[ENVX_NONCE_BYTES + ENVX_KEY_BYTES +
-			      ENVX_TAG_BYTES];
+	unsigned char
+	        wrapped[ENVX_NONCE_BYTES + ENVX_KEY_BYTES + ENVX_TAG_BYTES];
 	unsigned char *kek = NULL;
 	struct envx_ad ad;
 	int r;
 
 	if (e->key == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
-				      "environment '%s' is locked", e->name);
+		                      "environment '%s' is locked", e->name);
 	}
 	r = check_label(label, err);
 	if (r < 0) {
@@ -733,7 +734,7 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 	kek = sodium_malloc(ENVX_KEY_BYTES);
 	if (kek == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "cannot allocate secure memory");
+		                      "cannot allocate secure memory");
 	}
 	r = envx_kdf_defaults(&kp, err);
 	if (r == 0) {
@@ -743,14 +744,14 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 		envx_kdf_encode(&kp, params);
 		passphrase_ad(&ad, e->v, e->name, params);
 		envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
-				       wrapped, wrapped + ENVX_NONCE_BYTES);
+		                       wrapped, wrapped + ENVX_NONCE_BYTES);
 		r = insert_recipient(e->v, e->id, label, "passphrase", NULL, 0,
-				     params, sizeof(params), wrapped,
-				     sizeof(wrapped), err);
+		                     params, sizeof(params), wrapped,
+		                     sizeof(wrapped), err);
 	}
 	if (r == 0) {
 		r = envx_vault_audit(e->v, "access-grant", e->name, "", label,
-				     err);
+		                     err);
 	}
 	sodium_free(kek);
 	return r;

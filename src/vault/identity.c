@@ -33,7 +33,7 @@ envx_identity_generate(struct envx_identity **out, struct envx_error *err)
 	if (id->sk == NULL) {
 		free(id);
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "cannot allocate secure memory");
+		                      "cannot allocate secure memory");
 	}
 	crypto_box_keypair(id->pk, id->sk);
 	*out = id;
@@ -52,8 +52,8 @@ envx_identity_free(struct envx_identity *id)
 
 /* prefix || base32(payload || checksum(prefix, payload)) */
 static void
-key_text(const char *prefix, const unsigned char *payload, size_t n,
-	 bool upper, char *out, size_t outsz)
+key_text(const char *prefix, const unsigned char *payload, size_t n, bool upper,
+         char *out, size_t outsz)
 {
 	unsigned char buf[ENC_PAYLOAD_BYTES + 4];
 	size_t plen = strlen(prefix);
@@ -73,7 +73,7 @@ key_text(const char *prefix, const unsigned char *payload, size_t n,
  * checksum. */
 static int
 key_untext(const char *prefix, const char *b32, size_t b32len,
-	   unsigned char *payload, size_t n)
+           unsigned char *payload, size_t n)
 {
 	unsigned char buf[ENC_PAYLOAD_BYTES + 4];
 	unsigned char sum[4];
@@ -97,31 +97,31 @@ out:
 
 void
 envx_pubkey_format(const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		   char out[ENVX_PUBKEY_TEXT_BYTES])
+                   char out[ENVX_PUBKEY_TEXT_BYTES])
 {
 	key_text(ENVX_PUBKEY_PREFIX, pk, ENVX_PUBLIC_KEY_BYTES, false, out,
-		 ENVX_PUBKEY_TEXT_BYTES);
+	         ENVX_PUBKEY_TEXT_BYTES);
 }
 
 int
 envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-		  struct envx_error *err)
+                  struct envx_error *err)
 {
 	size_t plen = strlen(ENVX_PUBKEY_PREFIX);
 	size_t len = strlen(text);
 
 	if (len <= plen || strncmp(text, ENVX_PUBKEY_PREFIX, plen) != 0) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "invalid public key: expected text "
-				      "starting with '%s'",
-				      ENVX_PUBKEY_PREFIX);
+		                      "invalid public key: expected text "
+		                      "starting with '%s'",
+		                      ENVX_PUBKEY_PREFIX);
 	}
 	if (key_untext(ENVX_PUBKEY_PREFIX, text + plen, len - plen, pk,
-		       ENVX_PUBLIC_KEY_BYTES) < 0) {
+	               ENVX_PUBLIC_KEY_BYTES) < 0) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "invalid public key: bad length, "
-				      "character or checksum (was it copied "
-				      "whole?)");
+		                      "invalid public key: bad length, "
+		                      "character or checksum (was it copied "
+		                      "whole?)");
 	}
 	return 0;
 }
@@ -137,8 +137,8 @@ identity_ad(struct envx_ad *ad, const unsigned char *params)
 
 int
 envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
-		     size_t passlen, struct envx_secbuf *out,
-		     struct envx_error *err)
+                     size_t passlen, struct envx_secbuf *out,
+                     struct envx_error *err)
 {
 	char pub[ENVX_PUBKEY_TEXT_BYTES];
 	char *line = NULL;
@@ -160,12 +160,12 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	key = sodium_malloc(ENVX_KEY_BYTES);
 	if (line == NULL || payload == NULL || key == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
-				   "cannot allocate secure memory");
+		                   "cannot allocate secure memory");
 		goto out;
 	}
 	if (pass == NULL) {
 		key_text(ENVX_SECKEY_PREFIX, id->sk, ENVX_KEY_BYTES, true, line,
-			 linesz);
+		         linesz);
 	} else {
 		r = envx_kdf_defaults(&kp, err);
 		if (r < 0) {
@@ -178,16 +178,16 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 		envx_kdf_encode(&kp, payload);
 		identity_ad(&ad, payload);
 		envx_crypto_seal_value(key, &ad, id->sk, ENVX_KEY_BYTES,
-				       payload + ENVX_KDF_PARAMS_BYTES,
-				       payload + ENVX_KDF_PARAMS_BYTES +
-					       ENVX_NONCE_BYTES);
+		                       payload + ENVX_KDF_PARAMS_BYTES,
+		                       payload + ENVX_KDF_PARAMS_BYTES +
+		                               ENVX_NONCE_BYTES);
 		key_text(ENVX_ENCKEY_PREFIX, payload, ENC_PAYLOAD_BYTES, true,
-			 line, linesz);
+		         line, linesz);
 	}
 	envx_pubkey_format(id->pk, pub);
 	n = snprintf(head, sizeof(head),
-		     "# envx identity%s\n# public key: %s\n",
-		     pass != NULL ? " (passphrase-protected)" : "", pub);
+	             "# envx identity%s\n# public key: %s\n",
+	             pass != NULL ? " (passphrase-protected)" : "", pub);
 	r = envx_secbuf_append(out, head, (size_t)n, err);
 	if (r == 0) {
 		r = envx_secbuf_append(out, line, strlen(line), err);
@@ -207,8 +207,8 @@ out:
 
 static int
 parse_encrypted(const char *b32, size_t len, const char *source,
-		envx_passphrase_fn ask, void *ask_ctx, struct envx_identity *id,
-		struct envx_error *err)
+                envx_passphrase_fn ask, void *ask_ctx, struct envx_identity *id,
+                struct envx_error *err)
 {
 	unsigned char *payload = NULL;
 	unsigned char *key = NULL;
@@ -222,15 +222,15 @@ parse_encrypted(const char *b32, size_t len, const char *source,
 	key = sodium_malloc(ENVX_KEY_BYTES);
 	if (payload == NULL || key == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
-				   "cannot allocate secure memory");
+		                   "cannot allocate secure memory");
 		goto out;
 	}
 	if (key_untext(ENVX_ENCKEY_PREFIX, b32, len, payload,
-		       ENC_PAYLOAD_BYTES) < 0) {
+	               ENC_PAYLOAD_BYTES) < 0) {
 		r = envx_error_set(err, ENVX_E_INPUT,
-				   "invalid identity in %s: bad length, "
-				   "character or checksum",
-				   source);
+		                   "invalid identity in %s: bad length, "
+		                   "character or checksum",
+		                   source);
 		goto out;
 	}
 	envx_kdf_decode(payload, &kp);
@@ -240,9 +240,9 @@ parse_encrypted(const char *b32, size_t len, const char *source,
 	}
 	if (ask == NULL) {
 		r = envx_error_set(err, ENVX_E_LOCKED,
-				   "identity in %s is passphrase-protected and "
-				   "no passphrase was given",
-				   source);
+		                   "identity in %s is passphrase-protected and "
+		                   "no passphrase was given",
+		                   source);
 		goto out;
 	}
 	r = envx_secbuf_init(&pass, 1024, err);
@@ -259,15 +259,14 @@ parse_encrypted(const char *b32, size_t len, const char *source,
 		goto out;
 	}
 	identity_ad(&ad, payload);
-	if (envx_crypto_open_value(key, &ad, payload + ENVX_KDF_PARAMS_BYTES,
-				   payload + ENVX_KDF_PARAMS_BYTES +
-					   ENVX_NONCE_BYTES,
-				   ENVX_KEY_BYTES + ENVX_TAG_BYTES,
-				   id->sk) < 0) {
+	if (envx_crypto_open_value(
+	            key, &ad, payload + ENVX_KDF_PARAMS_BYTES,
+	            payload + ENVX_KDF_PARAMS_BYTES + ENVX_NONCE_BYTES,
+	            ENVX_KEY_BYTES + ENVX_TAG_BYTES, id->sk) < 0) {
 		r = envx_error_set(err, ENVX_E_LOCKED,
-				   "cannot unlock identity in %s: wrong "
-				   "passphrase",
-				   source);
+		                   "cannot unlock identity in %s: wrong "
+		                   "passphrase",
+		                   source);
 		goto out;
 	}
 	id->protected_ = true;
@@ -281,8 +280,8 @@ out:
 
 int
 envx_identity_parse(const char *text, size_t len, const char *source,
-		    envx_passphrase_fn ask, void *ask_ctx,
-		    struct envx_identity **out, struct envx_error *err)
+                    envx_passphrase_fn ask, void *ask_ctx,
+                    struct envx_identity **out, struct envx_error *err)
 {
 	struct envx_identity *id = NULL;
 	const char *p = text;
@@ -302,8 +301,8 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 		while (s < e && (*s == ' ' || *s == '\t')) {
 			s++;
 		}
-		while (e > s && (e[-1] == '\r' || e[-1] == ' ' ||
-				 e[-1] == '\t')) {
+		while (e > s &&
+		       (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
 			e--;
 		}
 		if (s < e && *s != '#') {
@@ -315,7 +314,7 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 	}
 	if (line == NULL) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "no identity found in %s", source);
+		                      "no identity found in %s", source);
 	}
 	r = envx_identity_generate(&id, err);
 	if (r < 0) {
@@ -323,25 +322,24 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 	}
 	if (linelen > sp && strncmp(line, ENVX_SECKEY_PREFIX, sp) == 0) {
 		if (key_untext(ENVX_SECKEY_PREFIX, line + sp, linelen - sp,
-			       id->sk, ENVX_KEY_BYTES) < 0) {
+		               id->sk, ENVX_KEY_BYTES) < 0) {
 			r = envx_error_set(err, ENVX_E_INPUT,
-					   "invalid identity in %s: bad "
-					   "length, character or checksum",
-					   source);
+			                   "invalid identity in %s: bad "
+			                   "length, character or checksum",
+			                   source);
 			goto out;
 		}
-	} else if (linelen > ep &&
-		   strncmp(line, ENVX_ENCKEY_PREFIX, ep) == 0) {
+	} else if (linelen > ep && strncmp(line, ENVX_ENCKEY_PREFIX, ep) == 0) {
 		r = parse_encrypted(line + ep, linelen - ep, source, ask,
-				    ask_ctx, id, err);
+		                    ask_ctx, id, err);
 		if (r < 0) {
 			goto out;
 		}
 	} else {
 		r = envx_error_set(err, ENVX_E_INPUT,
-				   "invalid identity in %s: expected a line "
-				   "starting with '%s'",
-				   source, ENVX_SECKEY_PREFIX);
+		                   "invalid identity in %s: expected a line "
+		                   "starting with '%s'",
+		                   source, ENVX_SECKEY_PREFIX);
 		goto out;
 	}
 	crypto_scalarmult_base(id->pk, id->sk);
@@ -355,7 +353,7 @@ out:
 
 int
 envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
-		   struct envx_identity **out, struct envx_error *err)
+                   struct envx_identity **out, struct envx_error *err)
 {
 	struct envx_buf buf;
 	char source[512];
@@ -369,16 +367,16 @@ envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
 	r = envx_file_read(path, true, &buf, err);
 	if (r == 0) {
 		snprintf(source, sizeof(source), "identity file '%s'", path);
-		r = envx_identity_parse(buf.data, buf.len, source, ask,
-					ask_ctx, out, err);
+		r = envx_identity_parse(buf.data, buf.len, source, ask, ask_ctx,
+		                        out, err);
 	}
 	envx_buf_release(&buf);
 	return r;
 }
 
 int
-envx_identity_save(const char *path, const struct envx_secbuf *text,
-		   bool force, struct envx_error *err)
+envx_identity_save(const char *path, const struct envx_secbuf *text, bool force,
+                   struct envx_error *err)
 {
 	char dir[4096];
 	const char *slash = strrchr(path, '/');
@@ -386,8 +384,8 @@ envx_identity_save(const char *path, const struct envx_secbuf *text,
 
 	if (!force && lstat(path, &st) == 0) {
 		return envx_error_set(err, ENVX_E_IO,
-				      "refusing to overwrite identity '%s'",
-				      path);
+		                      "refusing to overwrite identity '%s'",
+		                      path);
 	}
 	if (slash != NULL && slash != path) {
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
@@ -401,9 +399,9 @@ envx_identity_save(const char *path, const struct envx_secbuf *text,
 			}
 			if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 				return envx_error_set(
-					err, ENVX_E_IO,
-					"cannot create directory '%s': %s",
-					dir, strerror(errno));
+				        err, ENVX_E_IO,
+				        "cannot create directory '%s': %s", dir,
+				        strerror(errno));
 			}
 		}
 	}

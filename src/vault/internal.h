@@ -13,9 +13,9 @@
 #include "envx/vault.h"
 
 /* VF-4.2: PRAGMA application_id of every envx vault ("envx"). */
-#define ENVX_APPLICATION_ID 0x656e7678
+#define ENVX_APPLICATION_ID  0x656e7678
 #define ENVX_BUSY_TIMEOUT_MS 5000
-#define ENVX_MAX_DIRTY 64
+#define ENVX_MAX_DIRTY       64
 
 struct envx_vault {
 	sqlite3 *db;
@@ -37,8 +37,8 @@ struct envx_env {
 	unsigned char key_commit[ENVX_HASH_BYTES];
 	int64_t generation;
 	unsigned char mac[ENVX_HASH_BYTES];
-	unsigned char *key;              /* sodium_malloc, NULL if locked */
-	struct envx_env_subkeys *sub;    /* sodium_malloc, NULL if locked */
+	unsigned char *key;           /* sodium_malloc, NULL if locked */
+	struct envx_env_subkeys *sub; /* sodium_malloc, NULL if locked */
 	bool dirty;
 };
 

@@ -13,38 +13,38 @@
 #include "util/banned.h"
 
 static const char *const v1[] = {
-	"CREATE TABLE vault (id INTEGER PRIMARY KEY CHECK (id = 1), "
-	"vault_id BLOB NOT NULL CHECK (length(vault_id) = 16), "
-	"created_at INTEGER NOT NULL)",
-	"CREATE TABLE envs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-	"key_commit BLOB NOT NULL, generation INTEGER NOT NULL, "
-	"mac BLOB NOT NULL, created_at INTEGER NOT NULL)",
-	"CREATE TABLE recipients (id INTEGER PRIMARY KEY, "
-	"env_id INTEGER NOT NULL REFERENCES envs (id) ON DELETE CASCADE, "
-	"label TEXT NOT NULL, "
-	"kind TEXT NOT NULL CHECK (kind IN ('x25519', 'passphrase')), "
-	"public_key BLOB, kdf BLOB, wrapped_key BLOB NOT NULL, "
-	"created_at INTEGER NOT NULL, UNIQUE (env_id, label))",
-	"CREATE TABLE secrets (id INTEGER PRIMARY KEY, "
-	"env_id INTEGER NOT NULL REFERENCES envs (id) ON DELETE CASCADE, "
-	"name TEXT NOT NULL, version INTEGER NOT NULL, "
-	"description TEXT NOT NULL, rotate_every INTEGER NOT NULL, "
-	"rotated_at INTEGER NOT NULL, state INTEGER NOT NULL, "
-	"UNIQUE (env_id, name))",
-	"CREATE TABLE versions (secret_id INTEGER NOT NULL "
-	"REFERENCES secrets (id) ON DELETE CASCADE, version INTEGER NOT NULL, "
-	"nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, "
-	"created_at INTEGER NOT NULL, author TEXT NOT NULL, "
-	"kind TEXT NOT NULL, PRIMARY KEY (secret_id, version)) WITHOUT ROWID",
-	NULL,
+        "CREATE TABLE vault (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "vault_id BLOB NOT NULL CHECK (length(vault_id) = 16), "
+        "created_at INTEGER NOT NULL)",
+        "CREATE TABLE envs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+        "key_commit BLOB NOT NULL, generation INTEGER NOT NULL, "
+        "mac BLOB NOT NULL, created_at INTEGER NOT NULL)",
+        "CREATE TABLE recipients (id INTEGER PRIMARY KEY, "
+        "env_id INTEGER NOT NULL REFERENCES envs (id) ON DELETE CASCADE, "
+        "label TEXT NOT NULL, "
+        "kind TEXT NOT NULL CHECK (kind IN ('x25519', 'passphrase')), "
+        "public_key BLOB, kdf BLOB, wrapped_key BLOB NOT NULL, "
+        "created_at INTEGER NOT NULL, UNIQUE (env_id, label))",
+        "CREATE TABLE secrets (id INTEGER PRIMARY KEY, "
+        "env_id INTEGER NOT NULL REFERENCES envs (id) ON DELETE CASCADE, "
+        "name TEXT NOT NULL, version INTEGER NOT NULL, "
+        "description TEXT NOT NULL, rotate_every INTEGER NOT NULL, "
+        "rotated_at INTEGER NOT NULL, state INTEGER NOT NULL, "
+        "UNIQUE (env_id, name))",
+        "CREATE TABLE versions (secret_id INTEGER NOT NULL "
+        "REFERENCES secrets (id) ON DELETE CASCADE, version INTEGER NOT NULL, "
+        "nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, "
+        "created_at INTEGER NOT NULL, author TEXT NOT NULL, "
+        "kind TEXT NOT NULL, PRIMARY KEY (secret_id, version)) WITHOUT ROWID",
+        NULL,
 };
 
 static const char *const v2[] = {
-	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, "
-	"actor TEXT NOT NULL, action TEXT NOT NULL, env TEXT NOT NULL, "
-	"name TEXT NOT NULL, detail TEXT NOT NULL, prev BLOB NOT NULL, "
-	"hash BLOB NOT NULL)",
-	NULL,
+        "CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, "
+        "actor TEXT NOT NULL, action TEXT NOT NULL, env TEXT NOT NULL, "
+        "name TEXT NOT NULL, detail TEXT NOT NULL, prev BLOB NOT NULL, "
+        "hash BLOB NOT NULL)",
+        NULL,
 };
 
 /* migrations[i] takes a vault from version i to version i + 1 */
@@ -70,15 +70,15 @@ envx_schema_migrate(sqlite3 *db, int from, int to, struct envx_error *err)
 		const char *const *stmt = envx_schema_migration(version);
 		if (stmt == NULL) {
 			return envx_error_set(err, ENVX_E_INTERNAL,
-					      "no migration from vault format "
-					      "%d",
-					      version);
+			                      "no migration from vault format "
+			                      "%d",
+			                      version);
 		}
 		for (; *stmt != NULL; stmt++) {
 			if (sqlite3_exec(db, *stmt, NULL, NULL, NULL) !=
 			    SQLITE_OK) {
-				return envx_sqlite_error(db, err,
-							 "cannot migrate vault");
+				return envx_sqlite_error(
+				        db, err, "cannot migrate vault");
 			}
 		}
 	}
@@ -108,9 +108,9 @@ envx_schema_check(sqlite3 *db, int version, struct envx_error *err)
 		}
 	}
 	if (sqlite3_prepare_v2(db,
-			       "SELECT sql FROM sqlite_schema "
-			       "WHERE sql IS NOT NULL",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT sql FROM sqlite_schema "
+	                       "WHERE sql IS NOT NULL",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(db, err, "cannot read vault schema");
 		goto out;
 	}
@@ -129,10 +129,10 @@ envx_schema_check(sqlite3 *db, int version, struct envx_error *err)
 		}
 		if (!found) {
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
-					   "vault has an unexpected schema "
-					   "object: not an envx vault of "
-					   "format %d, or tampered",
-					   version);
+			                   "vault has an unexpected schema "
+			                   "object: not an envx vault of "
+			                   "format %d, or tampered",
+			                   version);
 			goto out;
 		}
 		seen++;
@@ -143,9 +143,9 @@ envx_schema_check(sqlite3 *db, int version, struct envx_error *err)
 	}
 	if (seen != expected) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "vault schema is incomplete: expected %zu "
-				   "tables for format %d, found %zu",
-				   expected, version, seen);
+		                   "vault schema is incomplete: expected %zu "
+		                   "tables for format %d, found %zu",
+		                   expected, version, seen);
 		goto out;
 	}
 	r = 0;

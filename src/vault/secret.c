@@ -14,7 +14,7 @@ int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
 /* VF-3.3 */
 static void
 value_ad(struct envx_ad *ad, const struct envx_env *e, const char *name,
-	 uint64_t version)
+         uint64_t version)
 {
 	envx_ad_init(ad);
 	envx_ad_str(ad, "envx-value-v1");
@@ -29,7 +29,7 @@ need_key(const struct envx_env *e, struct envx_error *err)
 {
 	if (e->sub == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
-				      "environment '%s' is locked", e->name);
+		                      "environment '%s' is locked", e->name);
 	}
 	return 0;
 }
@@ -44,7 +44,7 @@ copy_col(char *dst, size_t dstsz, sqlite3_stmt *st, int col)
 
 int
 envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
-		 struct envx_error *err)
+                 struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct envx_secret_info *list = NULL;
@@ -54,13 +54,13 @@ envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
 	int r;
 
 	if (sqlite3_prepare_v2(
-		    e->v->db,
-		    "SELECT s.name, s.version, s.description, s.rotate_every, "
-		    "s.rotated_at, s.state, ver.created_at, ver.author "
-		    "FROM secrets s LEFT JOIN versions ver "
-		    "ON ver.secret_id = s.id AND ver.version = s.version "
-		    "WHERE s.env_id = ? ORDER BY s.name",
-		    -1, &st, NULL) != SQLITE_OK) {
+	            e->v->db,
+	            "SELECT s.name, s.version, s.description, s.rotate_every, "
+	            "s.rotated_at, s.state, ver.created_at, ver.author "
+	            "FROM secrets s LEFT JOIN versions ver "
+	            "ON ver.secret_id = s.id AND ver.version = s.version "
+	            "WHERE s.env_id = ? ORDER BY s.name",
+	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot list secrets");
 		goto out;
 	}
@@ -70,10 +70,10 @@ envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 32;
 			struct envx_secret_info *nl =
-				realloc(list, ncap * sizeof(*nl));
+			        realloc(list, ncap * sizeof(*nl));
 			if (nl == NULL) {
 				r = envx_error_set(err, ENVX_E_INTERNAL,
-						   "out of memory");
+				                   "out of memory");
 				goto out;
 			}
 			list = nl;
@@ -108,7 +108,7 @@ out:
  * ver of name into dst (ctlen - tag bytes). */
 static int
 open_row(const struct envx_env *e, sqlite3_stmt *st, int nc, const char *name,
-	 uint64_t ver, unsigned char *dst, struct envx_error *err)
+         uint64_t ver, unsigned char *dst, struct envx_error *err)
 {
 	struct envx_ad ad;
 
@@ -116,24 +116,23 @@ open_row(const struct envx_env *e, sqlite3_stmt *st, int nc, const char *name,
 		goto bad;
 	}
 	value_ad(&ad, e, name, ver);
-	if (envx_crypto_open_value(e->sub->value, &ad,
-				   sqlite3_column_blob(st, nc),
-				   sqlite3_column_blob(st, nc + 1),
-				   (size_t)sqlite3_column_bytes(st, nc + 1),
-				   dst) < 0) {
+	if (envx_crypto_open_value(
+	            e->sub->value, &ad, sqlite3_column_blob(st, nc),
+	            sqlite3_column_blob(st, nc + 1),
+	            (size_t)sqlite3_column_bytes(st, nc + 1), dst) < 0) {
 		goto bad;
 	}
 	return 0;
 bad:
 	return envx_error_set(err, ENVX_E_INTEGRITY,
-			      "secret '%s' in environment '%s' does not "
-			      "decrypt: the vault is corrupt or tampered",
-			      name, e->name);
+	                      "secret '%s' in environment '%s' does not "
+	                      "decrypt: the vault is corrupt or tampered",
+	                      name, e->name);
 }
 
 int
 envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
-		     struct envx_secbuf *out, struct envx_error *err)
+                     struct envx_secbuf *out, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t ver;
@@ -146,12 +145,12 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 		return r;
 	}
 	if (sqlite3_prepare_v2(
-		    e->v->db,
-		    "SELECT ver.version, ver.nonce, ver.ciphertext "
-		    "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
-		    "AND ver.version = CASE WHEN ?3 = 0 THEN s.version "
-		    "ELSE ?3 END WHERE s.env_id = ?1 AND s.name = ?2",
-		    -1, &st, NULL) != SQLITE_OK) {
+	            e->v->db,
+	            "SELECT ver.version, ver.nonce, ver.ciphertext "
+	            "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
+	            "AND ver.version = CASE WHEN ?3 = 0 THEN s.version "
+	            "ELSE ?3 END WHERE s.env_id = ?1 AND s.name = ?2",
+	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read secret");
 		goto out;
 	}
@@ -161,15 +160,15 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		if (version != 0) {
 			r = envx_error_set(err, ENVX_E_NOTFOUND,
-					   "no version %llu of secret '%.64s' "
-					   "in environment '%s'",
-					   (unsigned long long)version, name,
-					   e->name);
+			                   "no version %llu of secret '%.64s' "
+			                   "in environment '%s'",
+			                   (unsigned long long)version, name,
+			                   e->name);
 		} else {
 			r = envx_error_set(err, ENVX_E_NOTFOUND,
-					   "no secret '%.64s' in environment "
-					   "'%s'",
-					   name, e->name);
+			                   "no secret '%.64s' in environment "
+			                   "'%s'",
+			                   name, e->name);
 		}
 		goto out;
 	}
@@ -177,9 +176,9 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	ctlen = sqlite3_column_bytes(st, 2);
 	if (ctlen < (int)ENVX_TAG_BYTES) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "secret '%s' in environment '%s' is "
-				   "truncated",
-				   name, e->name);
+		                   "secret '%s' in environment '%s' is "
+		                   "truncated",
+		                   name, e->name);
 		goto out;
 	}
 	r = envx_secbuf_init(out, (size_t)ctlen - ENVX_TAG_BYTES + 1, err);
@@ -202,14 +201,14 @@ out:
 
 int
 envx_env_get(struct envx_env *e, const char *name, struct envx_secbuf *out,
-	     struct envx_error *err)
+             struct envx_error *err)
 {
 	return envx_env_get_version(e, name, 0, out, err);
 }
 
 int
 envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
-		 struct envx_error *err)
+                 struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -220,12 +219,12 @@ envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
 		return r;
 	}
 	if (sqlite3_prepare_v2(
-		    e->v->db,
-		    "SELECT s.name, s.version, ver.nonce, ver.ciphertext "
-		    "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
-		    "AND ver.version = s.version WHERE s.env_id = ? "
-		    "ORDER BY s.name",
-		    -1, &st, NULL) != SQLITE_OK) {
+	            e->v->db,
+	            "SELECT s.name, s.version, ver.nonce, ver.ciphertext "
+	            "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
+	            "AND ver.version = s.version WHERE s.env_id = ? "
+	            "ORDER BY s.name",
+	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read secrets");
 		goto out;
 	}
@@ -237,18 +236,18 @@ envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
 
 		if (name == NULL || ctlen < (int)ENVX_TAG_BYTES) {
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
-					   "environment '%s' has a malformed "
-					   "secret",
-					   e->name);
+			                   "environment '%s' has a malformed "
+			                   "secret",
+			                   e->name);
 			goto out;
 		}
 		r = envx_kvset_add_reserve(out, name, strlen(name),
-					   (size_t)ctlen - ENVX_TAG_BYTES, 0,
-					   &dst, err);
+		                           (size_t)ctlen - ENVX_TAG_BYTES, 0,
+		                           &dst, err);
 		if (r == 0) {
 			r = open_row(e, st, 2, name,
-				     (uint64_t)sqlite3_column_int64(st, 1),
-				     dst, err);
+			             (uint64_t)sqlite3_column_int64(st, 1), dst,
+			             err);
 		}
 		if (r < 0) {
 			goto out;
@@ -266,7 +265,7 @@ out:
 
 static int
 step_done(struct envx_env *e, sqlite3_stmt *st, struct envx_error *err,
-	  const char *what)
+          const char *what)
 {
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		return envx_sqlite_error(e->v->db, err, what);
@@ -278,8 +277,8 @@ step_done(struct envx_env *e, sqlite3_stmt *st, struct envx_error *err,
  * starts (now for a new value, the original's for a rollback). */
 static int
 write_version(struct envx_env *e, const char *name, const unsigned char *value,
-	      size_t len, const struct envx_set_opts *opts, int64_t rotated_at,
-	      uint64_t *version_out, struct envx_error *err)
+              size_t len, const struct envx_set_opts *opts, int64_t rotated_at,
+              uint64_t *version_out, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned char nonce[ENVX_NONCE_BYTES];
@@ -289,11 +288,11 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	uint64_t ver = 1;
 	unsigned flags = opts != NULL ? opts->flags : 0;
 	const char *desc = opts != NULL && opts->description != NULL
-				   ? opts->description
-				   : "";
+	                           ? opts->description
+	                           : "";
 	int64_t every = opts != NULL ? opts->rotate_every : 0;
-	const char *kind = opts != NULL && opts->kind != NULL ? opts->kind
-							      : "set";
+	const char *kind =
+	        opts != NULL && opts->kind != NULL ? opts->kind : "set";
 	int64_t now = envx_now();
 	int r;
 
@@ -307,34 +306,34 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	}
 	if (len > ENVX_VALUE_MAX_BYTES) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "value of '%s' is too large: %zu bytes, "
-				      "the limit is %zu",
-				      name, len, ENVX_VALUE_MAX_BYTES);
+		                      "value of '%s' is too large: %zu bytes, "
+		                      "the limit is %zu",
+		                      name, len, ENVX_VALUE_MAX_BYTES);
 	}
 	if (len > 0 && memchr(value, '\0', len) != NULL) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "value of '%s' contains a NUL byte, "
-				      "which no environment variable can carry",
-				      name);
+		                      "value of '%s' contains a NUL byte, "
+		                      "which no environment variable can carry",
+		                      name);
 	}
 	if (strlen(desc) > ENVX_DESCRIPTION_MAX_BYTES) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "description of '%s' is longer than %d "
-				      "bytes",
-				      name, ENVX_DESCRIPTION_MAX_BYTES);
+		                      "description of '%s' is longer than %d "
+		                      "bytes",
+		                      name, ENVX_DESCRIPTION_MAX_BYTES);
 	}
 	if (every < 0) {
 		return envx_error_set(err, ENVX_E_INPUT,
-				      "negative rotation interval");
+		                      "negative rotation interval");
 	}
 	r = envx_env_mark_dirty(e, err);
 	if (r < 0) {
 		return r;
 	}
 	if (sqlite3_prepare_v2(e->v->db,
-			       "SELECT id, version FROM secrets "
-			       "WHERE env_id = ? AND name = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT id, version FROM secrets "
+	                       "WHERE env_id = ? AND name = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
 		goto out;
 	}
@@ -348,19 +347,20 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	st = NULL;
 	if (secret_id == 0) {
 		if (sqlite3_prepare_v2(
-			    e->v->db,
-			    "INSERT INTO secrets (env_id, name, version, "
-			    "description, rotate_every, rotated_at, state) "
-			    "VALUES (?, ?, 1, ?, ?, ?, 0)",
-			    -1, &st, NULL) != SQLITE_OK) {
+		            e->v->db,
+		            "INSERT INTO secrets (env_id, name, version, "
+		            "description, rotate_every, rotated_at, state) "
+		            "VALUES (?, ?, 1, ?, ?, ?, 0)",
+		            -1, &st, NULL) != SQLITE_OK) {
 			r = envx_sqlite_error(e->v->db, err,
-					      "cannot write secret");
+			                      "cannot write secret");
 			goto out;
 		}
 		sqlite3_bind_int64(st, 1, e->id);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, desc, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, (flags & ENVX_SET_ROTATE) ? every : 0);
+		sqlite3_bind_int64(st, 4,
+		                   (flags & ENVX_SET_ROTATE) ? every : 0);
 		sqlite3_bind_int64(st, 5, rotated_at);
 		r = step_done(e, st, err, "cannot write secret");
 		if (r < 0) {
@@ -369,14 +369,14 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		secret_id = sqlite3_last_insert_rowid(e->v->db);
 	} else {
 		if (sqlite3_prepare_v2(
-			    e->v->db,
-			    "UPDATE secrets SET version = ?, rotated_at = ?, "
-			    "state = 0, description = CASE WHEN ? THEN ? "
-			    "ELSE description END, rotate_every = CASE WHEN ? "
-			    "THEN ? ELSE rotate_every END WHERE id = ?",
-			    -1, &st, NULL) != SQLITE_OK) {
+		            e->v->db,
+		            "UPDATE secrets SET version = ?, rotated_at = ?, "
+		            "state = 0, description = CASE WHEN ? THEN ? "
+		            "ELSE description END, rotate_every = CASE WHEN ? "
+		            "THEN ? ELSE rotate_every END WHERE id = ?",
+		            -1, &st, NULL) != SQLITE_OK) {
 			r = envx_sqlite_error(e->v->db, err,
-					      "cannot write secret");
+			                      "cannot write secret");
 			goto out;
 		}
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)ver);
@@ -401,10 +401,10 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	value_ad(&ad, e, name, ver);
 	envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct);
 	if (sqlite3_prepare_v2(e->v->db,
-			       "INSERT INTO versions (secret_id, version, "
-			       "nonce, ciphertext, created_at, author, kind) "
-			       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO versions (secret_id, version, "
+	                       "nonce, ciphertext, created_at, author, kind) "
+	                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
 		goto out;
 	}
@@ -412,7 +412,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)ver);
 	sqlite3_bind_blob(st, 3, nonce, sizeof(nonce), SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, ct, (int)(len + ENVX_TAG_BYTES),
-			  SQLITE_STATIC);
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_text(st, 6, e->v->actor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
@@ -431,16 +431,16 @@ out:
 
 int
 envx_env_set(struct envx_env *e, const char *name, const unsigned char *value,
-	     size_t len, const struct envx_set_opts *opts,
-	     uint64_t *version_out, struct envx_error *err)
+             size_t len, const struct envx_set_opts *opts,
+             uint64_t *version_out, struct envx_error *err)
 {
-	return write_version(e, name, value, len, opts, envx_now(),
-			     version_out, err);
+	return write_version(e, name, value, len, opts, envx_now(), version_out,
+	                     err);
 }
 
 int
 envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
-		  uint64_t *version_out, struct envx_error *err)
+                  uint64_t *version_out, struct envx_error *err)
 {
 	struct envx_secbuf old = {0};
 	struct envx_set_opts opts = {.kind = "rollback"};
@@ -453,11 +453,11 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 		return r;
 	}
 	if (sqlite3_prepare_v2(e->v->db,
-			       "SELECT ver.created_at FROM secrets s JOIN "
-			       "versions ver ON ver.secret_id = s.id WHERE "
-			       "s.env_id = ? AND s.name = ? AND "
-			       "ver.version = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
+	                       "SELECT ver.created_at FROM secrets s JOIN "
+	                       "versions ver ON ver.secret_id = s.id WHERE "
+	                       "s.env_id = ? AND s.name = ? AND "
+	                       "ver.version = ?",
+	                       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, e->id);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
@@ -467,7 +467,7 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 	}
 	sqlite3_finalize(st);
 	r = write_version(e, name, old.data, old.len, &opts, created,
-			  version_out, err);
+	                  version_out, err);
 	envx_secbuf_release(&old);
 	return r;
 }
@@ -487,9 +487,9 @@ envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
 		return r;
 	}
 	if (sqlite3_prepare_v2(e->v->db,
-			       "DELETE FROM secrets WHERE env_id = ? AND "
-			       "name = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "DELETE FROM secrets WHERE env_id = ? AND "
+	                       "name = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot remove secret");
 		goto out;
 	}
@@ -498,8 +498,8 @@ envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
 	r = step_done(e, st, err, "cannot remove secret");
 	if (r == 0 && sqlite3_changes(e->v->db) != 1) {
 		r = envx_error_set(err, ENVX_E_NOTFOUND,
-				   "no secret '%.64s' in environment '%s'",
-				   name, e->name);
+		                   "no secret '%.64s' in environment '%s'",
+		                   name, e->name);
 	}
 out:
 	sqlite3_finalize(st);
@@ -508,8 +508,8 @@ out:
 
 int
 envx_env_history(struct envx_env *e, const char *name,
-		 struct envx_version_info **out, size_t *n,
-		 struct envx_error *err)
+                 struct envx_version_info **out, size_t *n,
+                 struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct envx_version_info *list = NULL;
@@ -519,12 +519,12 @@ envx_env_history(struct envx_env *e, const char *name,
 	int r;
 
 	if (sqlite3_prepare_v2(e->v->db,
-			       "SELECT ver.version, ver.created_at, "
-			       "ver.author, ver.kind FROM secrets s JOIN "
-			       "versions ver ON ver.secret_id = s.id WHERE "
-			       "s.env_id = ? AND s.name = ? "
-			       "ORDER BY ver.version",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT ver.version, ver.created_at, "
+	                       "ver.author, ver.kind FROM secrets s JOIN "
+	                       "versions ver ON ver.secret_id = s.id WHERE "
+	                       "s.env_id = ? AND s.name = ? "
+	                       "ORDER BY ver.version",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read history");
 		goto out;
 	}
@@ -534,10 +534,10 @@ envx_env_history(struct envx_env *e, const char *name,
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			struct envx_version_info *nl =
-				realloc(list, ncap * sizeof(*nl));
+			        realloc(list, ncap * sizeof(*nl));
 			if (nl == NULL) {
 				r = envx_error_set(err, ENVX_E_INTERNAL,
-						   "out of memory");
+				                   "out of memory");
 				goto out;
 			}
 			list = nl;
@@ -556,8 +556,8 @@ envx_env_history(struct envx_env *e, const char *name,
 	}
 	if (count == 0) {
 		r = envx_error_set(err, ENVX_E_NOTFOUND,
-				   "no secret '%.64s' in environment '%s'",
-				   name, e->name);
+		                   "no secret '%.64s' in environment '%s'",
+		                   name, e->name);
 		goto out;
 	}
 	*out = list;

@@ -24,21 +24,21 @@ envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return envx_error_set(err, ENVX_E_IO,
-				      "%s: the vault is busy (another envx "
-				      "is writing it); try again",
-				      what);
+		                      "%s: the vault is busy (another envx "
+		                      "is writing it); try again",
+		                      what);
 	case SQLITE_NOTADB:
 	case SQLITE_CORRUPT:
 	case SQLITE_FORMAT:
 		return envx_error_set(err, ENVX_E_INTEGRITY,
-				      "%s: not an envx vault or corrupt (%s)",
-				      what, why);
+		                      "%s: not an envx vault or corrupt (%s)",
+		                      what, why);
 	case SQLITE_CONSTRAINT:
 	case SQLITE_MISMATCH:
 		return envx_error_set(err, ENVX_E_INTEGRITY,
-				      "%s: the vault's contents are "
-				      "inconsistent (%s)",
-				      what, why);
+		                      "%s: the vault's contents are "
+		                      "inconsistent (%s)",
+		                      what, why);
 	case SQLITE_FULL:
 	case SQLITE_IOERR:
 	case SQLITE_READONLY:
@@ -48,16 +48,16 @@ envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
 		return envx_error_set(err, ENVX_E_IO, "%s: %s", what, why);
 	case SQLITE_NOMEM:
 		return envx_error_set(err, ENVX_E_INTERNAL, "%s: out of memory",
-				      what);
+		                      what);
 	default:
 		return envx_error_set(err, ENVX_E_INTERNAL, "%s: %s", what,
-				      why);
+		                      why);
 	}
 }
 
 int
 envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
-		  struct envx_error *err)
+                  struct envx_error *err)
 {
 	const char *env = getenv("ENVX_VAULT");
 	char dir[PATH_MAX];
@@ -68,27 +68,28 @@ envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
 		explicit_path = env;
 	}
 	if (explicit_path != NULL) {
-		if ((size_t)snprintf(out, outsz, "%s", explicit_path) >= outsz) {
+		if ((size_t)snprintf(out, outsz, "%s", explicit_path) >=
+		    outsz) {
 			return envx_error_set(err, ENVX_E_INPUT,
-					      "vault path too long");
+			                      "vault path too long");
 		}
 		return 0;
 	}
 	if (getcwd(dir, sizeof(dir)) == NULL) {
 		return envx_error_set(err, ENVX_E_IO,
-				      "cannot get the current directory: %s",
-				      strerror(errno));
+		                      "cannot get the current directory: %s",
+		                      strerror(errno));
 	}
 	for (;;) {
 		char *slash;
 
 		snprintf(candidate, sizeof(candidate), "%s/%s",
-			 strcmp(dir, "/") == 0 ? "" : dir, ENVX_VAULT_FILENAME);
+		         strcmp(dir, "/") == 0 ? "" : dir, ENVX_VAULT_FILENAME);
 		if (lstat(candidate, &st) == 0) {
 			if ((size_t)snprintf(out, outsz, "%s", candidate) >=
 			    outsz) {
 				return envx_error_set(err, ENVX_E_INPUT,
-						      "vault path too long");
+				                      "vault path too long");
 			}
 			return 0;
 		}
@@ -103,15 +104,15 @@ envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
 		}
 	}
 	return envx_error_set(err, ENVX_E_NOTFOUND,
-			      "no vault found: no %s in this directory or its "
-			      "parents (run 'envx init', or pass --vault PATH "
-			      "or set ENVX_VAULT)",
-			      ENVX_VAULT_FILENAME);
+	                      "no vault found: no %s in this directory or its "
+	                      "parents (run 'envx init', or pass --vault PATH "
+	                      "or set ENVX_VAULT)",
+	                      ENVX_VAULT_FILENAME);
 }
 
 static int
 exec_sql(struct envx_vault *v, const char *sql, struct envx_error *err,
-	 const char *what)
+         const char *what)
 {
 	if (sqlite3_exec(v->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(v->db, err, what);
@@ -121,7 +122,7 @@ exec_sql(struct envx_vault *v, const char *sql, struct envx_error *err,
 
 static int
 pragma_int(struct envx_vault *v, const char *sql, int *out,
-	   struct envx_error *err)
+           struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -149,18 +150,18 @@ configure(struct envx_vault *v, struct envx_error *err)
 	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
 	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
 	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
-			  NULL);
+	                  NULL);
 	sqlite3_busy_timeout(v->db, ENVX_BUSY_TIMEOUT_MS);
 	r = exec_sql(v,
-		     "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; "
-		     "PRAGMA cell_size_check = ON; PRAGMA synchronous = FULL",
-		     err, "cannot configure vault");
+	             "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; "
+	             "PRAGMA cell_size_check = ON; PRAGMA synchronous = FULL",
+	             err, "cannot configure vault");
 	if (r < 0) {
 		return r;
 	}
 	if (v->writable) {
 		r = exec_sql(v, "PRAGMA journal_mode = DELETE", err,
-			     "cannot configure vault");
+		             "cannot configure vault");
 	}
 	return r;
 }
@@ -172,16 +173,16 @@ read_vault_id(struct envx_vault *v, struct envx_error *err)
 	int r = ENVX_E_INTEGRITY;
 
 	if (sqlite3_prepare_v2(v->db, "SELECT vault_id FROM vault WHERE id = 1",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot read vault id");
 		goto out;
 	}
 	if (sqlite3_step(st) != SQLITE_ROW ||
 	    sqlite3_column_bytes(st, 0) != ENVX_VAULT_ID_BYTES) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "vault '%s' has no valid vault id: "
-				   "corrupt or tampered",
-				   v->path);
+		                   "vault '%s' has no valid vault id: "
+		                   "corrupt or tampered",
+		                   v->path);
 		goto out;
 	}
 	memcpy(v->vault_id, sqlite3_column_blob(st, 0), ENVX_VAULT_ID_BYTES);
@@ -203,23 +204,22 @@ vault_alloc(const char *path, bool writable)
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	v->writable = writable;
 	snprintf(v->actor, sizeof(v->actor), "%s",
-		 user != NULL && *user != '\0' ? user : "unknown");
+	         user != NULL && *user != '\0' ? user : "unknown");
 	return v;
 }
 
 static int
 open_db(struct envx_vault *v, int flags, struct envx_error *err)
 {
-	int rc = sqlite3_open_v2(v->path, &v->db,
-				 flags | SQLITE_OPEN_NOFOLLOW |
-					 SQLITE_OPEN_EXRESCODE,
-				 NULL);
+	int rc = sqlite3_open_v2(
+	        v->path, &v->db,
+	        flags | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
 
 	if (rc != SQLITE_OK) {
 		int r = envx_error_set(err, ENVX_E_IO,
-				       "cannot open vault '%s': %s", v->path,
-				       v->db != NULL ? sqlite3_errmsg(v->db)
-						     : sqlite3_errstr(rc));
+		                       "cannot open vault '%s': %s", v->path,
+		                       v->db != NULL ? sqlite3_errmsg(v->db)
+		                                     : sqlite3_errstr(rc));
 		return r;
 	}
 	return 0;
@@ -227,7 +227,7 @@ open_db(struct envx_vault *v, int flags, struct envx_error *err)
 
 int
 envx_vault_create(const char *path, struct envx_vault **out,
-		  struct envx_error *err)
+                  struct envx_error *err)
 {
 	struct envx_vault *v = NULL;
 	unsigned char id[ENVX_VAULT_ID_BYTES];
@@ -238,14 +238,14 @@ envx_vault_create(const char *path, struct envx_vault **out,
 	int r;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0644);
+	          0644);
 	if (fd < 0) {
 		return envx_error_set(err, ENVX_E_IO,
-				      errno == EEXIST
-					      ? "cannot create vault '%s': it "
-						"already exists"
-					      : "cannot create vault '%s': %s",
-				      path, strerror(errno));
+		                      errno == EEXIST
+		                              ? "cannot create vault '%s': it "
+		                                "already exists"
+		                              : "cannot create vault '%s': %s",
+		                      path, strerror(errno));
 	}
 	close(fd);
 	created = true;
@@ -268,7 +268,7 @@ envx_vault_create(const char *path, struct envx_vault **out,
 	}
 	v->in_tx = true;
 	snprintf(pragma, sizeof(pragma), "PRAGMA application_id = %d",
-		 ENVX_APPLICATION_ID);
+	         ENVX_APPLICATION_ID);
 	r = exec_sql(v, pragma, err, "cannot create vault");
 	if (r < 0) {
 		goto out;
@@ -279,9 +279,9 @@ envx_vault_create(const char *path, struct envx_vault **out,
 	}
 	randombytes_buf(id, sizeof(id));
 	if (sqlite3_prepare_v2(v->db,
-			       "INSERT INTO vault (id, vault_id, created_at) "
-			       "VALUES (1, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO vault (id, vault_id, created_at) "
+	                       "VALUES (1, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot create vault");
 		goto out;
 	}
@@ -316,7 +316,7 @@ out:
 
 int
 envx_vault_open(const char *path, bool writable, struct envx_vault **out,
-		struct envx_error *err)
+                struct envx_error *err)
 {
 	struct envx_vault *v = NULL;
 	struct stat st;
@@ -325,31 +325,28 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 	int r;
 
 	if (lstat(path, &st) < 0) {
-		return envx_error_set(err,
-				      errno == ENOENT ? ENVX_E_NOTFOUND
-						      : ENVX_E_IO,
-				      "cannot open vault '%s': %s", path,
-				      strerror(errno));
+		return envx_error_set(
+		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+		        "cannot open vault '%s': %s", path, strerror(errno));
 	}
 	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
-		return envx_error_set(err, ENVX_E_UNSAFE,
-				      "refusing vault '%s': %s", path,
-				      S_ISLNK(st.st_mode)
-					      ? "it is a symbolic link"
-					      : "not a regular file");
+		return envx_error_set(
+		        err, ENVX_E_UNSAFE, "refusing vault '%s': %s", path,
+		        S_ISLNK(st.st_mode) ? "it is a symbolic link"
+		                            : "not a regular file");
 	}
 	if ((st.st_mode & S_IWOTH) != 0) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-				      "refusing vault '%s': it is writable by "
-				      "others (run chmod o-w '%s')",
-				      path, path);
+		                      "refusing vault '%s': it is writable by "
+		                      "others (run chmod o-w '%s')",
+		                      path, path);
 	}
 	v = vault_alloc(path, writable);
 	if (v == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 	}
 	r = open_db(v, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
-		    err);
+	            err);
 	if (r < 0) {
 		goto out;
 	}
@@ -364,30 +361,29 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 	if (r < 0) {
 		if (err != NULL && err->code == ENVX_E_INTEGRITY) {
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
-					   "'%s' is not an envx vault (not an "
-					   "SQLite database, or corrupt)",
-					   path);
+			                   "'%s' is not an envx vault (not an "
+			                   "SQLite database, or corrupt)",
+			                   path);
 		}
 		goto out;
 	}
 	if (app_id != ENVX_APPLICATION_ID || version < 1) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "'%s' is not an envx vault", path);
+		                   "'%s' is not an envx vault", path);
 		goto out;
 	}
 	if (version > ENVX_VAULT_SCHEMA_VERSION) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
-				   "vault '%s' has format %d, newer than this "
-				   "envx understands (%d): upgrade envx",
-				   path, version, ENVX_VAULT_SCHEMA_VERSION);
+		                   "vault '%s' has format %d, newer than this "
+		                   "envx understands (%d): upgrade envx",
+		                   path, version, ENVX_VAULT_SCHEMA_VERSION);
 		goto out;
 	}
 	if (writable && version < ENVX_VAULT_SCHEMA_VERSION) {
 		/* VF-4.5: forward migration in one transaction; re-reading
 		 * the version inside it makes a concurrent migration
 		 * harmless. */
-		r = exec_sql(v, "BEGIN IMMEDIATE", err,
-			     "cannot migrate vault");
+		r = exec_sql(v, "BEGIN IMMEDIATE", err, "cannot migrate vault");
 		if (r < 0) {
 			goto out;
 		}
@@ -398,7 +394,7 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 		}
 		if (r == 0 && version < ENVX_VAULT_SCHEMA_VERSION) {
 			r = envx_schema_migrate(v->db, version,
-						ENVX_VAULT_SCHEMA_VERSION, err);
+			                        ENVX_VAULT_SCHEMA_VERSION, err);
 		}
 		if (r == 0) {
 			r = exec_sql(v, "COMMIT", err, "cannot migrate vault");
@@ -464,7 +460,7 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 
 	if (!v->writable) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "vault opened read-only");
+		                      "vault opened read-only");
 	}
 	r = exec_sql(v, "BEGIN IMMEDIATE", err, "cannot start a transaction");
 	if (r == 0) {
@@ -501,14 +497,14 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 
 	if (!v->in_tx) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "write outside a transaction");
+		                      "write outside a transaction");
 	}
 	if (e->dirty) {
 		return 0;
 	}
 	if (v->ndirty == ENVX_MAX_DIRTY) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
-				      "too many environments changed at once");
+		                      "too many environments changed at once");
 	}
 	v->dirty[v->ndirty++] = e;
 	e->dirty = true;
@@ -523,8 +519,8 @@ envx_vault_commit(struct envx_vault *v, struct envx_error *err)
 
 	if (v->lost_changes) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
-				   "an environment changed in this "
-				   "transaction was closed before commit");
+		                   "an environment changed in this "
+		                   "transaction was closed before commit");
 		goto out;
 	}
 	for (i = 0; i < v->ndirty && r == 0; i++) {
@@ -550,7 +546,7 @@ out:
 /* VF-5.1: hash = BLAKE2b-256 of the chained, length-prefixed event. */
 int
 envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
-		 const char *name, const char *detail, struct envx_error *err)
+                 const char *name, const char *detail, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned char prev[ENVX_HASH_BYTES];
@@ -562,9 +558,9 @@ envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
 
 	memset(prev, 0, sizeof(prev));
 	if (sqlite3_prepare_v2(v->db,
-			       "SELECT seq, hash FROM audit ORDER BY seq DESC "
-			       "LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT seq, hash FROM audit ORDER BY seq DESC "
+	                       "LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot write audit log");
 		goto out;
 	}
@@ -589,10 +585,10 @@ envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
 	envx_hash_str(&hs, detail);
 	crypto_generichash_final(&hs, hash, sizeof(hash));
 	if (sqlite3_prepare_v2(v->db,
-			       "INSERT INTO audit (seq, at, actor, action, "
-			       "env, name, detail, prev, hash) VALUES "
-			       "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO audit (seq, at, actor, action, "
+	                       "env, name, detail, prev, hash) VALUES "
+	                       "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot write audit log");
 		goto out;
 	}

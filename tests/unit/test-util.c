@@ -48,18 +48,18 @@ test_util_kvset_grows_and_sorts_last_wins(void **state)
 		snprintf(name, sizeof(name), "N%04zu", 1999 - i);
 		snprintf(value, sizeof(value), "value-%zu", i);
 		assert_int_equal(envx_kvset_add(&s, name, strlen(name), value,
-						strlen(value), (unsigned)i + 1,
-						NULL),
-				 0);
+		                                strlen(value), (unsigned)i + 1,
+		                                NULL),
+		                 0);
 	}
 	assert_int_equal(envx_kvset_add(&s, "N0005", 5, "last", 4, 9999, NULL),
-			 0);
+	                 0);
 	envx_kvset_sort(&s);
 	assert_int_equal(s.count, 2000);
 	assert_string_equal(envx_kvset_name(&s, 0), "N0000");
 	assert_int_equal(envx_kvset_bsearch(&s, "N0005"), 5);
 	assert_string_equal((const char *)envx_kvset_value(&s, 5, &len),
-			    "last");
+	                    "last");
 	assert_int_equal(len, 4);
 	assert_int_equal(s.items[5].line, 9999);
 	assert_int_equal(envx_kvset_bsearch(&s, "nope"), -1);
@@ -115,7 +115,7 @@ test_util_durations(void **state)
 	assert_int_equal(envx_duration_parse("d", &s, NULL), ENVX_E_INPUT);
 	assert_int_equal(envx_duration_parse("9dd", &s, NULL), ENVX_E_INPUT);
 	assert_int_equal(envx_duration_parse("99999999999d", &s, NULL),
-			 ENVX_E_INPUT);
+	                 ENVX_E_INPUT);
 	envx_duration_format(180 * 86400, out, sizeof(out));
 	assert_string_equal(out, "180d");
 	envx_duration_format(14 * 86400, out, sizeof(out));
@@ -160,7 +160,7 @@ test_util_private_file_checks(void **state)
 	assert_int_equal(symlink(path, link), 0);
 	assert_int_equal(envx_file_check_private(link, &err), ENVX_E_UNSAFE);
 	assert_int_equal(envx_file_write_atomic(link, "x", 1, 0600, &err),
-			 ENVX_E_UNSAFE);
+	                 ENVX_E_UNSAFE);
 	envx_buf_init(&b, 2);
 	assert_int_equal(envx_file_read(path, true, &b, &err), ENVX_E_INPUT);
 	envx_buf_release(&b);
@@ -178,12 +178,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_util_buf_refuses_growth_past_max),
-		cmocka_unit_test(test_util_kvset_grows_and_sorts_last_wins),
-		cmocka_unit_test(test_util_names),
-		cmocka_unit_test(test_util_durations),
-		cmocka_unit_test(test_util_time_parse_and_env_override),
-		cmocka_unit_test(test_util_private_file_checks),
+	        cmocka_unit_test(test_util_buf_refuses_growth_past_max),
+	        cmocka_unit_test(test_util_kvset_grows_and_sorts_last_wins),
+	        cmocka_unit_test(test_util_names),
+	        cmocka_unit_test(test_util_durations),
+	        cmocka_unit_test(test_util_time_parse_and_env_override),
+	        cmocka_unit_test(test_util_private_file_checks),
 	};
 
 	if (sodium_init() < 0) {
