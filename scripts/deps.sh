@@ -6,7 +6,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libsodium-dev libsqlite3-dev libcurl4-openssl-dev libjansson-dev
   libargon2-dev libcmocka-dev
-  scdoc sqlite3 dash clang-format valgrind python3 nodejs npm
+  scdoc sqlite3 dash clang-format valgrind python3
 )
 SUDO=
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi

@@ -431,6 +431,26 @@ envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
 }
 
 int
+envx_ctx_open_verified(struct envx_ctx *ctx, const char *env,
+                       struct envx_env **out, bool *verified,
+                       struct envx_error *err)
+{
+	*verified = false;
+	if (envx_ctx_unlock(ctx, env, out, err) == 0) {
+		*verified = true;
+		return 0;
+	}
+	if (err->code != ENVX_E_LOCKED) {
+		return err->code;
+	}
+	envx_cli_note(ctx,
+	              "names unverified: cannot unlock environment '%s', so "
+	              "its integrity was not checked",
+	              env);
+	return envx_env_open(ctx->vault, env, out, err);
+}
+
+int
 envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
                     struct envx_error *err)
 {

@@ -108,6 +108,12 @@ int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
 /* Opens and unlocks env with the identity (if any) and passphrases. */
 int envx_ctx_unlock(struct envx_ctx *ctx, const char *env,
                     struct envx_env **out, struct envx_error *err);
+/* For commands that work without the key (list, history): unlocks env
+ * when the caller can, else opens its metadata and prints a notice that
+ * the names are unverified. *verified says which. */
+int envx_ctx_open_verified(struct envx_ctx *ctx, const char *env,
+                           struct envx_env **out, bool *verified,
+                           struct envx_error *err);
 /* "user@host" style label / actor text for the audit log. */
 void envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz);
 

@@ -11,9 +11,12 @@ int cmd_complete(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_env(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_get(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_help(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_history(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_identity(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_init(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_list(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_rm(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_rollback(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_set(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_version(int argc, char **argv, struct envx_ctx *ctx);
 

@@ -95,18 +95,8 @@ cmd_list(int argc, char **argv, struct envx_ctx *ctx)
 	if (status != 0) {
 		goto done;
 	}
-	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) == 0) {
-		verified = true;
-	} else if (err.code == ENVX_E_LOCKED) {
-		envx_cli_note(ctx,
-		              "names unverified: cannot unlock environment "
-		              "'%s', so its integrity was not checked",
-		              st.positional[0]);
-		if (envx_env_open(ctx->vault, st.positional[0], &e, &err) < 0) {
-			status = envx_cli_fail(&err);
-			goto done;
-		}
-	} else {
+	if (envx_ctx_open_verified(ctx, st.positional[0], &e, &verified, &err) <
+	    0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}
