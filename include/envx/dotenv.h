@@ -14,7 +14,7 @@
 #include "envx/util.h"
 
 /* Largest dotenv input accepted (ENVX_E_INPUT past it). */
-#define ENVX_DOTENV_MAX_BYTES ((size_t)64 * 1024 * 1024)
+#define ENVX_DOTENV_MAX_BYTES      ((size_t)64 * 1024 * 1024)
 #define ENVX_DOTENV_DIAG_MSG_BYTES 200
 
 /* A warning or error tied to a line; the message never quotes a value. */
@@ -32,7 +32,8 @@ struct envx_dotenv_entry {
 	unsigned line;         /* line of the NAME= */
 	char *comment_above;   /* the run of '#' comment lines directly above
 	                          (no blank line between), '#' and one leading
-	                          space stripped, joined with '\n'; NULL if none */
+	                          space stripped, joined with '\n'; NULL if none
+	                        */
 	unsigned comment_line; /* first line of that run, 0 if none */
 	char *inline_comment;  /* text after an unquoted " #" on the NAME=
 	                          line, '#' stripped and trimmed; NULL if none */
@@ -41,10 +42,10 @@ struct envx_dotenv_entry {
 };
 
 struct envx_dotenv_result {
-	struct envx_kvset pairs;          /* name -> value, in file order,
-	                                     duplicates kept (sort to dedupe) */
+	struct envx_kvset pairs;           /* name -> value, in file order,
+	                                      duplicates kept (sort to dedupe) */
 	struct envx_dotenv_entry *entries; /* pairs.count of them */
-	struct envx_dotenv_diag *diags;   /* warnings and errors, file order */
+	struct envx_dotenv_diag *diags;    /* warnings and errors, file order */
 	size_t ndiags;
 	size_t nerrors;
 };
@@ -68,7 +69,7 @@ void envx_dotenv_result_release(struct envx_dotenv_result *r);
  * another negative code. Diagnostics are in r->diags either way.
  */
 int envx_dotenv_parse(const char *data, size_t len, unsigned flags,
-		      struct envx_dotenv_result *r, struct envx_error *err);
+                      struct envx_dotenv_result *r, struct envx_error *err);
 
 /* Output callback for writers: returns 0 or a negative ENVX_E_* code. */
 #ifndef ENVX_EMIT_FN_DEFINED
@@ -82,18 +83,18 @@ typedef int (*envx_emit_fn)(void *ctx, const void *p, size_t n);
  * carried by the format (e.g. a NUL byte).
  */
 int envx_dotenv_write(const struct envx_kvset *set, envx_emit_fn emit,
-		      void *ctx, struct envx_error *err);
-int envx_shell_write(const struct envx_kvset *set, envx_emit_fn emit,
-		     void *ctx, struct envx_error *err);
+                      void *ctx, struct envx_error *err);
+int envx_shell_write(const struct envx_kvset *set, envx_emit_fn emit, void *ctx,
+                     struct envx_error *err);
 int envx_json_write(const struct envx_kvset *set, envx_emit_fn emit, void *ctx,
-		    struct envx_error *err);
+                    struct envx_error *err);
 /*
  * GitHub Actions: NAME<<DELIM heredoc blocks (DELIM random, never
  * occurring in the value) to env_emit (the $GITHUB_ENV file), and
  * "::add-mask::" lines (one per line of each value) to mask_emit.
  */
 int envx_github_write(const struct envx_kvset *set, envx_emit_fn env_emit,
-		      void *env_ctx, envx_emit_fn mask_emit, void *mask_ctx,
-		      struct envx_error *err);
+                      void *env_ctx, envx_emit_fn mask_emit, void *mask_ctx,
+                      struct envx_error *err);
 
 #endif
