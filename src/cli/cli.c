@@ -551,6 +551,57 @@ envx_emit_fd(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
+#define SECOUT_BYTES (64 * 1024)
+
+int
+envx_secout_init(struct envx_secout *o, int fd, struct envx_error *err)
+{
+	o->fd = fd;
+	o->error = 0;
+	return envx_secbuf_init(&o->buf, SECOUT_BYTES, err);
+}
+
+static void
+secout_flush(struct envx_secout *o)
+{
+	if (o->error == 0 && o->buf.len > 0) {
+		o->error = envx_emit_fd(&o->fd, o->buf.data, o->buf.len);
+	}
+	sodium_memzero(o->buf.data, o->buf.len);
+	o->buf.len = 0;
+}
+
+int
+envx_secout_emit(void *ctx, const void *p, size_t n)
+{
+	struct envx_secout *o = ctx;
+	const unsigned char *b = p;
+
+	while (n > 0 && o->error == 0) {
+		size_t room = o->buf.cap - o->buf.len;
+		size_t k = n < room ? n : room;
+
+		memcpy(o->buf.data + o->buf.len, b, k);
+		o->buf.len += k;
+		b += k;
+		n -= k;
+		if (o->buf.len == o->buf.cap) {
+			secout_flush(o);
+		}
+	}
+	return o->error;
+}
+
+int
+envx_secout_finish(struct envx_secout *o)
+{
+	if (o->buf.data != NULL) {
+		secout_flush(o);
+	}
+	envx_secbuf_release(&o->buf);
+	return o->error;
+}
+
 int
 envx_out_secret(const void *p, size_t n)
 {

@@ -134,6 +134,21 @@ int envx_out_secret(const void *p, size_t n);
 /* envx_emit_fn that writes to the fd in *(int *)ctx. */
 int envx_emit_fd(void *ctx, const void *p, size_t n);
 
+/*
+ * Buffered output for secret bytes: a sodium_malloc buffer flushed with
+ * write(2) to fd, so values never sit in stdio's heap buffers. Use
+ * envx_secout_emit as an envx_emit_fn with the secout as its context.
+ */
+struct envx_secout {
+	int fd;
+	struct envx_secbuf buf;
+	int error; /* first ENVX_E_* code, sticky */
+};
+int envx_secout_init(struct envx_secout *o, int fd, struct envx_error *err);
+int envx_secout_emit(void *ctx, const void *p, size_t n);
+/* Flushes and releases; returns the sticky error or 0. */
+int envx_secout_finish(struct envx_secout *o);
+
 /* Prints s as a JSON string literal (with quotes) to f. */
 void envx_json_print_string(FILE *f, const char *s);
 

@@ -203,3 +203,101 @@ envx_file_check_private(const char *path, struct envx_error *err)
 	}
 	return 0;
 }
+
+/* Grows a secure buffer by copying: sodium_malloc memory cannot be
+ * reallocated in place. */
+static int
+secbuf_grow(struct envx_secbuf *b, size_t cap, struct envx_error *err)
+{
+	struct envx_secbuf nb;
+	int r;
+
+	r = envx_secbuf_init(&nb, cap, err);
+	if (r < 0) {
+		return r;
+	}
+	memcpy(nb.data, b->data, b->len);
+	nb.len = b->len;
+	envx_secbuf_release(b);
+	*b = nb;
+	return 0;
+}
+
+int
+envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
+		      struct envx_error *err)
+{
+	struct stat st;
+	size_t cap = 64 * 1024;
+	int fd;
+	int r;
+
+	out->data = NULL;
+	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
+				    : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return envx_error_set(err,
+				      errno == ENOENT ? ENVX_E_NOTFOUND
+						      : ENVX_E_IO,
+				      "cannot open '%s': %s", path,
+				      strerror(errno));
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((size_t)st.st_size > max) {
+			r = envx_error_set(err, ENVX_E_INPUT,
+					   "'%s' is too large (more than %zu "
+					   "bytes)",
+					   path, max);
+			goto out;
+		}
+		cap = (size_t)st.st_size + 1;
+	}
+	r = envx_secbuf_init(out, cap, err);
+	if (r < 0) {
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (out->len == out->cap) {
+			size_t ncap = out->cap * 2;
+			if (out->cap > max) {
+				r = envx_error_set(err, ENVX_E_INPUT,
+						   "'%s' is too large (more "
+						   "than %zu bytes)",
+						   path, max);
+				goto out;
+			}
+			r = secbuf_grow(out, ncap > max + 1 ? max + 1 : ncap,
+					err);
+			if (r < 0) {
+				goto out;
+			}
+		}
+		n = read(fd, out->data + out->len, out->cap - out->len);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			r = envx_error_set(err, ENVX_E_IO,
+					   "cannot read '%s': %s", path,
+					   strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			break;
+		}
+		out->len += (size_t)n;
+	}
+	if (out->len > max) {
+		r = envx_error_set(err, ENVX_E_INPUT,
+				   "'%s' is too large (more than %zu bytes)",
+				   path, max);
+	}
+out:
+	close(fd);
+	if (r < 0) {
+		envx_secbuf_release(out);
+	}
+	return r;
+}

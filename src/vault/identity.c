@@ -374,36 +374,46 @@ envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
 	return r;
 }
 
-int
-envx_identity_save(const char *path, const struct envx_secbuf *text, bool force,
-                   struct envx_error *err)
+/* mkdir -p with mode 0700 for every directory it creates. */
+static int
+make_parents(const char *path, struct envx_error *err)
 {
 	char dir[4096];
-	const char *slash = strrchr(path, '/');
+	size_t i;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		return envx_error_set(err, ENVX_E_INPUT, "path too long");
+	}
+	for (i = 1; dir[i] != '\0'; i++) {
+		if (dir[i] != '/') {
+			continue;
+		}
+		dir[i] = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			return envx_error_set(err, ENVX_E_IO,
+					      "cannot create directory '%s': %s",
+					      dir, strerror(errno));
+		}
+		dir[i] = '/';
+	}
+	return 0;
+}
+
+int
+envx_identity_save(const char *path, const struct envx_secbuf *text,
+		   bool force, struct envx_error *err)
+{
 	struct stat st;
+	int r;
 
 	if (!force && lstat(path, &st) == 0) {
 		return envx_error_set(err, ENVX_E_IO,
-		                      "refusing to overwrite identity '%s'",
-		                      path);
+				      "refusing to overwrite identity '%s'",
+				      path);
 	}
-	if (slash != NULL && slash != path) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			/* the parent of the parent may be missing too */
-			char *s2 = strrchr(dir, '/');
-			if (s2 != NULL && s2 != dir) {
-				*s2 = '\0';
-				(void)mkdir(dir, 0700);
-				*s2 = '/';
-			}
-			if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-				return envx_error_set(
-				        err, ENVX_E_IO,
-				        "cannot create directory '%s': %s", dir,
-				        strerror(errno));
-			}
-		}
+	r = make_parents(path, err);
+	if (r < 0) {
+		return r;
 	}
 	return envx_file_write_atomic(path, text->data, text->len, 0600, err);
 }

@@ -1,0 +1,163 @@
+/*
+ * `envx export ENV [--format dotenv|json|shell|github]`: print an
+ * environment's values in the format a tool wants. Output goes through a
+ * secure buffer straight to write(2); `github` appends heredoc blocks to
+ * $GITHUB_ENV and prints only ::add-mask:: lines.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cmd/cmd.h"
+#include "envx/dotenv.h"
+#include "util/banned.h"
+
+enum format { FMT_DOTENV, FMT_JSON, FMT_SHELL, FMT_GITHUB };
+
+static int
+parse_format(const char *s, enum format *f)
+{
+	static const char *const names[] = {"dotenv", "json", "shell",
+					    "github"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*f = (enum format)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+write_github(const struct envx_kvset *set, struct envx_error *err)
+{
+	const char *path = getenv("GITHUB_ENV");
+	struct envx_secout env_out = {.fd = -1};
+	struct envx_secout mask_out = {.fd = -1};
+	int fd;
+	int r;
+
+	if (path == NULL || *path == '\0') {
+		return envx_error_set(err, ENVX_E_USAGE,
+				      "export --format github: GITHUB_ENV is "
+				      "not set (this format is for GitHub "
+				      "Actions steps)");
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		return envx_error_set(err,
+				      errno == ELOOP ? ENVX_E_UNSAFE
+						     : ENVX_E_IO,
+				      "cannot open GITHUB_ENV file '%s': %s",
+				      path, strerror(errno));
+	}
+	r = envx_secout_init(&env_out, fd, err);
+	if (r == 0) {
+		r = envx_secout_init(&mask_out, STDOUT_FILENO, err);
+	}
+	if (r == 0) {
+		/* masks first: GitHub must know a value before any log line
+		 * could show it */
+		r = envx_github_write(set, envx_secout_emit, &env_out,
+				      envx_secout_emit, &mask_out, err);
+	}
+	if (envx_secout_finish(&mask_out) < 0 && r == 0) {
+		r = envx_error_set(err, ENVX_E_IO,
+				   "cannot write to standard output");
+	}
+	if (envx_secout_finish(&env_out) < 0 && r == 0) {
+		r = envx_error_set(err, ENVX_E_IO, "cannot write '%s'", path);
+	}
+	if (fsync(fd) < 0 && r == 0 && errno != EINVAL) {
+		r = envx_error_set(err, ENVX_E_IO, "cannot sync '%s': %s",
+				   path, strerror(errno));
+	}
+	close(fd);
+	return r;
+}
+
+int
+cmd_export(int argc, char **argv, struct envx_ctx *ctx)
+{
+	static const struct envx_opt opts[] = {{"--format", 1, 1},
+					       {NULL, 0, 0}};
+	struct envx_optstate st = {.argc = argc, .argv = argv};
+	struct envx_kvset set;
+	struct envx_secout out = {.fd = -1};
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	enum format fmt = FMT_DOTENV;
+	int status = 0;
+	int r;
+	int o;
+
+	envx_kvset_init(&set);
+	if (ctx->json) {
+		fmt = FMT_JSON;
+	}
+	while ((o = envx_getopt(ctx, &st, opts)) > 0) {
+		if (parse_format(st.arg, &fmt) < 0) {
+			status = envx_cli_usage(ctx,
+						"unknown format '%.32s' (use "
+						"dotenv, json, shell or "
+						"github)",
+						st.arg);
+			goto done;
+		}
+	}
+	if (o < 0) {
+		status = o == -1 ? 0 : 2;
+		goto done;
+	}
+	if (st.npositional != 1) {
+		status = envx_cli_usage(ctx, st.npositional < 1
+						     ? "missing ENV"
+						     : "too many arguments");
+		goto done;
+	}
+	status = envx_cmd_vault(ctx);
+	if (status != 0) {
+		goto done;
+	}
+	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0 ||
+	    envx_env_get_all(e, &set, &err) < 0) {
+		status = envx_cli_fail(&err);
+		goto done;
+	}
+	if (fmt == FMT_GITHUB) {
+		r = write_github(&set, &err);
+	} else {
+		r = envx_secout_init(&out, STDOUT_FILENO, &err);
+		if (r == 0 && fmt == FMT_DOTENV) {
+			r = envx_dotenv_write(&set, envx_secout_emit, &out,
+					      &err);
+		} else if (r == 0 && fmt == FMT_JSON) {
+			r = envx_json_write(&set, envx_secout_emit, &out, &err);
+		} else if (r == 0) {
+			r = envx_shell_write(&set, envx_secout_emit, &out,
+					     &err);
+		}
+		if (r < 0) {
+			out.buf.len = 0; /* print nothing more on failure */
+		}
+		if (envx_secout_finish(&out) < 0 && r == 0) {
+			r = envx_error_set(&err, ENVX_E_IO,
+					   "cannot write to standard output");
+		}
+	}
+	if (r < 0) {
+		status = envx_cli_fail(&err);
+	}
+done:
+	envx_kvset_release(&set);
+	envx_env_free(e);
+	free(st.positional);
+	return status;
+}

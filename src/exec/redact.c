@@ -1,0 +1,866 @@
+/*
+ * Streaming multi-pattern redaction: an Aho-Corasick automaton over every
+ * secret value (dense byte-class DFA when small, goto/fail links when large),
+ * entered only at positions a two-level prefilter (first-two-bytes bitmap,
+ * hashed first-four-bytes bitmap) cannot rule out, so runs of ordinary output
+ * are passed through as one zero-copy emit. Semantics are in envx/redact.h.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "envx/redact.h"
+#include "util/banned.h"
+
+#define NONE UINT32_MAX
+/* Largest dense transition table; past it the automaton stays sparse. */
+#define DENSE_MAX_BYTES ((size_t)32 * 1024 * 1024)
+#define BLOCK_BYTES     (65536 / 8)
+#define LABEL_PREFIX    "[redacted:"
+
+struct pattern {
+	const unsigned char *p;
+	size_t len;
+	size_t idx; /* index in the secrets set */
+};
+
+struct envx_redact {
+	size_t npat;
+	size_t maxlen;
+	uint32_t nstates;
+	uint32_t nclass;
+	unsigned qshift;
+	/* One sodium_malloc arena: every table below reveals the values. */
+	unsigned char *arena;
+	uint32_t *first_child;
+	uint32_t *fail;
+	uint32_t *depth;
+	uint32_t *out; /* longest value ending in this state, or NONE */
+	uint32_t *plen;
+	uint32_t *root_next;
+	uint16_t *nchild;
+	unsigned char *byte;  /* byte on the edge into the state */
+	unsigned char *cls;   /* byte -> class (dense mode) */
+	unsigned char *block; /* two-byte blocks of each value's bytes 0-3 */
+	unsigned char *quad;
+	/* Dense DFA, nstates x nclass, or NULL (sparse mode). */
+	uint32_t *dfa;
+	/* Labels are names, not values: ordinary heap. */
+	char *labels;
+	size_t *label_off; /* npat + 1 offsets into labels */
+};
+
+struct match {
+	uint64_t e; /* absolute offset of the last byte */
+	uint32_t id;
+};
+
+struct envx_redact_stream {
+	uint32_t q;
+	int in_dfa;
+	uint64_t pos;      /* absolute offset of the next input byte */
+	uint64_t cur;      /* first byte neither emitted nor replaced */
+	uint64_t hold_off; /* absolute offset of hold[0] */
+	unsigned char *hold;
+	size_t hold_len;
+	size_t hold_cap;
+	struct match *m; /* known occurrences ending at or after cur */
+	size_t mhead;
+	size_t mlen;
+	size_t mcap;
+	size_t best; /* index in m, or SIZE_MAX */
+	uint64_t best_es;
+};
+
+struct feed {
+	const unsigned char *chunk;
+	uint64_t chunk_off;
+	envx_emit_fn emit;
+	void *ctx;
+};
+
+static int
+pattern_cmp(const void *a, const void *b)
+{
+	const struct pattern *x = a;
+	const struct pattern *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->p, y->p, n);
+
+	if (c != 0) {
+		return c;
+	}
+	if (x->len != y->len) {
+		return x->len < y->len ? -1 : 1;
+	}
+	return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
+}
+
+static uint32_t
+quad_hash(const unsigned char *p, unsigned shift)
+{
+	uint32_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return (uint32_t)(w * UINT32_C(0x9E3779B1)) >> shift;
+}
+
+static uint32_t
+find_child(const struct envx_redact *r, uint32_t q, unsigned char b)
+{
+	uint32_t lo;
+	uint32_t hi;
+
+	if (q == 0) {
+		return r->root_next[b];
+	}
+	lo = r->first_child[q];
+	hi = lo + r->nchild[q];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r->byte[mid] == b) {
+			return mid;
+		}
+		if (r->byte[mid] < b) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return 0;
+}
+
+static uint32_t
+sparse_step(const struct envx_redact *r, uint32_t q, unsigned char b)
+{
+	for (;;) {
+		uint32_t v = find_child(r, q, b);
+
+		if (v != 0 || q == 0) {
+			return v;
+		}
+		q = r->fail[q];
+	}
+}
+
+static inline uint32_t
+dense_step(const struct envx_redact *r, uint32_t q, unsigned char b)
+{
+	return r->dfa[(size_t)q * r->nclass + r->cls[b]];
+}
+
+static int
+collect(const struct envx_kvset *secrets, struct pattern **out, size_t *npat,
+        struct envx_error *err)
+{
+	struct pattern *pats = NULL;
+	size_t n = 0;
+	size_t i;
+	size_t k;
+	int r = ENVX_E_INTERNAL;
+
+	*out = NULL;
+	*npat = 0;
+	if (secrets == NULL || secrets->count == 0) {
+		r = 0;
+		goto out;
+	}
+	pats = calloc(secrets->count, sizeof(*pats));
+	if (pats == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < secrets->count; i++) {
+		size_t len;
+		const unsigned char *v = envx_kvset_value(secrets, i, &len);
+
+		if (len >= ENVX_REDACT_MIN_BYTES) {
+			pats[n].p = v;
+			pats[n].len = len;
+			pats[n].idx = i;
+			n++;
+		}
+	}
+	qsort(pats, n, sizeof(*pats), pattern_cmp);
+	/* Equal values: keep the first pair's name (lowest idx sorts first). */
+	k = 0;
+	for (i = 0; i < n; i++) {
+		if (k > 0 && pats[k - 1].len == pats[i].len &&
+		    memcmp(pats[k - 1].p, pats[i].p, pats[i].len) == 0) {
+			continue;
+		}
+		pats[k++] = pats[i];
+	}
+	*out = pats;
+	*npat = k;
+	pats = NULL;
+	r = 0;
+out:
+	free(pats);
+	return r;
+}
+
+static int
+build_labels(struct envx_redact *rd, const struct envx_kvset *secrets,
+             const struct pattern *pats, struct envx_error *err)
+{
+	size_t total = 0;
+	size_t i;
+	size_t plen = strlen(LABEL_PREFIX);
+	int r = ENVX_E_INTERNAL;
+
+	rd->label_off = calloc(rd->npat + 1, sizeof(*rd->label_off));
+	if (rd->label_off == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < rd->npat; i++) {
+		rd->label_off[i] = total;
+		total += plen + strlen(envx_kvset_name(secrets, pats[i].idx)) +
+		         1;
+	}
+	rd->label_off[rd->npat] = total;
+	rd->labels = malloc(total + 1);
+	if (rd->labels == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < rd->npat; i++) {
+		char *dst = rd->labels + rd->label_off[i];
+		const char *name = envx_kvset_name(secrets, pats[i].idx);
+		size_t nlen = strlen(name);
+
+		memcpy(dst, LABEL_PREFIX, plen);
+		memcpy(dst + plen, name, nlen);
+		dst[plen + nlen] = ']';
+	}
+	r = 0;
+out:
+	return r;
+}
+
+/* Carves the arena into the node tables for at most nmax states. */
+static int
+alloc_tables(struct envx_redact *rd, size_t nmax, unsigned qbits,
+             struct envx_error *err)
+{
+	size_t quad_bytes = ((size_t)1 << qbits) / 8;
+	size_t u32s = 4 * nmax + rd->npat + 256;
+	size_t size =
+	        u32s * 4 + nmax * 2 + nmax + 256 + BLOCK_BYTES + quad_bytes;
+	unsigned char *p;
+
+	/* sodium_malloc places the block at the end of a page: only a size
+	 * that is a multiple of the alignment gives an aligned start. */
+	size = (size + 15) & ~(size_t)15;
+	rd->arena = sodium_malloc(size);
+	if (rd->arena == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "cannot allocate secure memory");
+	}
+	memset(rd->arena, 0, size);
+	p = rd->arena;
+	rd->first_child = (uint32_t *)(void *)p;
+	rd->fail = rd->first_child + nmax;
+	rd->depth = rd->fail + nmax;
+	rd->out = rd->depth + nmax;
+	rd->plen = rd->out + nmax;
+	rd->root_next = rd->plen + rd->npat;
+	p += u32s * 4;
+	rd->nchild = (uint16_t *)(void *)p;
+	p += nmax * 2;
+	rd->byte = p;
+	p += nmax;
+	rd->cls = p;
+	p += 256;
+	rd->block = p;
+	p += BLOCK_BYTES;
+	rd->quad = p;
+	rd->qshift = 32 - qbits;
+	return 0;
+}
+
+/*
+ * Breadth-first trie over the sorted patterns: every node is a range of
+ * patterns sharing its prefix, so a node's children get consecutive ids in
+ * byte order (binary-searchable, no edge lists) and ids grow with depth.
+ */
+static int
+build_trie(struct envx_redact *rd, const struct pattern *pats, size_t nmax,
+           struct envx_error *err)
+{
+	uint32_t *lo = NULL;
+	uint32_t *hi = NULL;
+	uint32_t *term = NULL;
+	size_t n = 1;
+	size_t u;
+	int r = ENVX_E_INTERNAL;
+
+	lo = malloc(nmax * sizeof(*lo));
+	hi = malloc(nmax * sizeof(*hi));
+	term = malloc(nmax * sizeof(*term));
+	if (lo == NULL || hi == NULL || term == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	lo[0] = 0;
+	hi[0] = (uint32_t)rd->npat;
+	rd->depth[0] = 0;
+	for (u = 0; u < n; u++) {
+		uint32_t k = rd->depth[u];
+		uint32_t a = lo[u];
+		uint32_t b = hi[u];
+
+		term[u] = NONE;
+		/* Only one (deduplicated) value can end here; it sorts first.
+		 */
+		if (u != 0 && pats[a].len == k) {
+			term[u] = a;
+			a++;
+		}
+		rd->first_child[u] = (uint32_t)n;
+		while (a < b) {
+			unsigned char c = pats[a].p[k];
+			uint32_t j = a + 1;
+
+			while (j < b && pats[j].p[k] == c) {
+				j++;
+			}
+			lo[n] = a;
+			hi[n] = j;
+			rd->depth[n] = k + 1;
+			rd->byte[n] = c;
+			rd->nchild[u]++;
+			n++;
+			a = j;
+		}
+	}
+	rd->nstates = (uint32_t)n;
+	for (u = 0; u < rd->nchild[0]; u++) {
+		uint32_t v = rd->first_child[0] + (uint32_t)u;
+
+		rd->root_next[rd->byte[v]] = v;
+	}
+	/* Fail links and outputs in id order: a fail target is shallower,
+	 * hence already final. */
+	rd->fail[0] = 0;
+	rd->out[0] = NONE;
+	for (u = 1; u < n; u++) {
+		uint32_t f = rd->fail[u];
+		uint32_t c;
+
+		rd->out[u] = term[u] != NONE ? term[u] : rd->out[f];
+		for (c = 0; c < rd->nchild[u]; c++) {
+			uint32_t v = rd->first_child[u] + c;
+
+			rd->fail[v] =
+			        u == 0 ? 0 : sparse_step(rd, f, rd->byte[v]);
+		}
+	}
+	/* Root children fail to the root (set by memset); nothing else to do.
+	 */
+	r = 0;
+out:
+	free(lo);
+	free(hi);
+	free(term);
+	return r;
+}
+
+static int
+build_dense(struct envx_redact *rd, struct envx_error *err)
+{
+	size_t c;
+	size_t u;
+	size_t size;
+	uint32_t k = 1;
+
+	for (c = 0; c < 256; c++) {
+		rd->cls[c] = 0;
+	}
+	for (u = 1; u < rd->nstates; u++) {
+		if (rd->cls[rd->byte[u]] == 0) {
+			rd->cls[rd->byte[u]] = 1;
+		}
+	}
+	for (c = 0; c < 256; c++) {
+		if (rd->cls[c] != 0) {
+			rd->cls[c] = (unsigned char)k++;
+		}
+	}
+	/* Up to 257 classes do not fit a byte: stay sparse then. */
+	if (k > 256) {
+		return 0;
+	}
+	rd->nclass = k;
+	if ((size_t)rd->nstates > DENSE_MAX_BYTES / 4 / k) {
+		return 0;
+	}
+	size = (size_t)rd->nstates * k * 4;
+	rd->dfa = sodium_malloc(size);
+	if (rd->dfa == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "cannot allocate secure memory");
+	}
+	memset(rd->dfa, 0, size);
+	for (u = 0; u < rd->nstates; u++) {
+		uint32_t *row = rd->dfa + u * k;
+		uint32_t i;
+
+		if (u != 0) {
+			memcpy(row, rd->dfa + (size_t)rd->fail[u] * k, k * 4);
+		}
+		for (i = 0; i < rd->nchild[u]; i++) {
+			uint32_t v = rd->first_child[u] + i;
+
+			row[rd->cls[rd->byte[v]]] = v;
+		}
+	}
+	return 0;
+}
+
+int
+envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
+                struct envx_error *err)
+{
+	struct envx_redact *rd = NULL;
+	struct pattern *pats = NULL;
+	size_t npat = 0;
+	size_t total = 0;
+	size_t i;
+	unsigned qbits = 12;
+	int r = ENVX_E_INTERNAL;
+
+	*out = NULL;
+	rd = calloc(1, sizeof(*rd));
+	if (rd == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	r = collect(secrets, &pats, &npat, err);
+	if (r < 0) {
+		goto out;
+	}
+	rd->npat = npat;
+	for (i = 0; i < npat; i++) {
+		total += pats[i].len;
+		if (pats[i].len > rd->maxlen) {
+			rd->maxlen = pats[i].len;
+		}
+	}
+	if (npat == 0) {
+		*out = rd;
+		rd = NULL;
+		r = 0;
+		goto out;
+	}
+	/* total is bounded by ENVX_KVSET_MAX_BYTES, so ids fit 32 bits. */
+	while (qbits < 24 && ((size_t)1 << qbits) < npat * 64) {
+		qbits++;
+	}
+	r = build_labels(rd, secrets, pats, err);
+	if (r < 0) {
+		goto out;
+	}
+	r = alloc_tables(rd, total + 1, qbits, err);
+	if (r < 0) {
+		goto out;
+	}
+	for (i = 0; i < npat; i++) {
+		uint32_t h = quad_hash(pats[i].p, rd->qshift);
+		unsigned o;
+
+		rd->plen[i] = (uint32_t)pats[i].len;
+		rd->quad[h >> 3] |= (unsigned char)(1u << (h & 7));
+		for (o = 0; o < 3; o++) {
+			uint16_t b;
+
+			memcpy(&b, pats[i].p + o, sizeof(b));
+			rd->block[b >> 3] |= (unsigned char)(1u << (b & 7));
+		}
+	}
+	r = build_trie(rd, pats, total + 1, err);
+	if (r < 0) {
+		goto out;
+	}
+	r = build_dense(rd, err);
+	if (r < 0) {
+		goto out;
+	}
+	*out = rd;
+	rd = NULL;
+	r = 0;
+out:
+	if (pats != NULL) {
+		sodium_memzero(pats, npat * sizeof(*pats));
+	}
+	free(pats);
+	envx_redact_free(rd);
+	return r;
+}
+
+void
+envx_redact_free(struct envx_redact *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	if (r->arena != NULL) {
+		sodium_free(r->arena);
+	}
+	if (r->dfa != NULL) {
+		sodium_free(r->dfa);
+	}
+	free(r->labels);
+	free(r->label_off);
+	free(r);
+}
+
+size_t
+envx_redact_count(const struct envx_redact *r)
+{
+	return r->npat;
+}
+
+int
+envx_redact_stream_new(struct envx_redact_stream **out,
+                       const struct envx_redact *r, struct envx_error *err)
+{
+	struct envx_redact_stream *s = NULL;
+	int rc = ENVX_E_INTERNAL;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		rc = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	s->best = SIZE_MAX;
+	if (r->npat > 0) {
+		/* Held bytes never exceed the longest value; known matches
+		 * end at distinct offsets within one more than that. */
+		s->hold_cap = r->maxlen;
+		s->hold = sodium_malloc(s->hold_cap);
+		s->mcap = r->maxlen + 2;
+		s->m = calloc(s->mcap, sizeof(*s->m));
+		if (s->hold == NULL || s->m == NULL) {
+			rc = envx_error_set(err, ENVX_E_INTERNAL,
+			                    "cannot allocate secure memory");
+			goto out;
+		}
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	envx_redact_stream_free(s);
+	return rc;
+}
+
+void
+envx_redact_stream_free(struct envx_redact_stream *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->hold != NULL) {
+		sodium_free(s->hold);
+	}
+	if (s->m != NULL) {
+		sodium_memzero(s->m, s->mcap * sizeof(*s->m));
+		free(s->m);
+	}
+	free(s);
+}
+
+/* Emits the original bytes [s->cur, upto) from the hold and the chunk. */
+static int
+emit_raw(struct envx_redact_stream *s, const struct feed *fd, uint64_t upto)
+{
+	uint64_t a = s->cur;
+	int rc;
+
+	if (a < fd->chunk_off && a < upto) {
+		uint64_t end = upto < fd->chunk_off ? upto : fd->chunk_off;
+
+		rc = fd->emit(fd->ctx, s->hold + (a - s->hold_off),
+		              (size_t)(end - a));
+		if (rc < 0) {
+			return rc;
+		}
+		a = end;
+	}
+	if (a < upto) {
+		rc = fd->emit(fd->ctx, fd->chunk + (a - fd->chunk_off),
+		              (size_t)(upto - a));
+		if (rc < 0) {
+			return rc;
+		}
+	}
+	if (upto > s->cur) {
+		s->cur = upto;
+	}
+	return 0;
+}
+
+static uint64_t
+match_start(const struct envx_redact *r, const struct match *m)
+{
+	return m->e + 1 - r->plen[m->id];
+}
+
+static void
+recompute_best(const struct envx_redact *r, struct envx_redact_stream *s)
+{
+	size_t i;
+
+	s->best = SIZE_MAX;
+	for (i = s->mhead; i < s->mlen; i++) {
+		uint64_t st = match_start(r, &s->m[i]);
+		uint64_t es = st > s->cur ? st : s->cur;
+
+		/* Later entries end later: ties go to the longer one. */
+		if (s->best == SIZE_MAX || es <= s->best_es) {
+			s->best = i;
+			s->best_es = es;
+		}
+	}
+}
+
+static void
+add_match(const struct envx_redact *r, struct envx_redact_stream *s, uint64_t e,
+          uint32_t id)
+{
+	struct match *m;
+	uint64_t st;
+	uint64_t es;
+
+	if (s->mlen == s->mcap) {
+		/* Cannot overflow: see envx_redact_stream_new; compacting the
+		 * consumed head always makes room. */
+		memmove(s->m, s->m + s->mhead,
+		        (s->mlen - s->mhead) * sizeof(*s->m));
+		s->mlen -= s->mhead;
+		if (s->best != SIZE_MAX) {
+			s->best -= s->mhead;
+		}
+		s->mhead = 0;
+	}
+	m = &s->m[s->mlen];
+	m->e = e;
+	m->id = id;
+	st = match_start(r, m);
+	es = st > s->cur ? st : s->cur;
+	if (s->best == SIZE_MAX || es <= s->best_es) {
+		s->best = s->mlen;
+		s->best_es = es;
+	}
+	s->mlen++;
+}
+
+/*
+ * Makes every decision that no future byte can change: f is the earliest
+ * offset at which a not yet completed occurrence could start.
+ */
+static int
+decide(const struct envx_redact *r, struct envx_redact_stream *s,
+       const struct feed *fd, uint64_t f)
+{
+	uint64_t upto;
+	int rc;
+
+	while (s->best != SIZE_MAX && s->best_es < f) {
+		const struct match *b = &s->m[s->best];
+		uint64_t e = b->e;
+		uint32_t id = b->id;
+
+		rc = emit_raw(s, fd, s->best_es);
+		if (rc < 0) {
+			return rc;
+		}
+		rc = fd->emit(fd->ctx, r->labels + r->label_off[id],
+		              r->label_off[id + 1] - r->label_off[id]);
+		if (rc < 0) {
+			return rc;
+		}
+		s->cur = e + 1;
+		while (s->mhead < s->mlen && s->m[s->mhead].e < s->cur) {
+			s->mhead++;
+		}
+		if (s->mhead == s->mlen) {
+			s->mhead = 0;
+			s->mlen = 0;
+		}
+		recompute_best(r, s);
+	}
+	upto = f;
+	if (s->best != SIZE_MAX && s->best_es < upto) {
+		upto = s->best_es;
+	}
+	if (upto > s->cur) {
+		return emit_raw(s, fd, upto);
+	}
+	return 0;
+}
+
+static int
+quad_hit(const struct envx_redact *r, const unsigned char *p)
+{
+	uint32_t h = quad_hash(p, r->qshift);
+
+	return (r->quad[h >> 3] >> (h & 7)) & 1;
+}
+
+/*
+ * Index of the first position at or after i where a value may start, or the
+ * first position past len - 4 (the prefilter needs four bytes). Every value
+ * is at least four bytes, so a value starting at j, j + 1 or j + 2 covers
+ * bytes j + 2 and j + 3: when that two-byte block occurs at none of offsets
+ * 0-2 of any value, three starts are ruled out at once (Wu-Manber's idea, at
+ * a fixed stride so iterations do not depend on each other). A hash of the
+ * first four bytes then confirms each remaining start.
+ */
+static size_t
+prefilter(const struct envx_redact *r, const unsigned char *p, size_t i,
+          size_t len)
+{
+	const unsigned char *block = r->block;
+	size_t lim;
+
+	if (len < 4) {
+		return i;
+	}
+	lim = len - 3;
+	for (; i + 2 < lim; i += 3) {
+		uint16_t b;
+
+		memcpy(&b, p + i + 2, sizeof(b));
+		if (((block[b >> 3] >> (b & 7)) & 1) == 0) {
+			continue;
+		}
+		if (quad_hit(r, p + i)) {
+			return i;
+		}
+		if (quad_hit(r, p + i + 1)) {
+			return i + 1;
+		}
+		if (quad_hit(r, p + i + 2)) {
+			return i + 2;
+		}
+	}
+	for (; i < lim; i++) {
+		if (quad_hit(r, p + i)) {
+			return i;
+		}
+	}
+	return i;
+}
+
+/* Keeps the undecided tail [cur, pos) for the next feed. */
+static int
+save_hold(struct envx_redact_stream *s, const struct feed *fd)
+{
+	size_t keep = (size_t)(s->pos - s->cur);
+	size_t from_hold = 0;
+
+	if (keep > s->hold_cap) {
+		return ENVX_E_INTERNAL;
+	}
+	if (s->cur < fd->chunk_off) {
+		from_hold = (size_t)(fd->chunk_off - s->cur);
+		memmove(s->hold, s->hold + (s->cur - s->hold_off), from_hold);
+	}
+	if (keep > from_hold) {
+		uint64_t a = s->cur > fd->chunk_off ? s->cur : fd->chunk_off;
+
+		memcpy(s->hold + from_hold, fd->chunk + (a - fd->chunk_off),
+		       keep - from_hold);
+	}
+	s->hold_off = s->cur;
+	s->hold_len = keep;
+	return 0;
+}
+
+int
+envx_redact_feed(const struct envx_redact *r, struct envx_redact_stream *s,
+                 const void *data, size_t len, envx_emit_fn emit, void *ctx)
+{
+	const unsigned char *p = data;
+	struct feed fd = {p, s->pos, emit, ctx};
+	uint32_t q = s->q;
+	size_t i = 0;
+	int rc;
+
+	if (len == 0) {
+		return 0;
+	}
+	if (r->npat == 0) {
+		s->pos += len;
+		s->cur = s->pos;
+		return emit(ctx, data, len);
+	}
+	while (i < len) {
+		if (!s->in_dfa) {
+			i = prefilter(r, p, i, len);
+			if (i >= len) {
+				break;
+			}
+			s->in_dfa = 1;
+			q = 0;
+		}
+		for (; i < len; i++) {
+			q = r->dfa != NULL ? dense_step(r, q, p[i])
+			                   : sparse_step(r, q, p[i]);
+			if (r->out[q] != NONE) {
+				uint64_t e = fd.chunk_off + i;
+
+				add_match(r, s, e, r->out[q]);
+				rc = decide(r, s, &fd, e + 1 - r->depth[q]);
+				if (rc < 0) {
+					return rc;
+				}
+			}
+			if (q == 0) {
+				s->in_dfa = 0;
+				i++;
+				break;
+			}
+		}
+	}
+	s->q = q;
+	s->pos += len;
+	rc = decide(r, s, &fd, s->pos - (s->in_dfa ? r->depth[q] : 0));
+	if (rc < 0) {
+		return rc;
+	}
+	return save_hold(s, &fd);
+}
+
+int
+envx_redact_finish(const struct envx_redact *r, struct envx_redact_stream *s,
+                   envx_emit_fn emit, void *ctx)
+{
+	struct feed fd = {NULL, s->pos, emit, ctx};
+	int rc = 0;
+
+	if (r->npat > 0) {
+		/* No future byte: everything pending is final. */
+		rc = decide(r, s, &fd, s->pos);
+	}
+	if (s->hold != NULL) {
+		sodium_memzero(s->hold, s->hold_cap);
+	}
+	s->q = 0;
+	s->in_dfa = 0;
+	s->pos = 0;
+	s->cur = 0;
+	s->hold_off = 0;
+	s->hold_len = 0;
+	s->mhead = 0;
+	s->mlen = 0;
+	s->best = SIZE_MAX;
+	return rc;
+}
