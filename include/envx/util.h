@@ -151,8 +151,8 @@ int envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
  * function initializes (release with envx_secbuf_release); for content that
  * may be secret, such as a dotenv file. Fails with ENVX_E_INPUT past max.
  */
-int envx_file_read_secure(const char *path, size_t max,
-			  struct envx_secbuf *out, struct envx_error *err);
+int envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
+                          struct envx_error *err);
 /* Refuses a key file that is a symlink, not a regular file, or readable or
  * writable by group or others (ENVX_E_UNSAFE), as ssh does. */
 int envx_file_check_private(const char *path, struct envx_error *err);

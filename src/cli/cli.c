@@ -180,6 +180,27 @@ envx_cmd_vault(struct envx_ctx *ctx)
 	return 0;
 }
 
+int
+envx_cmd_args(struct envx_ctx *ctx, int argc, char **argv,
+              struct envx_optstate *st, int min, int max, const char *missing)
+{
+	int o;
+
+	st->argc = argc;
+	st->argv = argv;
+	o = envx_getopt(ctx, st, NULL);
+	if (o < 0) {
+		return o == -1 ? -1 : 2;
+	}
+	if (st->npositional < min) {
+		return envx_cli_usage(ctx, "%s", missing);
+	}
+	if (st->npositional > max) {
+		return envx_cli_usage(ctx, "too many arguments");
+	}
+	return envx_cmd_vault(ctx);
+}
+
 void
 envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz)
 {

@@ -87,6 +87,16 @@ struct envx_optstate {
 int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
                 const struct envx_opt *opts);
 
+/*
+ * For commands without options of their own: parses argv (handling -h and
+ * unknown options), requires min..max positional arguments (missing is the
+ * message when there are too few), then opens the vault as the table flags
+ * say. Returns 0 to go on, or the exit status to return now (0 after
+ * --help). st->positional must be freed by the caller either way.
+ */
+int envx_cmd_args(struct envx_ctx *ctx, int argc, char **argv,
+                  struct envx_optstate *st, int min, int max,
+                  const char *missing);
 /* Opens the vault as the command's table flags say (read-only or for
  * writing); call after parsing arguments. Prints and returns the exit status
  * on failure, 0 on success. */

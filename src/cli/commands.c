@@ -19,30 +19,29 @@ static const char *const subs_env[] = {"list", "add", "rm", NULL};
 static const char *const opts_set[] = {"--rotate-every", "--description",
                                        "--generate", "--raw", NULL};
 
-static const char *const opts_check[] = {"--template", "--strict",
-						"--all", NULL};
+static const char *const opts_check[] = {"--template", "--strict", "--all",
+                                         NULL};
 static const char *const opts_exec[] = {"--template", "--only",
-					       "--keep-existing", "--redact", NULL};
+                                        "--keep-existing", "--redact", NULL};
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
 
 const struct envx_command envx_commands[] = {
         {"__complete", cmd_complete, ENVX_CMD_HIDDEN, "__complete [WORD...]",
          "Print completion candidates (for shells).", none, none},
-	{"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
-	 "check (ENV | --all) [--template FILE] [--strict]",
-	 "Validate environments against .env.example.", opts_check, none},
+        {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
+         "check (ENV | --all) [--template FILE] [--strict]",
+         "Validate environments against .env.example.", opts_check, none},
         {"env", cmd_env, ENVX_CMD_VAULT_RW,
          "env (list | add NAME | rm NAME [--force])",
          "List, add or remove environments.", opts_env, subs_env},
-	{"exec", cmd_exec, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
-	 "exec ENV [--template FILE] [--only NAME,...] [--keep-existing] "
-	 "[--redact] -- CMD [ARG...]",
-	 "Run a command with the environment's secrets.", opts_exec, none},
-	{"export", cmd_export, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
-	 "export ENV [--format dotenv|json|shell|github]",
-	 "Print an environment's values for another tool.", opts_export,
-	 none},
+        {"exec", cmd_exec, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
+         "exec ENV [--template FILE] [--only NAME,...] [--keep-existing] "
+         "[--redact] -- CMD [ARG...]",
+         "Run a command with the environment's secrets.", opts_exec, none},
+        {"export", cmd_export, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
+         "export ENV [--format dotenv|json|shell|github]",
+         "Print an environment's values for another tool.", opts_export, none},
         {"get", cmd_get, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "get ENV NAME",
          "Print one secret's value.", none, none},
         {"help", cmd_help, 0, "help [COMMAND]",
@@ -55,10 +54,10 @@ const struct envx_command envx_commands[] = {
          "identity (new [--passphrase] [-o FILE] [--force] | show)",
          "Create an identity, or print its public key.", opts_identity,
          subs_identity},
-	{"import", cmd_import, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
-	 "import ENV FILE|- [--lenient]",
-	 "Read a dotenv file into an environment (values literal).",
-	 opts_import, none},
+        {"import", cmd_import, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
+         "import ENV FILE|- [--lenient]",
+         "Read a dotenv file into an environment (values literal).",
+         opts_import, none},
         {"init", cmd_init, ENVX_CMD_DECRYPTS, "init [--env NAME]...",
          "Create envx.vault here (and an identity if you have none).",
          opts_init, none},

@@ -39,7 +39,7 @@ input_release(struct env_input *in)
 /* Unlocks env if the caller can, and gathers names, metadata and values. */
 static int
 input_load(struct envx_ctx *ctx, const char *env, struct env_input *in,
-	   struct envx_error *err)
+           struct envx_error *err)
 {
 	size_t i;
 	int r;
@@ -78,11 +78,11 @@ print_report(struct envx_ctx *ctx, const struct envx_findings *f, bool to_err)
 	int r;
 
 	colour = isatty(to_err ? STDERR_FILENO : STDOUT_FILENO) &&
-		 getenv("NO_COLOR") == NULL;
+	         getenv("NO_COLOR") == NULL;
 	envx_buf_init(&out, REPORT_MAX_BYTES);
-	r = ctx->json && !to_err ? envx_findings_render_json(f, &out, &err)
-				 : envx_findings_render_text(f, colour, &out,
-							     &err);
+	r = ctx->json && !to_err
+	            ? envx_findings_render_json(f, &out, &err)
+	            : envx_findings_render_text(f, colour, &out, &err);
 	if (r < 0) {
 		envx_buf_release(&out);
 		return envx_cli_fail(&err);
@@ -94,8 +94,8 @@ print_report(struct envx_ctx *ctx, const struct envx_findings *f, bool to_err)
 
 int
 envx_check_gate(struct envx_ctx *ctx, const char *template_path,
-		struct envx_env *e, const struct envx_kvset *values,
-		struct envx_template **out)
+                struct envx_env *e, const struct envx_kvset *values,
+                struct envx_template **out)
 {
 	struct envx_template *t = NULL;
 	struct envx_secret_info *info = NULL;
@@ -132,13 +132,13 @@ envx_check_gate(struct envx_ctx *ctx, const char *template_path,
 	}
 	if (f.errors > 0) {
 		print_report(ctx, &f, true);
-		status = envx_cli_error(1,
-					"exec: '%s' has %zu problem%s with "
-					"template '%s'; the command was not "
-					"run",
-					envx_env_name(e), f.errors,
-					f.errors == 1 ? "" : "s",
-					template_path);
+		status =
+		        envx_cli_error(1,
+		                       "exec: '%s' has %zu problem%s with "
+		                       "template '%s'; the command was not "
+		                       "run",
+		                       envx_env_name(e), f.errors,
+		                       f.errors == 1 ? "" : "s", template_path);
 		goto done;
 	}
 	*out = t;
@@ -155,9 +155,9 @@ int
 cmd_check(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {{"--template", 1, 1},
-					       {"--strict", 0, 2},
-					       {"--all", 0, 3},
-					       {NULL, 0, 0}};
+	                                       {"--strict", 0, 2},
+	                                       {"--all", 0, 3},
+	                                       {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	const char *template_path = DEFAULT_TEMPLATE;
 	struct envx_template *t = NULL;
@@ -187,10 +187,11 @@ cmd_check(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	if ((flags & ENVX_CHECK_ALL) ? st.npositional != 0
-				     : st.npositional != 1) {
-		status = envx_cli_usage(ctx, (flags & ENVX_CHECK_ALL)
-						     ? "--all takes no ENV"
-						     : "missing ENV (or --all)");
+	                             : st.npositional != 1) {
+		status =
+		        envx_cli_usage(ctx, (flags & ENVX_CHECK_ALL)
+		                                    ? "--all takes no ENV"
+		                                    : "missing ENV (or --all)");
 		goto done;
 	}
 	if (envx_template_load(template_path, &t, &err) < 0) {
@@ -216,7 +217,8 @@ cmd_check(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	for (i = 0; i < nenvs; i++) {
-		const char *name = list != NULL ? list[i].name : st.positional[0];
+		const char *name =
+		        list != NULL ? list[i].name : st.positional[0];
 		if (input_load(ctx, name, &inputs[i], &err) < 0) {
 			status = envx_cli_fail(&err);
 			goto done;

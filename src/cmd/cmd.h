@@ -18,8 +18,8 @@ struct envx_template;
  * exit status.
  */
 int envx_check_gate(struct envx_ctx *ctx, const char *template_path,
-		    struct envx_env *e, const struct envx_kvset *values,
-		    struct envx_template **out);
+                    struct envx_env *e, const struct envx_kvset *values,
+                    struct envx_template **out);
 
 int cmd_check(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_complete(int argc, char **argv, struct envx_ctx *ctx);

@@ -19,10 +19,10 @@ extern char **environ;
 enum { OPT_TEMPLATE = 1, OPT_ONLY, OPT_KEEP, OPT_REDACT };
 
 static const struct envx_opt opts[] = {{"--template", 1, OPT_TEMPLATE},
-				       {"--only", 1, OPT_ONLY},
-				       {"--keep-existing", 0, OPT_KEEP},
-				       {"--redact", 0, OPT_REDACT},
-				       {NULL, 0, 0}};
+                                       {"--only", 1, OPT_ONLY},
+                                       {"--keep-existing", 0, OPT_KEEP},
+                                       {"--redact", 0, OPT_REDACT},
+                                       {NULL, 0, 0}};
 
 /*
  * Where the command starts: after "--", or else at the second word that is
@@ -64,7 +64,7 @@ command_start(int argc, char **argv, bool *dashdash)
  * reported and make the result 1. */
 static int
 select_names(const struct envx_kvset *all, char **names, size_t n,
-	     const char *env, struct envx_kvset *out)
+             const char *env, struct envx_kvset *out)
 {
 	struct envx_error err;
 	size_t i;
@@ -77,22 +77,22 @@ select_names(const struct envx_kvset *all, char **names, size_t n,
 
 		if (j < 0) {
 			fprintf(stderr, "envx: exec: '%s' is not set in %s\n",
-				names[i], env);
+			        names[i], env);
 			missing++;
 			continue;
 		}
 		v = envx_kvset_value(all, (size_t)j, &len);
 		if (envx_kvset_add(out, names[i], strlen(names[i]), v, len, 0,
-				   &err) < 0) {
+		                   &err) < 0) {
 			return envx_cli_fail(&err);
 		}
 	}
 	if (missing > 0) {
 		return envx_cli_error(1,
-				      "exec: %zu required secret%s missing in "
-				      "%s; the command was not run",
-				      missing, missing == 1 ? " is" : "s are",
-				      env);
+		                      "exec: %zu required secret%s missing in "
+		                      "%s; the command was not run",
+		                      missing, missing == 1 ? " is" : "s are",
+		                      env);
 	}
 	envx_kvset_sort(out);
 	return 0;
@@ -120,9 +120,9 @@ split_only(struct envx_ctx *ctx, char *list, char ***names, size_t *n)
 		}
 		if (!envx_name_valid(p, strlen(p))) {
 			return envx_cli_usage(ctx,
-					      "--only: invalid secret name "
-					      "'%.64s'",
-					      p);
+			                      "--only: invalid secret name "
+			                      "'%.64s'",
+			                      p);
 		}
 		(*names)[(*n)++] = p;
 		if (comma == NULL) {
@@ -182,21 +182,21 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	cmd = argv + start + (dashdash ? 1 : 0);
 	if (st.npositional != 1 || *cmd == NULL) {
 		status = envx_cli_usage(ctx, st.npositional == 0
-						     ? "missing ENV"
-						     : (st.npositional > 1
-								? "too many "
-								  "arguments "
-								  "before the "
-								  "command"
-								: "missing the "
-								  "command to "
-								  "run"));
+		                                     ? "missing ENV"
+		                                     : (st.npositional > 1
+		                                                ? "too many "
+		                                                  "arguments "
+		                                                  "before the "
+		                                                  "command"
+		                                                : "missing the "
+		                                                  "command to "
+		                                                  "run"));
 		goto done;
 	}
 	env = st.positional[0];
 	if (only != NULL && template_path != NULL) {
 		status = envx_cli_usage(ctx, "--only and --template cannot be "
-					     "used together");
+		                             "used together");
 		goto done;
 	}
 	if (only != NULL) {
@@ -244,9 +244,9 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	for (i = 0; i < ee.nskipped; i++) {
 		fprintf(stderr,
-			"envx: exec: not injecting '%s' from %s: the name can "
-			"hijack a loader or shell\n",
-			envx_kvset_name(inject, ee.skipped[i]), env);
+		        "envx: exec: not injecting '%s' from %s: the name can "
+		        "hijack a loader or shell\n",
+		        envx_kvset_name(inject, ee.skipped[i]), env);
 	}
 	fflush(stdout);
 	if (redact) {

@@ -22,7 +22,7 @@ static int
 parse_format(const char *s, enum format *f)
 {
 	static const char *const names[] = {"dotenv", "json", "shell",
-					    "github"};
+	                                    "github"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -45,18 +45,17 @@ write_github(const struct envx_kvset *set, struct envx_error *err)
 
 	if (path == NULL || *path == '\0') {
 		return envx_error_set(err, ENVX_E_USAGE,
-				      "export --format github: GITHUB_ENV is "
-				      "not set (this format is for GitHub "
-				      "Actions steps)");
+		                      "export --format github: GITHUB_ENV is "
+		                      "not set (this format is for GitHub "
+		                      "Actions steps)");
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
+	          0600);
 	if (fd < 0) {
-		return envx_error_set(err,
-				      errno == ELOOP ? ENVX_E_UNSAFE
-						     : ENVX_E_IO,
-				      "cannot open GITHUB_ENV file '%s': %s",
-				      path, strerror(errno));
+		return envx_error_set(
+		        err, errno == ELOOP ? ENVX_E_UNSAFE : ENVX_E_IO,
+		        "cannot open GITHUB_ENV file '%s': %s", path,
+		        strerror(errno));
 	}
 	r = envx_secout_init(&env_out, fd, err);
 	if (r == 0) {
@@ -66,18 +65,18 @@ write_github(const struct envx_kvset *set, struct envx_error *err)
 		/* masks first: GitHub must know a value before any log line
 		 * could show it */
 		r = envx_github_write(set, envx_secout_emit, &env_out,
-				      envx_secout_emit, &mask_out, err);
+		                      envx_secout_emit, &mask_out, err);
 	}
 	if (envx_secout_finish(&mask_out) < 0 && r == 0) {
 		r = envx_error_set(err, ENVX_E_IO,
-				   "cannot write to standard output");
+		                   "cannot write to standard output");
 	}
 	if (envx_secout_finish(&env_out) < 0 && r == 0) {
 		r = envx_error_set(err, ENVX_E_IO, "cannot write '%s'", path);
 	}
 	if (fsync(fd) < 0 && r == 0 && errno != EINVAL) {
-		r = envx_error_set(err, ENVX_E_IO, "cannot sync '%s': %s",
-				   path, strerror(errno));
+		r = envx_error_set(err, ENVX_E_IO, "cannot sync '%s': %s", path,
+		                   strerror(errno));
 	}
 	close(fd);
 	return r;
@@ -87,7 +86,7 @@ int
 cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {{"--format", 1, 1},
-					       {NULL, 0, 0}};
+	                                       {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	struct envx_kvset set;
 	struct envx_secout out = {.fd = -1};
@@ -105,10 +104,10 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	while ((o = envx_getopt(ctx, &st, opts)) > 0) {
 		if (parse_format(st.arg, &fmt) < 0) {
 			status = envx_cli_usage(ctx,
-						"unknown format '%.32s' (use "
-						"dotenv, json, shell or "
-						"github)",
-						st.arg);
+			                        "unknown format '%.32s' (use "
+			                        "dotenv, json, shell or "
+			                        "github)",
+			                        st.arg);
 			goto done;
 		}
 	}
@@ -118,8 +117,8 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (st.npositional != 1) {
 		status = envx_cli_usage(ctx, st.npositional < 1
-						     ? "missing ENV"
-						     : "too many arguments");
+		                                     ? "missing ENV"
+		                                     : "too many arguments");
 		goto done;
 	}
 	status = envx_cmd_vault(ctx);
@@ -137,19 +136,19 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 		r = envx_secout_init(&out, STDOUT_FILENO, &err);
 		if (r == 0 && fmt == FMT_DOTENV) {
 			r = envx_dotenv_write(&set, envx_secout_emit, &out,
-					      &err);
+			                      &err);
 		} else if (r == 0 && fmt == FMT_JSON) {
 			r = envx_json_write(&set, envx_secout_emit, &out, &err);
 		} else if (r == 0) {
 			r = envx_shell_write(&set, envx_secout_emit, &out,
-					     &err);
+			                     &err);
 		}
 		if (r < 0) {
 			out.buf.len = 0; /* print nothing more on failure */
 		}
 		if (envx_secout_finish(&out) < 0 && r == 0) {
 			r = envx_error_set(&err, ENVX_E_IO,
-					   "cannot write to standard output");
+			                   "cannot write to standard output");
 		}
 	}
 	if (r < 0) {

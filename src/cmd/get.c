@@ -13,26 +13,16 @@
 int
 cmd_get(int argc, char **argv, struct envx_ctx *ctx)
 {
-	struct envx_optstate st = {.argc = argc, .argv = argv};
+	struct envx_optstate st = {0};
 	struct envx_secbuf value = {0};
 	struct envx_env *e = NULL;
 	struct envx_error err;
 	int status = 0;
-	int o;
 
-	o = envx_getopt(ctx, &st, NULL);
-	if (o < 0) {
-		status = o == -1 ? 0 : 2;
-		goto done;
-	}
-	if (st.npositional != 2) {
-		status = envx_cli_usage(ctx, st.npositional < 2
-		                                     ? "missing ENV or NAME"
-		                                     : "too many arguments");
-		goto done;
-	}
-	status = envx_cmd_vault(ctx);
+	status = envx_cmd_args(ctx, argc, argv, &st, 2, 2,
+	                       "missing ENV or NAME");
 	if (status != 0) {
+		status = status < 0 ? 0 : status;
 		goto done;
 	}
 	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0 ||

@@ -10,28 +10,6 @@
 #include "cmd/cmd.h"
 #include "util/banned.h"
 
-/* Parses ENV NAME [VERSION] after options; returns 0 or an exit status. */
-static int
-env_name_args(struct envx_ctx *ctx, int argc, char **argv, int max_extra,
-              struct envx_optstate *st)
-{
-	int o;
-
-	st->argc = argc;
-	st->argv = argv;
-	o = envx_getopt(ctx, st, NULL);
-	if (o < 0) {
-		return o == -1 ? -1 : 2;
-	}
-	if (st->npositional < 2) {
-		return envx_cli_usage(ctx, "missing ENV or NAME");
-	}
-	if (st->npositional > 2 + max_extra) {
-		return envx_cli_usage(ctx, "too many arguments");
-	}
-	return 0;
-}
-
 int
 cmd_history(int argc, char **argv, struct envx_ctx *ctx)
 {
@@ -45,13 +23,10 @@ cmd_history(int argc, char **argv, struct envx_ctx *ctx)
 	bool verified;
 	int status;
 
-	status = env_name_args(ctx, argc, argv, 0, &st);
+	status = envx_cmd_args(ctx, argc, argv, &st, 2, 2,
+	                       "missing ENV or NAME");
 	if (status != 0) {
 		status = status < 0 ? 0 : status;
-		goto done;
-	}
-	status = envx_cmd_vault(ctx);
-	if (status != 0) {
 		goto done;
 	}
 	if (envx_ctx_open_verified(ctx, st.positional[0], &e, &verified, &err) <
@@ -105,7 +80,8 @@ cmd_rollback(int argc, char **argv, struct envx_ctx *ctx)
 	size_t n = 0;
 	int status;
 
-	status = env_name_args(ctx, argc, argv, 1, &st);
+	status = envx_cmd_args(ctx, argc, argv, &st, 2, 3,
+	                       "missing ENV or NAME");
 	if (status != 0) {
 		status = status < 0 ? 0 : status;
 		goto done;
@@ -120,10 +96,6 @@ cmd_rollback(int argc, char **argv, struct envx_ctx *ctx)
 			                        st.positional[2]);
 			goto done;
 		}
-	}
-	status = envx_cmd_vault(ctx);
-	if (status != 0) {
-		goto done;
 	}
 	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0 ||
 	    envx_env_history(e, st.positional[1], &list, &n, &err) < 0) {
@@ -172,13 +144,10 @@ cmd_rm(int argc, char **argv, struct envx_ctx *ctx)
 	struct envx_error err;
 	int status;
 
-	status = env_name_args(ctx, argc, argv, 0, &st);
+	status = envx_cmd_args(ctx, argc, argv, &st, 2, 2,
+	                       "missing ENV or NAME");
 	if (status != 0) {
 		status = status < 0 ? 0 : status;
-		goto done;
-	}
-	status = envx_cmd_vault(ctx);
-	if (status != 0) {
 		goto done;
 	}
 	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0) {

@@ -16,7 +16,7 @@
 
 static void
 print_diags(struct envx_ctx *ctx, const char *file,
-	    const struct envx_dotenv_result *res)
+            const struct envx_dotenv_result *res)
 {
 	size_t i;
 
@@ -26,18 +26,18 @@ print_diags(struct envx_ctx *ctx, const char *file,
 			continue;
 		}
 		fprintf(stderr, "envx: %s:%u: %s: %s\n", file, d->line,
-			d->is_error ? "error" : "warning", d->msg);
+		        d->is_error ? "error" : "warning", d->msg);
 	}
 	if (res->ndiags_dropped > 0) {
 		fprintf(stderr, "envx: %s: %zu more diagnostics not shown\n",
-			file, res->ndiags_dropped);
+		        file, res->ndiags_dropped);
 	}
 }
 
 /* True when name already holds exactly this value in current. */
 static bool
 unchanged(const struct envx_kvset *current, const char *name,
-	  const unsigned char *value, size_t len)
+          const unsigned char *value, size_t len)
 {
 	ssize_t j = envx_kvset_bsearch(current, name);
 	const unsigned char *cur;
@@ -47,14 +47,15 @@ unchanged(const struct envx_kvset *current, const char *name,
 		return false;
 	}
 	cur = envx_kvset_value(current, (size_t)j, &curlen);
-	return curlen == len && (len == 0 || sodium_memcmp(cur, value, len) == 0);
+	return curlen == len &&
+	       (len == 0 || sodium_memcmp(cur, value, len) == 0);
 }
 
 int
 cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {{"--lenient", 0, 1},
-					       {NULL, 0, 0}};
+	                                       {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	struct envx_dotenv_result res;
 	struct envx_kvset current;
@@ -83,8 +84,8 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (st.npositional != 2) {
 		status = envx_cli_usage(ctx, st.npositional < 2
-						     ? "missing ENV or FILE"
-						     : "too many arguments");
+		                                     ? "missing ENV or FILE"
+		                                     : "too many arguments");
 		goto done;
 	}
 	env = st.positional[0];
@@ -104,7 +105,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	if (envx_dotenv_parse((const char *)data.data, data.len, flags, &res,
-			      &err) < 0 &&
+	                      &err) < 0 &&
 	    res.nerrors == 0) {
 		status = envx_cli_fail(&err);
 		goto done;
@@ -112,20 +113,21 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	print_diags(ctx, shown, &res);
 	if (res.nerrors > 0) {
 		status = envx_cli_error(7,
-					"import: '%s' has %zu error%s; nothing "
-					"was imported (fix them, or pass "
-					"--lenient to skip unparseable lines)",
-					shown, res.nerrors,
-					res.nerrors == 1 ? "" : "s");
+		                        "import: '%s' has %zu error%s; nothing "
+		                        "was imported (fix them, or pass "
+		                        "--lenient to skip unparseable lines)",
+		                        shown, res.nerrors,
+		                        res.nerrors == 1 ? "" : "s");
 		goto done;
 	}
 	envx_kvset_sort(&res.pairs);
 	for (i = 0; i < res.pairs.count; i++) {
 		if (envx_name_check(envx_kvset_name(&res.pairs, i), &err) < 0) {
-			status = envx_cli_error(7, "import: %s:%u: %s; nothing "
-						   "was imported",
-						shown, res.pairs.items[i].line,
-						err.msg);
+			status = envx_cli_error(7,
+			                        "import: %s:%u: %s; nothing "
+			                        "was imported",
+			                        shown, res.pairs.items[i].line,
+			                        err.msg);
 			goto done;
 		}
 	}
@@ -138,7 +140,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		size_t len;
 		const char *name = envx_kvset_name(&res.pairs, i);
 		const unsigned char *value =
-			envx_kvset_value(&res.pairs, i, &len);
+		        envx_kvset_value(&res.pairs, i, &len);
 
 		if (unchanged(&current, name, value, len)) {
 			continue;
@@ -151,7 +153,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		written++;
 	}
 	snprintf(detail, sizeof(detail), "%zu of %zu from %.64s", written,
-		 res.pairs.count, shown);
+	         res.pairs.count, shown);
 	if (envx_vault_audit(ctx->vault, "import", env, "", detail, &err) < 0 ||
 	    envx_vault_commit(ctx->vault, &err) < 0) {
 		envx_vault_rollback(ctx->vault);
@@ -159,8 +161,8 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	envx_cli_note(ctx, "imported %zu secret%s into %s (%zu unchanged)",
-		      written, written == 1 ? "" : "s", env,
-		      res.pairs.count - written);
+	              written, written == 1 ? "" : "s", env,
+	              res.pairs.count - written);
 done:
 	envx_kvset_release(&current);
 	envx_dotenv_result_release(&res);

@@ -71,28 +71,17 @@ print_table(const struct envx_secret_info *s, size_t n)
 int
 cmd_list(int argc, char **argv, struct envx_ctx *ctx)
 {
-	struct envx_optstate st = {.argc = argc, .argv = argv};
+	struct envx_optstate st = {0};
 	struct envx_secret_info *secrets = NULL;
 	struct envx_env *e = NULL;
 	struct envx_error err;
 	size_t n = 0;
 	bool verified = false;
 	int status = 0;
-	int o;
 
-	o = envx_getopt(ctx, &st, NULL);
-	if (o < 0) {
-		status = o == -1 ? 0 : 2;
-		goto done;
-	}
-	if (st.npositional != 1) {
-		status = envx_cli_usage(ctx, st.npositional < 1
-		                                     ? "missing ENV"
-		                                     : "too many arguments");
-		goto done;
-	}
-	status = envx_cmd_vault(ctx);
+	status = envx_cmd_args(ctx, argc, argv, &st, 1, 1, "missing ENV");
 	if (status != 0) {
+		status = status < 0 ? 0 : status;
 		goto done;
 	}
 	if (envx_ctx_open_verified(ctx, st.positional[0], &e, &verified, &err) <

@@ -462,8 +462,8 @@ out:
 #define DELIM_RANDOM_BYTES 16
 
 /* Masks every line of v that is not only blanks (split at LF and CR, since
- * the log may show either as a break) with ::add-mask::; '%' is escaped because the runner unescapes
- * %25, %0D and %0A in command data. */
+ * the log may show either as a break) with ::add-mask::; '%' is escaped because
+ * the runner unescapes %25, %0D and %0A in command data. */
 static int
 mask_value(envx_emit_fn emit, void *ctx, const unsigned char *v, size_t len,
            struct envx_error *err)

@@ -225,7 +225,7 @@ secbuf_grow(struct envx_secbuf *b, size_t cap, struct envx_error *err)
 
 int
 envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
-		      struct envx_error *err)
+                      struct envx_error *err)
 {
 	struct stat st;
 	size_t cap = 64 * 1024;
@@ -234,20 +234,18 @@ envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
 
 	out->data = NULL;
 	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
-				    : open(path, O_RDONLY | O_CLOEXEC);
+	                            : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		return envx_error_set(err,
-				      errno == ENOENT ? ENVX_E_NOTFOUND
-						      : ENVX_E_IO,
-				      "cannot open '%s': %s", path,
-				      strerror(errno));
+		return envx_error_set(
+		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+		        "cannot open '%s': %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		if ((size_t)st.st_size > max) {
 			r = envx_error_set(err, ENVX_E_INPUT,
-					   "'%s' is too large (more than %zu "
-					   "bytes)",
-					   path, max);
+			                   "'%s' is too large (more than %zu "
+			                   "bytes)",
+			                   path, max);
 			goto out;
 		}
 		cap = (size_t)st.st_size + 1;
@@ -263,13 +261,13 @@ envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
 			size_t ncap = out->cap * 2;
 			if (out->cap > max) {
 				r = envx_error_set(err, ENVX_E_INPUT,
-						   "'%s' is too large (more "
-						   "than %zu bytes)",
-						   path, max);
+				                   "'%s' is too large (more "
+				                   "than %zu bytes)",
+				                   path, max);
 				goto out;
 			}
 			r = secbuf_grow(out, ncap > max + 1 ? max + 1 : ncap,
-					err);
+			                err);
 			if (r < 0) {
 				goto out;
 			}
@@ -280,8 +278,8 @@ envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
 		}
 		if (n < 0) {
 			r = envx_error_set(err, ENVX_E_IO,
-					   "cannot read '%s': %s", path,
-					   strerror(errno));
+			                   "cannot read '%s': %s", path,
+			                   strerror(errno));
 			goto out;
 		}
 		if (n == 0) {
@@ -291,8 +289,8 @@ envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
 	}
 	if (out->len > max) {
 		r = envx_error_set(err, ENVX_E_INPUT,
-				   "'%s' is too large (more than %zu bytes)",
-				   path, max);
+		                   "'%s' is too large (more than %zu bytes)",
+		                   path, max);
 	}
 out:
 	close(fd);

@@ -390,9 +390,10 @@ make_parents(const char *path, struct envx_error *err)
 		}
 		dir[i] = '\0';
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			return envx_error_set(err, ENVX_E_IO,
-					      "cannot create directory '%s': %s",
-					      dir, strerror(errno));
+			return envx_error_set(
+			        err, ENVX_E_IO,
+			        "cannot create directory '%s': %s", dir,
+			        strerror(errno));
 		}
 		dir[i] = '/';
 	}
@@ -400,16 +401,16 @@ make_parents(const char *path, struct envx_error *err)
 }
 
 int
-envx_identity_save(const char *path, const struct envx_secbuf *text,
-		   bool force, struct envx_error *err)
+envx_identity_save(const char *path, const struct envx_secbuf *text, bool force,
+                   struct envx_error *err)
 {
 	struct stat st;
 	int r;
 
 	if (!force && lstat(path, &st) == 0) {
 		return envx_error_set(err, ENVX_E_IO,
-				      "refusing to overwrite identity '%s'",
-				      path);
+		                      "refusing to overwrite identity '%s'",
+		                      path);
 	}
 	r = make_parents(path, err);
 	if (r < 0) {
