@@ -249,6 +249,12 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 		        envx_kvset_name(inject, ee.skipped[i]), env);
 	}
 	fflush(stdout);
+	/* nothing more is read from the vault: close it so its descriptor
+	 * cannot leak into the command and no lock is held while it runs */
+	envx_env_free(e);
+	e = NULL;
+	envx_vault_close(ctx->vault);
+	ctx->vault = NULL;
 	if (redact) {
 		/* every value of the env is redacted, injected or not */
 		if (envx_exec_redacted(cmd, ee.envp, &all, &status, &err) < 0) {
@@ -256,12 +262,6 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		goto done;
 	}
-	/* nothing of envx's state needs to survive the exec; close the
-	 * vault so its descriptor cannot leak into the command */
-	envx_env_free(e);
-	e = NULL;
-	envx_vault_close(ctx->vault);
-	ctx->vault = NULL;
 	envx_kvset_release(&chosen);
 	envx_kvset_release(&all);
 	envx_exec_replace(cmd, ee.envp, &status, &err);

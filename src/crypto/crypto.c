@@ -174,7 +174,9 @@ envx_kdf_defaults(struct envx_kdf_params *kp, struct envx_error *err)
 		kp->p = p;
 		r = envx_kdf_check(kp, err);
 		if (r < 0) {
-			err->code = ENVX_E_USAGE;
+			if (err != NULL) {
+				err->code = ENVX_E_USAGE;
+			}
 			return ENVX_E_USAGE;
 		}
 	}

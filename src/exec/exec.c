@@ -456,6 +456,7 @@ install_handlers(struct run *run, struct envx_error *err)
 	run->masked = true;
 	memset(&sa, 0, sizeof(sa));
 	sigfillset(&sa.sa_mask);
+	run->nsig = 0;
 	for (i = 0; i < n; i++) {
 		struct sigaction *use = &sa;
 		struct sigaction ign;
@@ -472,13 +473,23 @@ install_handlers(struct run *run, struct envx_error *err)
 			        SA_SIGINFO |
 			        (run->signo[i] == SIGCHLD ? SA_NOCLDSTOP : 0);
 		}
-		if (sigaction(run->signo[i], use, &run->old[i]) < 0) {
-			run->nsig = i;
+		/* installed handlers are compacted to the front, so restore
+		 * only touches what was changed */
+		run->signo[run->nsig] = run->signo[i];
+		if (sigaction(run->signo[i], use, &run->old[run->nsig]) < 0) {
+			if (errno == EINVAL && run->signo[i] != SIGCHLD &&
+			    run->signo[i] != SIGPIPE) {
+				/* a signal this process may not catch (a
+				 * debugger or valgrind reserves some real-time
+				 * ones): it is not forwarded */
+				continue;
+			}
 			return envx_error_set(err, ENVX_E_INTERNAL,
 			                      "cannot install signal handler: "
 			                      "%s",
 			                      strerror(errno));
 		}
+		run->nsig++;
 	}
 	return 0;
 }

@@ -9,9 +9,6 @@
 #include "vault/internal.h"
 #include "util/banned.h"
 
-int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
-int envx_env_seal(struct envx_env *e, struct envx_error *err);
-
 /* VF-3.4: the environment MAC over every secret and version row. */
 static int
 compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
@@ -154,6 +151,84 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		memcpy(e->mac, mac, sizeof(mac));
 	}
 	return r;
+}
+
+/* VF-3.6: the stored generation and MAC, re-read and verified inside the
+ * write transaction that is about to change the environment. */
+static int
+reverify(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	unsigned char stored[ENVX_HASH_BYTES];
+	unsigned char mac[ENVX_HASH_BYTES];
+	int64_t gen;
+	int r;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT generation, mac FROM envs WHERE id = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	if (sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "environment '%s' changed or vanished while "
+		                   "envx was using it",
+		                   e->name);
+		goto out;
+	}
+	gen = sqlite3_column_int64(st, 0);
+	memcpy(stored, sqlite3_column_blob(st, 1), sizeof(stored));
+	r = compute_mac(v, e->id, e->name, gen, e->sub->mac, mac, err);
+	if (r < 0) {
+		goto out;
+	}
+	if (sodium_memcmp(mac, stored, sizeof(mac)) != 0) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "environment '%s' failed its integrity "
+		                   "check: rows were changed, deleted, "
+		                   "duplicated or rolled back outside envx",
+		                   e->name);
+		goto out;
+	}
+	e->generation = gen;
+	memcpy(e->mac, stored, sizeof(stored));
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	int r;
+
+	if (!v->in_tx) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "write outside a transaction");
+	}
+	if (e->dirty) {
+		return 0;
+	}
+	if (e->sub == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "environment '%s' is locked", e->name);
+	}
+	if (v->ndirty == ENVX_MAX_DIRTY) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "too many environments changed at once");
+	}
+	r = reverify(e, err);
+	if (r < 0) {
+		return r;
+	}
+	v->dirty[v->ndirty++] = e;
+	e->dirty = true;
+	return 0;
 }
 
 /* VF-3.5: AD of a passphrase-wrapped environment key. */
@@ -599,8 +674,13 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		opened = true;
 	}
 	if (!opened && has_passphrase && how != NULL && how->ask != NULL) {
+		int tries = 0;
+
 		sqlite3_reset(st);
-		while (!opened && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* VF-3.5: each try costs an Argon2id run, so a crafted vault
+		 * with many passphrase recipients cannot make envx spin */
+		while (!opened && tries < ENVX_MAX_PASSPHRASE_TRIES &&
+		       (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *kind =
 			        (const char *)sqlite3_column_text(st, 0);
 			if (kind == NULL || strcmp(kind, "passphrase") != 0) {
@@ -615,6 +695,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 				                   e->name);
 				goto out;
 			}
+			tries++;
 			r = try_passphrase(e, how, sqlite3_column_blob(st, 2),
 			                   sqlite3_column_blob(st, 3),
 			                   (size_t)sqlite3_column_bytes(st, 3),

@@ -16,12 +16,15 @@
 #define ENVX_APPLICATION_ID  0x656e7678
 #define ENVX_BUSY_TIMEOUT_MS 5000
 #define ENVX_MAX_DIRTY       64
+/* VF-3.5: passphrase recipients tried per unlock, at most. */
+#define ENVX_MAX_PASSPHRASE_TRIES 4
 
 struct envx_vault {
 	sqlite3 *db;
 	char path[4096];
 	bool writable;
 	bool in_tx;
+	bool read_tx;      /* read-only opens hold one snapshot (VF-4.4) */
 	bool lost_changes; /* a dirty env handle was freed before commit */
 	int schema;
 	unsigned char vault_id[ENVX_VAULT_ID_BYTES];
@@ -45,6 +48,16 @@ struct envx_env {
 /* Maps the database's last error to an ENVX_E_* code with a message
  * "<what>: <sqlite's reason>". */
 int envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what);
+
+/*
+ * Registers e as changed in the open write transaction, so that commit
+ * reseals it. On the first change it re-reads the environment's generation
+ * and MAC inside the transaction and verifies them against the rows as they
+ * are now (VF-3.6), so rows edited since unlock are never resealed as valid.
+ */
+int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
+/* Recomputes e's MAC with the next generation and stores both (VF-3.4). */
+int envx_env_seal(struct envx_env *e, struct envx_error *err);
 
 const char *const *envx_schema_migration(int from_version);
 int envx_schema_migrate(sqlite3 *db, int from, int to, struct envx_error *err);

@@ -9,8 +9,6 @@
 #include "vault/internal.h"
 #include "util/banned.h"
 
-int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
-
 /* VF-3.3 */
 static void
 value_ad(struct envx_ad *ad, const struct envx_env *e, const char *name,

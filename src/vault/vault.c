@@ -354,6 +354,16 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 	if (r < 0) {
 		goto out;
 	}
+	if (!writable) {
+		/* VF-4.4: a reader sees one snapshot from the schema check to
+		 * the last value it decrypts, so rows cannot change between
+		 * the MAC check at unlock and the reads that follow */
+		r = exec_sql(v, "BEGIN", err, "cannot read vault");
+		if (r < 0) {
+			goto out;
+		}
+		v->read_tx = true;
+	}
 	r = pragma_int(v, "PRAGMA application_id", &app_id, err);
 	if (r == 0) {
 		r = pragma_int(v, "PRAGMA user_version", &version, err);
@@ -392,6 +402,14 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 		if (r == 0) {
 			r = envx_schema_check(v->db, version, err);
 		}
+		if (r == 0 && version > ENVX_VAULT_SCHEMA_VERSION) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "vault '%s' has format %d, newer "
+			                   "than this envx understands (%d): "
+			                   "upgrade envx",
+			                   path, version,
+			                   ENVX_VAULT_SCHEMA_VERSION);
+		}
 		if (r == 0 && version < ENVX_VAULT_SCHEMA_VERSION) {
 			r = envx_schema_migrate(v->db, version,
 			                        ENVX_VAULT_SCHEMA_VERSION, err);
@@ -429,6 +447,9 @@ envx_vault_close(struct envx_vault *v)
 	}
 	if (v->in_tx) {
 		envx_vault_rollback(v);
+	}
+	if (v->read_tx) {
+		sqlite3_exec(v->db, "COMMIT", NULL, NULL, NULL);
 	}
 	sqlite3_close_v2(v->db);
 	sodium_memzero(v, sizeof(*v));
@@ -486,31 +507,6 @@ envx_vault_rollback(struct envx_vault *v)
 	v->ndirty = 0;
 }
 
-/* Marks e as changed in the open transaction, so commit reseals it. */
-int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
-int envx_env_seal(struct envx_env *e, struct envx_error *err);
-
-int
-envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
-{
-	struct envx_vault *v = e->v;
-
-	if (!v->in_tx) {
-		return envx_error_set(err, ENVX_E_INTERNAL,
-		                      "write outside a transaction");
-	}
-	if (e->dirty) {
-		return 0;
-	}
-	if (v->ndirty == ENVX_MAX_DIRTY) {
-		return envx_error_set(err, ENVX_E_INTERNAL,
-		                      "too many environments changed at once");
-	}
-	v->dirty[v->ndirty++] = e;
-	e->dirty = true;
-	return 0;
-}
-
 int
 envx_vault_commit(struct envx_vault *v, struct envx_error *err)
 {
@@ -566,9 +562,14 @@ envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		seq = sqlite3_column_int64(st, 0) + 1;
-		if (sqlite3_column_bytes(st, 1) == ENVX_HASH_BYTES) {
-			memcpy(prev, sqlite3_column_blob(st, 1), sizeof(prev));
+		if (sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "the audit log's last event is "
+			                   "malformed: the vault is corrupt or "
+			                   "tampered");
+			goto out;
 		}
+		memcpy(prev, sqlite3_column_blob(st, 1), sizeof(prev));
 	}
 	sqlite3_finalize(st);
 	st = NULL;

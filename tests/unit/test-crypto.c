@@ -1,0 +1,559 @@
+/*
+ * Unit tests for src/crypto: value AEAD and its associated data, subkeys and
+ * the key commitment, Argon2id bounds, base32 and key checksums. The
+ * known-answer values here are the ones printed in vault-format/SPEC.md §8.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "crypto/crypto.h"
+
+static void
+assert_hex(const unsigned char *p, size_t n, const char *expected)
+{
+	char hex[2 * 1024 + 1];
+
+	assert_true(n <= 1024);
+	sodium_bin2hex(hex, sizeof(hex), p, n);
+	assert_string_equal(hex, expected);
+}
+
+static double
+elapsed_ms(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) * 1000.0 +
+	       (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void
+value_ad(struct envx_ad *ad, const unsigned char *vault_id, const char *env,
+         const char *name, uint64_t version)
+{
+	envx_ad_init(ad);
+	envx_ad_str(ad, "envx-value-v1");
+	envx_ad_bytes(ad, vault_id, ENVX_VAULT_ID_BYTES);
+	envx_ad_str(ad, env);
+	envx_ad_str(ad, name);
+	envx_ad_u64(ad, version);
+}
+
+static void
+test_crypto_aead_round_trip(void **state)
+{
+	unsigned char key[ENVX_KEY_BYTES];
+	unsigned char vid[ENVX_VAULT_ID_BYTES];
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	unsigned char nonce2[ENVX_NONCE_BYTES];
+	unsigned char ct[64 + ENVX_TAG_BYTES];
+	unsigned char ct2[64 + ENVX_TAG_BYTES];
+	unsigned char pt[64];
+	const char *msg = "postgres://u:p@h/db";
+	size_t len = strlen(msg);
+	struct envx_ad ad;
+
+	(void)state;
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(vid, sizeof(vid));
+	value_ad(&ad, vid, "staging", "DATABASE_URL", 1);
+	envx_crypto_seal_value(key, &ad, (const unsigned char *)msg, len, nonce,
+	                       ct);
+	assert_int_equal(envx_crypto_open_value(key, &ad, nonce, ct,
+	                                        len + ENVX_TAG_BYTES, pt),
+	                 0);
+	assert_memory_equal(pt, msg, len);
+
+	/* a fresh nonce each time: the same value never repeats */
+	envx_crypto_seal_value(key, &ad, (const unsigned char *)msg, len,
+	                       nonce2, ct2);
+	assert_memory_not_equal(nonce, nonce2, sizeof(nonce));
+	assert_memory_not_equal(ct, ct2, len + ENVX_TAG_BYTES);
+
+	/* the empty value is a bare tag */
+	envx_crypto_seal_value(key, &ad, NULL, 0, nonce, ct);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, ENVX_TAG_BYTES, pt),
+	        0);
+	/* shorter than a tag */
+	assert_int_equal(envx_crypto_open_value(key, &ad, nonce, ct,
+	                                        ENVX_TAG_BYTES - 1, pt),
+	                 ENVX_E_INTEGRITY);
+}
+
+static void
+test_crypto_aead_every_flipped_bit_fails(void **state)
+{
+	unsigned char key[ENVX_KEY_BYTES];
+	unsigned char vid[ENVX_VAULT_ID_BYTES];
+	/* nonce || ciphertext || tag, flipped as one buffer */
+	unsigned char blob[ENVX_NONCE_BYTES + 5 + ENVX_TAG_BYTES];
+	unsigned char pt[5];
+	struct envx_ad ad;
+	size_t bit;
+	size_t failures = 0;
+
+	(void)state;
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(vid, sizeof(vid));
+	value_ad(&ad, vid, "production", "TOKEN", 7);
+	envx_crypto_seal_value(key, &ad, (const unsigned char *)"hello", 5,
+	                       blob, blob + ENVX_NONCE_BYTES);
+	assert_int_equal(envx_crypto_open_value(key, &ad, blob,
+	                                        blob + ENVX_NONCE_BYTES,
+	                                        5 + ENVX_TAG_BYTES, pt),
+	                 0);
+	for (bit = 0; bit < sizeof(blob) * 8; bit++) {
+		blob[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		if (envx_crypto_open_value(
+		            key, &ad, blob, blob + ENVX_NONCE_BYTES,
+		            5 + ENVX_TAG_BYTES, pt) == ENVX_E_INTEGRITY) {
+			failures++;
+		}
+		blob[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+	}
+	assert_int_equal(failures, sizeof(blob) * 8);
+	/* and every bit of the associated data */
+	failures = 0;
+	for (bit = 0; bit < ad.len * 8; bit++) {
+		ad.data[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		if (envx_crypto_open_value(
+		            key, &ad, blob, blob + ENVX_NONCE_BYTES,
+		            5 + ENVX_TAG_BYTES, pt) == ENVX_E_INTEGRITY) {
+			failures++;
+		}
+		ad.data[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+	}
+	assert_int_equal(failures, ad.len * 8);
+}
+
+static void
+test_crypto_aead_other_name_env_version_or_vault_fails(void **state)
+{
+	unsigned char key[ENVX_KEY_BYTES];
+	unsigned char vid[ENVX_VAULT_ID_BYTES];
+	unsigned char vid2[ENVX_VAULT_ID_BYTES];
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	unsigned char ct[3 + ENVX_TAG_BYTES];
+	unsigned char pt[3];
+	struct envx_ad ad;
+
+	(void)state;
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(vid, sizeof(vid));
+	memcpy(vid2, vid, sizeof(vid));
+	vid2[0] ^= 1;
+	value_ad(&ad, vid, "staging", "A", 2);
+	envx_crypto_seal_value(key, &ad, (const unsigned char *)"abc", 3, nonce,
+	                       ct);
+	value_ad(&ad, vid, "staging", "B", 2);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
+	        ENVX_E_INTEGRITY);
+	value_ad(&ad, vid, "production", "A", 2);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
+	        ENVX_E_INTEGRITY);
+	value_ad(&ad, vid, "staging", "A", 1);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
+	        ENVX_E_INTEGRITY);
+	value_ad(&ad, vid2, "staging", "A", 2);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
+	        ENVX_E_INTEGRITY);
+	/* length prefixes: ("stag", "ingA") is not ("staging", "A") */
+	value_ad(&ad, vid, "stag", "ingA", 2);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
+	        ENVX_E_INTEGRITY);
+	value_ad(&ad, vid, "staging", "A", 2);
+	assert_int_equal(
+	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt), 0);
+}
+
+static void
+test_crypto_ad_layout_is_length_prefixed(void **state)
+{
+	struct envx_ad ad;
+	unsigned char vid[ENVX_VAULT_ID_BYTES];
+	unsigned char big[1100];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(vid); i++) {
+		vid[i] = (unsigned char)(0xa0 + i);
+	}
+	value_ad(&ad, vid, "staging", "API_KEY", 2);
+	assert_false(ad.overflow);
+	assert_hex(ad.data, ad.len,
+	           "0d00000000000000656e76782d76616c75652d7631"
+	           "1000000000000000a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+	           "070000000000000073746167696e67"
+	           "07000000000000004150495f4b4559"
+	           "08000000000000000200000000000000");
+
+	/* an AD that does not fit is marked and never opens anything */
+	memset(big, 'x', sizeof(big));
+	envx_ad_init(&ad);
+	envx_ad_bytes(&ad, big, sizeof(big));
+	assert_true(ad.overflow);
+	{
+		unsigned char key[ENVX_KEY_BYTES] = {0};
+		unsigned char nonce[ENVX_NONCE_BYTES] = {0};
+		unsigned char ct[ENVX_TAG_BYTES] = {0};
+
+		assert_int_equal(envx_crypto_open_value(key, &ad, nonce, ct,
+		                                        sizeof(ct), NULL),
+		                 ENVX_E_INTEGRITY);
+	}
+}
+
+static void
+test_crypto_subkeys_known_answer(void **state)
+{
+	unsigned char key[ENVX_KEY_BYTES];
+	unsigned char salt[16] = {0};
+	unsigned char personal[16] = {0};
+	unsigned char sub[ENVX_KEY_BYTES];
+	unsigned char commit[ENVX_HASH_BYTES];
+	struct envx_env_subkeys *sk;
+	size_t i;
+
+	(void)state;
+	sk = sodium_malloc(sizeof(*sk));
+	assert_non_null(sk);
+	for (i = 0; i < sizeof(key); i++) {
+		key[i] = (unsigned char)i;
+	}
+	envx_crypto_subkeys(key, sk);
+	assert_hex(sk->value, 32,
+	           "39205eaba66e8fd42bf8f72e156d9ebc1b2c1e622fe387cfd2bda354c6"
+	           "7dbd3f");
+	assert_hex(sk->mac, 32,
+	           "dacaeaf82ad74cd9874ca4bde13c7fe9c1dc832967577678a78707add8"
+	           "8378d2");
+	assert_hex(sk->commit, 32,
+	           "235456c99adb65ed29a3e4658f51da19556a45604840cb7e75febeaed7"
+	           "41d96f");
+
+	/* VF-3.1 as a reader in another language would compute it:
+	 * BLAKE2b-256(key = env key, salt = LE64(id) || 0^8, personal =
+	 * "envx-env" || 0^8, message = empty). */
+	memcpy(personal, "envx-env", 8);
+	for (i = 1; i <= 3; i++) {
+		salt[0] = (unsigned char)i;
+		assert_int_equal(crypto_generichash_blake2b_salt_personal(
+		                         sub, sizeof(sub), NULL, 0, key,
+		                         sizeof(key), salt, personal),
+		                 0);
+		if (i == 1) {
+			assert_memory_equal(sub, sk->value, 32);
+		} else if (i == 2) {
+			assert_memory_equal(sub, sk->mac, 32);
+		}
+	}
+	/* VF-3.2: commitment = BLAKE2b-256 keyed with subkey 3 */
+	crypto_generichash(commit, sizeof(commit),
+	                   (const unsigned char *)"envx-key-commitment-v1", 22,
+	                   sub, sizeof(sub));
+	assert_memory_equal(commit, sk->commit, 32);
+
+	/* a different key, a different commitment */
+	key[31] ^= 1;
+	envx_crypto_subkeys(key, sk);
+	assert_memory_not_equal(commit, sk->commit, 32);
+	sodium_free(sk);
+}
+
+static void
+test_crypto_kdf_bounds(void **state)
+{
+	struct envx_kdf_params kp = {.t = 3, .m_kib = 65536, .p = 4};
+	struct envx_kdf_params bad;
+	struct envx_error err;
+
+	(void)state;
+	assert_int_equal(envx_kdf_check(&kp, &err), 0);
+	kp = (struct envx_kdf_params){.t = 2, .m_kib = 19456, .p = 1};
+	assert_int_equal(envx_kdf_check(&kp, &err), 0);
+	kp = (struct envx_kdf_params){.t = 16, .m_kib = 1048576, .p = 16};
+	assert_int_equal(envx_kdf_check(&kp, &err), 0);
+
+	bad = (struct envx_kdf_params){.t = 1, .m_kib = 65536, .p = 4};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "weak"));
+	bad = (struct envx_kdf_params){.t = 3, .m_kib = 19455, .p = 1};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+	bad = (struct envx_kdf_params){.t = 3, .m_kib = 65536, .p = 0};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+	bad = (struct envx_kdf_params){.t = 17, .m_kib = 65536, .p = 4};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "excessive"));
+	bad = (struct envx_kdf_params){.t = 3, .m_kib = 1048577, .p = 4};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+	bad = (struct envx_kdf_params){.t = 3, .m_kib = 65536, .p = 17};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+	bad = (struct envx_kdf_params){
+	        .t = UINT32_MAX, .m_kib = UINT32_MAX, .p = UINT32_MAX};
+	assert_int_equal(envx_kdf_check(&bad, &err), ENVX_E_INTEGRITY);
+}
+
+static void
+test_crypto_kdf_refuses_before_deriving(void **state)
+{
+	struct envx_kdf_params kp;
+	unsigned char key[ENVX_KEY_BYTES];
+	struct envx_error err;
+	struct timespec t0;
+
+	(void)state;
+	memset(&kp, 0, sizeof(kp));
+	/* 4 TiB at t=1 would take hours, or fail to allocate: refused at
+	 * once instead */
+	kp.t = 1;
+	kp.m_kib = UINT32_MAX;
+	kp.p = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(
+	        envx_kdf_derive(&kp, (const unsigned char *)"pw", 2, key, &err),
+	        ENVX_E_INTEGRITY);
+	kp.t = 3;
+	kp.m_kib = (1u << 30) + 1024;
+	kp.p = 4;
+	assert_int_equal(
+	        envx_kdf_derive(&kp, (const unsigned char *)"pw", 2, key, &err),
+	        ENVX_E_INTEGRITY);
+	kp.t = 1;
+	kp.m_kib = 8;
+	kp.p = 1;
+	assert_int_equal(
+	        envx_kdf_derive(&kp, (const unsigned char *)"pw", 2, key, &err),
+	        ENVX_E_INTEGRITY);
+	assert_true(elapsed_ms(&t0) < 50.0);
+}
+
+static void
+test_crypto_kdf_known_answer_and_encoding(void **state)
+{
+	struct envx_kdf_params kp = {.t = 2, .m_kib = 19456, .p = 1};
+	struct envx_kdf_params back;
+	unsigned char enc[ENVX_KDF_PARAMS_BYTES];
+	unsigned char key[ENVX_KEY_BYTES];
+	struct envx_error err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ENVX_SALT_BYTES; i++) {
+		kp.salt[i] = (unsigned char)i;
+	}
+	envx_kdf_encode(&kp, enc);
+	assert_hex(enc, sizeof(enc),
+	           "02000000004c000001000000000102030405060708090a0b0c0d0e0f");
+	envx_kdf_decode(enc, &back);
+	assert_int_equal(back.t, 2);
+	assert_int_equal(back.m_kib, 19456);
+	assert_int_equal(back.p, 1);
+	assert_memory_equal(back.salt, kp.salt, ENVX_SALT_BYTES);
+	assert_int_equal(envx_kdf_derive(&kp, (const unsigned char *)"envx", 4,
+	                                 key, &err),
+	                 0);
+	assert_hex(key, sizeof(key),
+	           "b8a65929fb7e0894f22d38b3c7294822a731c851d01f3c26b4bc4a5cbe"
+	           "45b695");
+}
+
+static void
+test_crypto_kdf_defaults_and_env_override(void **state)
+{
+	struct envx_kdf_params kp;
+	struct envx_kdf_params kp2;
+	struct envx_error err;
+
+	(void)state;
+	unsetenv("ENVX_KDF");
+	assert_int_equal(envx_kdf_defaults(&kp, &err), 0);
+	assert_int_equal(kp.t, 3);
+	assert_int_equal(kp.m_kib, 65536);
+	assert_int_equal(kp.p, 4);
+	assert_int_equal(envx_kdf_defaults(&kp2, &err), 0);
+	assert_memory_not_equal(kp.salt, kp2.salt, ENVX_SALT_BYTES);
+
+	setenv("ENVX_KDF", "4,131072,2", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), 0);
+	assert_int_equal(kp.t, 4);
+	assert_int_equal(kp.m_kib, 131072);
+	assert_int_equal(kp.p, 2);
+
+	setenv("ENVX_KDF", "1,19456,1", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	setenv("ENVX_KDF", "3,2000000,4", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	setenv("ENVX_KDF", "3,65536", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	setenv("ENVX_KDF", "3,65536,4x", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	setenv("ENVX_KDF", "2,19456,1", 1);
+}
+
+static void
+test_crypto_base32_round_trip(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} rfc4648[] = {
+	        {"", ""},
+	        {"f", "MY"},
+	        {"fo", "MZXQ"},
+	        {"foo", "MZXW6"},
+	        {"foob", "MZXW6YQ"},
+	        {"fooba", "MZXW6YTB"},
+	        {"foobar", "MZXW6YTBOI"},
+	};
+	unsigned char in[64];
+	unsigned char back[64];
+	char text[128];
+	size_t n;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rfc4648) / sizeof(rfc4648[0]); i++) {
+		n = strlen(rfc4648[i].in);
+		envx_base32_encode((const unsigned char *)rfc4648[i].in, n,
+		                   true, text);
+		assert_string_equal(text, rfc4648[i].out);
+		assert_int_equal(strlen(text), envx_base32_encoded_len(n));
+	}
+	for (n = 0; n <= sizeof(in); n++) {
+		randombytes_buf(in, n);
+		envx_base32_encode(in, n, n % 2 == 0, text);
+		assert_int_equal(strlen(text), envx_base32_encoded_len(n));
+		assert_int_equal(envx_base32_decode(text, strlen(text), back,
+		                                    sizeof(back)),
+		                 (ssize_t)n);
+		assert_memory_equal(in, back, n);
+		/* decoding ignores case */
+		for (i = 0; text[i] != '\0'; i++) {
+			if (text[i] >= 'a' && text[i] <= 'z') {
+				text[i] = (char)(text[i] - 'a' + 'A');
+			} else if (text[i] >= 'A' && text[i] <= 'Z') {
+				text[i] = (char)(text[i] - 'A' + 'a');
+			}
+		}
+		assert_int_equal(envx_base32_decode(text, strlen(text), back,
+		                                    sizeof(back)),
+		                 (ssize_t)n);
+		assert_memory_equal(in, back, n);
+	}
+}
+
+static void
+test_crypto_base32_rejects_bad_input(void **state)
+{
+	unsigned char out[16];
+
+	(void)state;
+	/* not in the alphabet */
+	assert_int_equal(envx_base32_decode("MZXW6YT0", 8, out, sizeof(out)),
+	                 -1);
+	assert_int_equal(envx_base32_decode("MZXW6YT1", 8, out, sizeof(out)),
+	                 -1);
+	assert_int_equal(envx_base32_decode("MZXW6YT8", 8, out, sizeof(out)),
+	                 -1);
+	/* padding is not part of the encoding */
+	assert_int_equal(envx_base32_decode("MY======", 8, out, sizeof(out)),
+	                 -1);
+	/* lengths no byte string encodes to: 1, 3 and 6 characters */
+	assert_int_equal(envx_base32_decode("M", 1, out, sizeof(out)), -1);
+	assert_int_equal(envx_base32_decode("MZX", 3, out, sizeof(out)), -1);
+	assert_int_equal(envx_base32_decode("MZXW6Y", 6, out, sizeof(out)), -1);
+	/* non-zero trailing bits: "MZ" is not canonical for "f" */
+	assert_int_equal(envx_base32_decode("MZ", 2, out, sizeof(out)), -1);
+	/* output too small */
+	assert_int_equal(envx_base32_decode("MZXW6YTBOI", 10, out, 5), -1);
+	assert_int_equal(envx_base32_decode("MZXW6YTBOI", 10, out, 6), 6);
+}
+
+static void
+test_crypto_key_checksum_known_answer(void **state)
+{
+	unsigned char payload[32];
+	unsigned char sum[4];
+	unsigned char h[32];
+	crypto_generichash_state st;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(payload); i++) {
+		payload[i] = (unsigned char)i;
+	}
+	envx_key_checksum("envxpub1", payload, sizeof(payload), sum);
+	assert_hex(sum, 4, "b6648003");
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const unsigned char *)"envxpub1", 8);
+	crypto_generichash_update(&st, payload, sizeof(payload));
+	crypto_generichash_final(&st, h, sizeof(h));
+	assert_memory_equal(sum, h, 4);
+	/* the prefix is part of the checksum */
+	envx_key_checksum("ENVX-SECRET-KEY-1-", payload, sizeof(payload), sum);
+	assert_memory_not_equal(sum, h, 4);
+}
+
+static void
+test_crypto_length_prefixed_hash(void **state)
+{
+	crypto_generichash_state a;
+	crypto_generichash_state b;
+	unsigned char ha[32];
+	unsigned char hb[32];
+	unsigned char raw[] = {3, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c', 8, 0, 0,
+	                       0, 0, 0, 0, 0, 5, 0, 0, 0,   0,   0,   0, 0};
+
+	(void)state;
+	crypto_generichash_init(&a, NULL, 0, 32);
+	envx_hash_str(&a, "abc");
+	envx_hash_u64(&a, 5);
+	crypto_generichash_final(&a, ha, sizeof(ha));
+	crypto_generichash_init(&b, NULL, 0, 32);
+	crypto_generichash_update(&b, raw, sizeof(raw));
+	crypto_generichash_final(&b, hb, sizeof(hb));
+	assert_memory_equal(ha, hb, 32);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_crypto_aead_round_trip),
+	        cmocka_unit_test(test_crypto_aead_every_flipped_bit_fails),
+	        cmocka_unit_test(
+	                test_crypto_aead_other_name_env_version_or_vault_fails),
+	        cmocka_unit_test(test_crypto_ad_layout_is_length_prefixed),
+	        cmocka_unit_test(test_crypto_subkeys_known_answer),
+	        cmocka_unit_test(test_crypto_kdf_bounds),
+	        cmocka_unit_test(test_crypto_kdf_refuses_before_deriving),
+	        cmocka_unit_test(test_crypto_kdf_known_answer_and_encoding),
+	        cmocka_unit_test(test_crypto_kdf_defaults_and_env_override),
+	        cmocka_unit_test(test_crypto_base32_round_trip),
+	        cmocka_unit_test(test_crypto_base32_rejects_bad_input),
+	        cmocka_unit_test(test_crypto_key_checksum_known_answer),
+	        cmocka_unit_test(test_crypto_length_prefixed_hash),
+	};
+
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	setenv("ENVX_KDF", "2,19456,1", 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,356 @@
+/*
+ * Generates the known-answer vectors of vault-format/SPEC.md: a format-2
+ * vault, the identity and passphrase that open two of its environments, the
+ * expected plaintexts, and a format-1 copy for the migration test. Not part
+ * of the meson build; see README.md beside this file for how to build it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "envx/identity.h"
+#include "envx/vault.h"
+
+#define PASSPHRASE "envx test vectors: correct horse battery staple"
+
+struct item {
+	const char *name;
+	const char *value;
+};
+
+/* Current values, in the order they are written. */
+static const struct item staging[] = {
+        {"DATABASE_URL", "postgres://app:s3cr%40t@db.staging.internal:5432/app"
+                         "?sslmode=require"},
+        {"EMPTY", ""},
+        {"MULTILINE",
+         "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEF"
+         "\nAAOCAT8AMIIBOgIBAAJBAL\n-----END PRIVATE KEY-----\n"},
+        {"UNICODE",
+         "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c"
+         "\xac\xe8\xaa\x9e \xf0\x9f\x9a\x80"},
+        {"QUOTES",
+         "He said \"hi\" and 'bye' \\ $HOME `id` ${X} #not-a-comment"},
+        {"WHITESPACE", "  leading and trailing\t \r\n"},
+        {"EQUALS", "a=b=c; key==value"},
+};
+
+/* API_KEY in staging: three values, then a rollback to version 1. */
+static const char *const api_key[] = {"ak-first-0001", "ak-second-0002",
+                                      "ak-third-0003"};
+
+static const struct item production[] = {
+        {"DATABASE_URL", "postgres://app:prod-pw@db.prod.internal:5432/app"},
+        {"STRIPE_SECRET_KEY", "sk_live_51Hxxxxxxxxxxxxxxxxxxxxxxxx"},
+        {"EMPTY", ""},
+        {"JSON_BLOB", "{\"a\": [1, 2, 3], \"b\": \"\\u00e9\"}"},
+};
+
+static void
+die(const char *what, const struct envx_error *err)
+{
+	fprintf(stderr, "gen-vectors: %s: %s\n", what,
+	        err != NULL ? err->msg : "failed");
+	exit(1);
+}
+
+static void
+write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "gen-vectors: cannot write %s: %s\n", path,
+		        strerror(errno));
+		exit(1);
+	}
+}
+
+static int
+ask_vector_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
+                      struct envx_error *err)
+{
+	(void)ctx;
+	(void)prompt;
+	return envx_secbuf_append(out, PASSPHRASE, strlen(PASSPHRASE), err);
+}
+
+static void
+set(struct envx_vault *v, struct envx_env *e, const char *name,
+    const char *value, const struct envx_set_opts *opts)
+{
+	struct envx_error err;
+	struct envx_set_opts def = {.kind = "set"};
+
+	if (opts == NULL) {
+		opts = &def;
+	}
+	if (envx_env_set(e, name, (const unsigned char *)value, strlen(value),
+	                 opts, NULL, &err) < 0 ||
+	    envx_vault_audit(v, "set", envx_env_name(e), name, opts->kind,
+	                     &err) < 0) {
+		die(name, &err);
+	}
+}
+
+static struct envx_env *
+open_unlocked(struct envx_vault *v, const char *name,
+              const struct envx_identity *id)
+{
+	struct envx_unlock how = {.identity = id};
+	struct envx_env *e = NULL;
+	struct envx_error err;
+
+	if (envx_env_open(v, name, &e, &err) < 0 ||
+	    envx_env_unlock(e, &how, &err) < 0) {
+		die(name, &err);
+	}
+	return e;
+}
+
+static void
+make_v1(const char *dir)
+{
+	char src[4096];
+	char dst[4096];
+	FILE *in;
+	FILE *out;
+	char buf[65536];
+	size_t n;
+	sqlite3 *db = NULL;
+
+	snprintf(src, sizeof(src), "%s/vector.vault", dir);
+	snprintf(dst, sizeof(dst), "%s/v1.vault", dir);
+	unlink(dst);
+	in = fopen(src, "rb");
+	out = fopen(dst, "wb");
+	if (in == NULL || out == NULL) {
+		die("cannot copy vector.vault", NULL);
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+		if (fwrite(buf, 1, n, out) != n) {
+			die("cannot write v1.vault", NULL);
+		}
+	}
+	fclose(in);
+	if (fclose(out) != 0) {
+		die("cannot write v1.vault", NULL);
+	}
+	/* Format 1 is format 2 without the audit table (CHANGES.md); the
+	 * environment MAC does not cover the audit log, so every MAC stays
+	 * valid. */
+	if (sqlite3_open_v2(dst, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	            SQLITE_OK ||
+	    sqlite3_exec(db,
+	                 "DROP TABLE audit; PRAGMA user_version = 1; VACUUM",
+	                 NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "gen-vectors: v1.vault: %s\n",
+		        sqlite3_errmsg(db));
+		exit(1);
+	}
+	sqlite3_close(db);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : ".";
+	char path[4096];
+	struct envx_vault *v = NULL;
+	struct envx_identity *owner = NULL;
+	struct envx_identity *ci = NULL;
+	struct envx_env *e = NULL;
+	struct envx_secbuf text = {0};
+	struct envx_error err;
+	struct envx_set_opts rot = {.flags = ENVX_SET_DESCRIPTION |
+	                                     ENVX_SET_ROTATE,
+	                            .description = "primary database (rotate "
+	                                           "every 90 days)",
+	                            .rotate_every = 90 * 86400,
+	                            .kind = "set"};
+	json_t *root;
+	json_t *envs;
+	json_t *env;
+	json_t *secrets;
+	json_t *hist;
+	char *dump;
+	size_t i;
+
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	/* Fixed clock and the KDF floor: reproducible timestamps, fast
+	 * tests. Nonces, salts and keys are still random. */
+	setenv("ENVX_NOW", "2025-01-15T09:30:00Z", 1);
+	setenv("USER", "vectors", 1);
+	setenv("ENVX_KDF", "2,19456,1", 1);
+	snprintf(path, sizeof(path), "%s/vector.vault", dir);
+	unlink(path);
+
+	if (envx_identity_generate(&owner, &err) < 0 ||
+	    envx_identity_generate(&ci, &err) < 0) {
+		die("identity", &err);
+	}
+	if (envx_vault_create(path, &v, &err) < 0) {
+		die("create", &err);
+	}
+	envx_vault_set_actor(v, "vectors");
+
+	/* Every environment starts with the owner, whose key is thrown
+	 * away: only identity.txt (staging) and passphrase.txt
+	 * (production) open anything in the committed vault. */
+	if (envx_vault_begin(v, &err) < 0 ||
+	    envx_vault_env_add(v, "local", owner->pk, "owner", &err) < 0 ||
+	    envx_vault_env_add(v, "staging", owner->pk, "owner", &err) < 0 ||
+	    envx_vault_env_add(v, "production", owner->pk, "owner", &err) < 0 ||
+	    envx_vault_commit(v, &err) < 0) {
+		die("environments", &err);
+	}
+
+	if (envx_vault_begin(v, &err) < 0) {
+		die("begin", &err);
+	}
+	e = open_unlocked(v, "local", owner);
+	set(v, e, "LOCAL_ONLY", "nobody holding the vectors can read this",
+	    NULL);
+	if (envx_vault_commit(v, &err) < 0) {
+		die("commit local", &err);
+	}
+	envx_env_free(e);
+
+	if (envx_vault_begin(v, &err) < 0) {
+		die("begin", &err);
+	}
+	e = open_unlocked(v, "staging", owner);
+	if (envx_env_grant_key(e, "ci-staging", ci->pk, &err) < 0) {
+		die("grant staging", &err);
+	}
+	for (i = 0; i < sizeof(staging) / sizeof(staging[0]); i++) {
+		set(v, e, staging[i].name, staging[i].value,
+		    i == 0 ? &rot : NULL);
+	}
+	for (i = 0; i < 3; i++) {
+		set(v, e, "API_KEY", api_key[i], NULL);
+	}
+	if (envx_env_rollback(e, "API_KEY", 1, NULL, &err) < 0 ||
+	    envx_vault_audit(v, "rollback", "staging", "API_KEY", "1", &err) <
+	            0) {
+		die("rollback", &err);
+	}
+	if (envx_vault_commit(v, &err) < 0) {
+		die("commit staging", &err);
+	}
+	envx_env_free(e);
+
+	if (envx_vault_begin(v, &err) < 0) {
+		die("begin", &err);
+	}
+	e = open_unlocked(v, "production", owner);
+	if (envx_env_grant_passphrase(e, "break-glass",
+	                              (const unsigned char *)PASSPHRASE,
+	                              strlen(PASSPHRASE), &err) < 0) {
+		die("grant production", &err);
+	}
+	for (i = 0; i < sizeof(production) / sizeof(production[0]); i++) {
+		set(v, e, production[i].name, production[i].value, NULL);
+	}
+	if (envx_vault_commit(v, &err) < 0) {
+		die("commit production", &err);
+	}
+	envx_env_free(e);
+	envx_vault_close(v);
+	v = NULL;
+
+	/* identity.txt, identity-encrypted.txt, passphrase.txt */
+	if (envx_identity_encode(ci, NULL, 0, &text, &err) < 0) {
+		die("identity text", &err);
+	}
+	write_file(dir, "identity.txt", text.data, text.len);
+	envx_secbuf_release(&text);
+	if (envx_identity_encode(ci, (const unsigned char *)PASSPHRASE,
+	                         strlen(PASSPHRASE), &text, &err) < 0) {
+		die("encrypted identity text", &err);
+	}
+	write_file(dir, "identity-encrypted.txt", text.data, text.len);
+	envx_secbuf_release(&text);
+	write_file(dir, "passphrase.txt", PASSPHRASE "\n",
+	           strlen(PASSPHRASE) + 1);
+
+	/* expected.json */
+	root = json_object();
+	envs = json_object();
+	env = json_object();
+	secrets = json_object();
+	for (i = 0; i < sizeof(staging) / sizeof(staging[0]); i++) {
+		json_object_set_new(secrets, staging[i].name,
+		                    json_string(staging[i].value));
+	}
+	json_object_set_new(secrets, "API_KEY", json_string(api_key[0]));
+	hist = json_array();
+	for (i = 0; i < 3; i++) {
+		json_array_append_new(hist, json_string(api_key[i]));
+	}
+	json_array_append_new(hist, json_string(api_key[0]));
+	json_object_set_new(env, "unlock", json_string("identity.txt"));
+	json_object_set_new(env, "secrets", secrets);
+	json_object_set_new(env, "history",
+	                    json_pack("{s:o}", "API_KEY", hist));
+	json_object_set_new(envs, "staging", env);
+	env = json_object();
+	secrets = json_object();
+	for (i = 0; i < sizeof(production) / sizeof(production[0]); i++) {
+		json_object_set_new(secrets, production[i].name,
+		                    json_string(production[i].value));
+	}
+	json_object_set_new(env, "unlock", json_string("passphrase.txt"));
+	json_object_set_new(env, "secrets", secrets);
+	json_object_set_new(envs, "production", env);
+	env = json_object();
+	json_object_set_new(env, "unlock", json_null());
+	json_object_set_new(env, "names", json_pack("[s]", "LOCAL_ONLY"));
+	json_object_set_new(envs, "local", env);
+	json_object_set_new(root, "format", json_integer(2));
+	json_object_set_new(root, "passphrase", json_string(PASSPHRASE));
+	json_object_set_new(root, "environments", envs);
+	dump = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (dump == NULL) {
+		die("json", NULL);
+	}
+	write_file(dir, "expected.json", dump, strlen(dump));
+	free(dump);
+	json_decref(root);
+
+	make_v1(dir);
+
+	/* Self-check: the passphrase opens production read-only. */
+	{
+		struct envx_unlock how = {.ask = ask_vector_passphrase};
+		struct envx_secbuf val = {0};
+
+		if (envx_vault_open(path, false, &v, &err) < 0 ||
+		    envx_env_open(v, "production", &e, &err) < 0 ||
+		    envx_env_unlock(e, &how, &err) < 0 ||
+		    envx_env_get(e, "JSON_BLOB", &val, &err) < 0) {
+			die("self-check", &err);
+		}
+		if (strcmp((const char *)val.data, production[3].value) != 0) {
+			die("self-check: wrong value", NULL);
+		}
+		envx_secbuf_release(&val);
+		envx_env_free(e);
+		envx_vault_close(v);
+	}
+	envx_identity_free(owner);
+	envx_identity_free(ci);
+	printf("vectors written to %s\n", dir);
+	return 0;
+}
