@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /*
  * The floor for `envx exec`: the least a C program must do to run a command
  * with N secrets from an SQLite file - open it, read N ciphertexts, decrypt

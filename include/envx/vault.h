@@ -107,6 +107,10 @@ struct envx_unlock {
 	envx_passphrase_fn ask;               /* for passphrase recipients;
 	                                         may be NULL */
 	void *ask_ctx;
+	/* When not NULL (an initialized, empty set), unlock also decrypts
+	 * every current value into it, sorted by name, in the same pass as
+	 * the MAC check; on failure it is released. */
+	struct envx_kvset *values;
 };
 
 /*

@@ -409,8 +409,16 @@ int
 envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
                 struct envx_error *err)
 {
+	return envx_ctx_unlock_all(ctx, env, out, NULL, err);
+}
+
+int
+envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
+                    struct envx_env **out, struct envx_kvset *values,
+                    struct envx_error *err)
+{
 	struct envx_identity *id = NULL;
-	struct envx_unlock how;
+	struct envx_unlock how = {.values = values};
 	struct envx_env *e = NULL;
 	int r;
 

@@ -124,6 +124,12 @@ int envx_ctx_unlock(struct envx_ctx *ctx, const char *env,
 int envx_ctx_open_verified(struct envx_ctx *ctx, const char *env,
                            struct envx_env **out, bool *verified,
                            struct envx_error *err);
+/* envx_ctx_unlock that also decrypts every current value into values (an
+ * initialized, empty set; sorted by name) in the same pass as the MAC
+ * check. */
+int envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
+                        struct envx_env **out, struct envx_kvset *values,
+                        struct envx_error *err);
 /* "user@host" style label / actor text for the audit log. */
 void envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz);
 

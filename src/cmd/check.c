@@ -45,10 +45,9 @@ input_load(struct envx_ctx *ctx, const char *env, struct env_input *in,
 	int r;
 
 	envx_kvset_init(&in->values);
-	r = envx_ctx_unlock(ctx, env, &in->e, err);
+	r = envx_ctx_unlock_all(ctx, env, &in->e, &in->values, err);
 	if (r == 0) {
 		in->unlocked = true;
-		r = envx_env_get_all(in->e, &in->values, err);
 	} else if (r == ENVX_E_LOCKED) {
 		r = envx_env_open(ctx->vault, env, &in->e, err);
 	}

@@ -209,8 +209,7 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	if (status != 0) {
 		goto done;
 	}
-	if (envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
-	    envx_env_get_all(e, &all, &err) < 0) {
+	if (envx_ctx_unlock_all(ctx, env, &e, &all, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}

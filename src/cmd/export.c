@@ -125,8 +125,7 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	if (status != 0) {
 		goto done;
 	}
-	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0 ||
-	    envx_env_get_all(e, &set, &err) < 0) {
+	if (envx_ctx_unlock_all(ctx, st.positional[0], &e, &set, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}

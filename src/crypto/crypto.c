@@ -83,6 +83,80 @@ envx_hash_u64(crypto_generichash_state *st, uint64_t v)
 	envx_hash_bytes(st, b, sizeof(b));
 }
 
+void
+envx_hashw_init(struct envx_hashw *w, const unsigned char *key, size_t keylen)
+{
+	crypto_generichash_init(&w->st, key, keylen, ENVX_HASH_BYTES);
+	w->n = 0;
+}
+
+static void
+hashw_flush(struct envx_hashw *w)
+{
+	if (w->n > 0) {
+		crypto_generichash_update(&w->st, w->buf, w->n);
+		w->n = 0;
+	}
+}
+
+static void
+hashw_raw(struct envx_hashw *w, const void *p, size_t n)
+{
+	if (n > sizeof(w->buf) - w->n) {
+		hashw_flush(w);
+		if (n >= sizeof(w->buf)) {
+			crypto_generichash_update(&w->st, p, n);
+			return;
+		}
+	}
+	memcpy(w->buf + w->n, p, n);
+	w->n += n;
+}
+
+void
+envx_hashw_bytes(struct envx_hashw *w, const void *p, size_t n)
+{
+	unsigned char b[8];
+
+	if (w->n <= sizeof(w->buf) - 8 && n <= sizeof(w->buf) - 8 - w->n) {
+		/* the common case: prefix and field both fit */
+		le64(w->buf + w->n, (uint64_t)n);
+		if (n > 0) {
+			memcpy(w->buf + w->n + 8, p, n);
+		}
+		w->n += 8 + n;
+		return;
+	}
+	le64(b, (uint64_t)n);
+	hashw_raw(w, b, sizeof(b));
+	if (n > 0) {
+		hashw_raw(w, p, n);
+	}
+}
+
+void
+envx_hashw_str(struct envx_hashw *w, const char *s)
+{
+	envx_hashw_bytes(w, s, strlen(s));
+}
+
+void
+envx_hashw_u64(struct envx_hashw *w, uint64_t v)
+{
+	unsigned char b[8];
+
+	le64(b, v);
+	envx_hashw_bytes(w, b, sizeof(b));
+}
+
+void
+envx_hashw_final(struct envx_hashw *w, unsigned char *out, size_t outlen)
+{
+	hashw_flush(w);
+	crypto_generichash_final(&w->st, out, outlen);
+	sodium_memzero(w->buf, sizeof(w->buf));
+}
+
 /* VF-3.1: subkey i = crypto_kdf_derive_from_key(32, i, "envx-env", key). */
 void
 envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],

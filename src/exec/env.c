@@ -44,6 +44,21 @@ ent_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
 }
 
+/* True when v[0..n) is already in ent_cmp order: a vault's set arrives
+ * sorted by name, and qsort would still cost n log n comparisons. */
+static bool
+in_order(const struct ent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		if (ent_cmp(&v[i - 1], &v[i]) > 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 name_is(const char *name, size_t len, const char *lit)
 {
@@ -179,7 +194,9 @@ envx_exec_env_build(struct envx_exec_env *e, char *const *parent,
 	}
 	ns = nsec;
 	qsort(pe, np, sizeof(*pe), ent_cmp);
-	qsort(se, ns, sizeof(*se), ent_cmp);
+	if (!in_order(se, ns)) {
+		qsort(se, ns, sizeof(*se), ent_cmp);
+	}
 
 	/* Parent: the first of each name survives, key material does not. */
 	for (i = 0; i < np; i++) {

@@ -164,6 +164,17 @@ envx_kvset_sort(struct envx_kvset *s)
 	if (s->count < 2) {
 		return;
 	}
+	/* already strictly increasing (a vault's rows come out in name
+	 * order): nothing to sort and no duplicates to drop */
+	for (i = 1; i < s->count; i++) {
+		if (strcmp(envx_kvset_name(s, i - 1), envx_kvset_name(s, i)) >=
+		    0) {
+			break;
+		}
+	}
+	if (i == s->count) {
+		return;
+	}
 	/* Use the line field as the tie-breaker, restoring it afterwards. */
 	lines = malloc(s->count * sizeof(*lines));
 	if (lines != NULL) {

@@ -9,18 +9,87 @@
 #include "vault/internal.h"
 #include "util/banned.h"
 
-/* VF-3.4: the environment MAC over every secret and version row. */
+/* Decrypts the current version in the row (columns: name 0, version 6,
+ * nonce 10, ciphertext 11) into values. */
 static int
-compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
-            int64_t generation, const unsigned char mac_key[ENVX_KEY_BYTES],
-            unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
+collect_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
+              const unsigned char value_key[ENVX_KEY_BYTES],
+              struct envx_kvset *values, struct envx_error *err)
 {
+	struct envx_ad ad;
+	unsigned char *dst;
+	int ctlen = sqlite3_column_bytes(st, 11);
+	int r;
+
+	if (ctlen < (int)ENVX_TAG_BYTES ||
+	    sqlite3_column_bytes(st, 10) != ENVX_NONCE_BYTES) {
+		goto bad;
+	}
+	r = envx_kvset_add_reserve(values, name, strlen(name),
+	                           (size_t)ctlen - ENVX_TAG_BYTES, 0, &dst,
+	                           err);
+	if (r < 0) {
+		return r;
+	}
+	envx_value_ad(&ad, e, name, (uint64_t)sqlite3_column_int64(st, 6));
+	if (envx_crypto_open_value(value_key, &ad, sqlite3_column_blob(st, 10),
+	                           sqlite3_column_blob(st, 11), (size_t)ctlen,
+	                           dst) == 0) {
+		return 0;
+	}
+bad:
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "secret '%s' in environment '%s' does not "
+	                      "decrypt: the vault is corrupt or tampered",
+	                      name, e->name);
+}
+
+/* VF-3.4: the ciphertext hash, BLAKE2b-256(lp(nonce) || lp(ciphertext)),
+ * in one call when the row is small. */
+static void
+ciphertext_hash(const void *nonce, size_t nlen, const void *ct, size_t ctlen,
+                unsigned char out[ENVX_HASH_BYTES])
+{
+	unsigned char buf[1024];
+	struct envx_hashw w;
+	size_t i;
+
+	if (nlen + ctlen + 16 > sizeof(buf)) {
+		envx_hashw_init(&w, NULL, 0);
+		envx_hashw_bytes(&w, nonce, nlen);
+		envx_hashw_bytes(&w, ct, ctlen);
+		envx_hashw_final(&w, out, ENVX_HASH_BYTES);
+		return;
+	}
+	for (i = 0; i < 8; i++) {
+		buf[i] = (unsigned char)((uint64_t)nlen >> (8 * i));
+		buf[8 + nlen + i] = (unsigned char)((uint64_t)ctlen >> (8 * i));
+	}
+	memcpy(buf + 8, nonce, nlen);
+	memcpy(buf + 16 + nlen, ct, ctlen);
+	crypto_generichash(out, ENVX_HASH_BYTES, buf, nlen + ctlen + 16, NULL,
+	                   0);
+}
+
+/*
+ * VF-3.4: the environment MAC over every secret and version row. With
+ * values (and e unlocked), the current version of each secret is also
+ * decrypted into values in the same pass: exec and export read every row
+ * once, not twice.
+ */
+static int
+compute_mac(const struct envx_env *e, int64_t generation,
+            const struct envx_env_subkeys *sub,
+            unsigned char out[ENVX_HASH_BYTES], struct envx_kvset *values,
+            struct envx_error *value_err, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
-	crypto_generichash_state hs;
-	crypto_generichash_state ch;
+	struct envx_hashw hs;
 	unsigned char cth[ENVX_HASH_BYTES];
 	char last[ENVX_NAME_MAX_BYTES + 2] = "";
 	bool have_last = false;
+	int64_t current = 0;
 	uint64_t nsecrets = 0;
 	uint64_t nversions = 0;
 	int rc;
@@ -38,12 +107,12 @@ compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, env_id);
-	crypto_generichash_init(&hs, mac_key, ENVX_KEY_BYTES, ENVX_HASH_BYTES);
-	envx_hash_str(&hs, "envx-env-mac-v1");
-	envx_hash_bytes(&hs, v->vault_id, sizeof(v->vault_id));
-	envx_hash_str(&hs, env_name);
-	envx_hash_u64(&hs, (uint64_t)generation);
+	sqlite3_bind_int64(st, 1, e->id);
+	envx_hashw_init(&hs, sub->mac, ENVX_KEY_BYTES);
+	envx_hashw_str(&hs, "envx-env-mac-v1");
+	envx_hashw_bytes(&hs, v->vault_id, sizeof(v->vault_id));
+	envx_hashw_str(&hs, e->name);
+	envx_hashw_u64(&hs, (uint64_t)generation);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *desc = (const char *)sqlite3_column_text(st, 2);
@@ -52,22 +121,32 @@ compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
 			                   "environment '%s' has a malformed "
 			                   "secret row",
-			                   env_name);
+			                   e->name);
 			goto out;
 		}
+		size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
+
 		if (!have_last || strcmp(last, name) != 0) {
-			envx_hash_str(&hs, "secret");
-			envx_hash_str(&hs, name);
-			envx_hash_u64(&hs,
-			              (uint64_t)sqlite3_column_int64(st, 1));
-			envx_hash_str(&hs, desc);
-			envx_hash_u64(&hs,
-			              (uint64_t)sqlite3_column_int64(st, 3));
-			envx_hash_u64(&hs,
-			              (uint64_t)sqlite3_column_int64(st, 4));
-			envx_hash_u64(&hs,
-			              (uint64_t)sqlite3_column_int64(st, 5));
-			snprintf(last, sizeof(last), "%s", name);
+			current = sqlite3_column_int64(st, 1);
+			envx_hashw_str(&hs, "secret");
+			envx_hashw_str(&hs, name);
+			envx_hashw_u64(&hs, (uint64_t)current);
+			envx_hashw_str(&hs, desc);
+			envx_hashw_u64(&hs,
+			               (uint64_t)sqlite3_column_int64(st, 3));
+			envx_hashw_u64(&hs,
+			               (uint64_t)sqlite3_column_int64(st, 4));
+			envx_hashw_u64(&hs,
+			               (uint64_t)sqlite3_column_int64(st, 5));
+			if (nlen >= sizeof(last)) {
+				r = envx_error_set(
+				        err, ENVX_E_INTEGRITY,
+				        "environment '%s' has a secret "
+				        "name longer than %d bytes",
+				        e->name, ENVX_NAME_MAX_BYTES);
+				goto out;
+			}
+			memcpy(last, name, nlen + 1);
 			have_last = true;
 			nsecrets++;
 		}
@@ -75,30 +154,35 @@ compute_mac(struct envx_vault *v, int64_t env_id, const char *env_name,
 			continue; /* a secret without versions: hashed as such
 			           */
 		}
-		crypto_generichash_init(&ch, NULL, 0, sizeof(cth));
-		envx_hash_bytes(&ch, sqlite3_column_blob(st, 10),
-		                (size_t)sqlite3_column_bytes(st, 10));
-		envx_hash_bytes(&ch, sqlite3_column_blob(st, 11),
-		                (size_t)sqlite3_column_bytes(st, 11));
-		crypto_generichash_final(&ch, cth, sizeof(cth));
-		envx_hash_str(&hs, "version");
-		envx_hash_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
-		envx_hash_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
-		envx_hash_bytes(&hs, sqlite3_column_text(st, 8),
-		                (size_t)sqlite3_column_bytes(st, 8));
-		envx_hash_bytes(&hs, sqlite3_column_text(st, 9),
-		                (size_t)sqlite3_column_bytes(st, 9));
-		envx_hash_bytes(&hs, cth, sizeof(cth));
+		ciphertext_hash(sqlite3_column_blob(st, 10),
+		                (size_t)sqlite3_column_bytes(st, 10),
+		                sqlite3_column_blob(st, 11),
+		                (size_t)sqlite3_column_bytes(st, 11), cth);
+		envx_hashw_str(&hs, "version");
+		envx_hashw_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
+		envx_hashw_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
+		envx_hashw_bytes(&hs, sqlite3_column_text(st, 8),
+		                 (size_t)sqlite3_column_bytes(st, 8));
+		envx_hashw_bytes(&hs, sqlite3_column_text(st, 9),
+		                 (size_t)sqlite3_column_bytes(st, 9));
+		envx_hashw_bytes(&hs, cth, sizeof(cth));
 		nversions++;
+		if (values != NULL && sqlite3_column_int64(st, 6) == current &&
+		    collect_value(e, st, name, sub->value, values, value_err) <
+		            0) {
+			/* keep hashing: a MAC mismatch, if any, is the more
+			 * telling report; the caller checks value_err after */
+			values = NULL;
+		}
 	}
 	if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	envx_hash_str(&hs, "end");
-	envx_hash_u64(&hs, nsecrets);
-	envx_hash_u64(&hs, nversions);
-	crypto_generichash_final(&hs, out, ENVX_HASH_BYTES);
+	envx_hashw_str(&hs, "end");
+	envx_hashw_u64(&hs, nsecrets);
+	envx_hashw_u64(&hs, nversions);
+	envx_hashw_final(&hs, out, ENVX_HASH_BYTES);
 	r = 0;
 out:
 	sqlite3_finalize(st);
@@ -142,7 +226,7 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		                      "environment '%s' changed while locked",
 		                      e->name);
 	}
-	r = compute_mac(e->v, e->id, e->name, gen, e->sub->mac, mac, err);
+	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, err);
 	if (r == 0) {
 		r = store_seal(e->v, e->id, gen, mac, err);
 	}
@@ -182,7 +266,7 @@ reverify(struct envx_env *e, struct envx_error *err)
 	}
 	gen = sqlite3_column_int64(st, 0);
 	memcpy(stored, sqlite3_column_blob(st, 1), sizeof(stored));
-	r = compute_mac(v, e->id, e->name, gen, e->sub->mac, mac, err);
+	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -319,6 +403,7 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	struct envx_env_subkeys *sub = NULL;
 	unsigned char wrapped[ENVX_SEAL_BYTES];
 	unsigned char mac[ENVX_HASH_BYTES];
+	struct envx_env tmp = {0};
 	sqlite3_stmt *st = NULL;
 	int64_t env_id;
 	int r;
@@ -374,7 +459,10 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	if (r < 0) {
 		goto out;
 	}
-	r = compute_mac(v, env_id, name, 1, sub->mac, mac, err);
+	tmp.v = v;
+	tmp.id = env_id;
+	snprintf(tmp.name, sizeof(tmp.name), "%s", name);
+	r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, err);
 	if (r == 0) {
 		r = store_seal(v, env_id, 1, mac, err);
 	}
@@ -621,6 +709,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	unsigned char mac[ENVX_HASH_BYTES];
 	char pub[ENVX_PUBKEY_TEXT_BYTES];
 	const struct envx_identity *id = how != NULL ? how->identity : NULL;
+	struct envx_error verr;
 	bool opened = false;
 	bool has_passphrase = false;
 	int rc;
@@ -739,7 +828,9 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   e->name);
 		goto out;
 	}
-	r = compute_mac(v, e->id, e->name, e->generation, sub->mac, mac, err);
+	verr.code = 0;
+	r = compute_mac(e, e->generation, sub, mac,
+	                how != NULL ? how->values : NULL, &verr, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -751,12 +842,26 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   e->name);
 		goto out;
 	}
+	if (verr.code < 0) {
+		if (err != NULL) {
+			*err = verr;
+		}
+		r = verr.code;
+		goto out;
+	}
+	if (how != NULL && how->values != NULL) {
+		envx_kvset_sort(how->values);
+	}
 	e->key = key;
 	e->sub = sub;
 	key = NULL;
 	sub = NULL;
 	r = 0;
 out:
+	if (r < 0 && how != NULL && how->values != NULL) {
+		/* nothing unverified reaches the caller */
+		envx_kvset_release(how->values);
+	}
 	envx_secbuf_release(&pass);
 	sqlite3_finalize(st);
 	sodium_free(key);

@@ -59,6 +59,10 @@ int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
 /* Recomputes e's MAC with the next generation and stores both (VF-3.4). */
 int envx_env_seal(struct envx_env *e, struct envx_error *err);
 
+/* VF-3.3: the associated data of a value. */
+void envx_value_ad(struct envx_ad *ad, const struct envx_env *e,
+                   const char *name, uint64_t version);
+
 const char *const *envx_schema_migration(int from_version);
 int envx_schema_migrate(sqlite3 *db, int from, int to, struct envx_error *err);
 int envx_schema_check(sqlite3 *db, int version, struct envx_error *err);

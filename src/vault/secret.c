@@ -10,9 +10,9 @@
 #include "util/banned.h"
 
 /* VF-3.3 */
-static void
-value_ad(struct envx_ad *ad, const struct envx_env *e, const char *name,
-         uint64_t version)
+void
+envx_value_ad(struct envx_ad *ad, const struct envx_env *e, const char *name,
+              uint64_t version)
 {
 	envx_ad_init(ad);
 	envx_ad_str(ad, "envx-value-v1");
@@ -113,7 +113,7 @@ open_row(const struct envx_env *e, sqlite3_stmt *st, int nc, const char *name,
 	if (sqlite3_column_bytes(st, nc) != ENVX_NONCE_BYTES) {
 		goto bad;
 	}
-	value_ad(&ad, e, name, ver);
+	envx_value_ad(&ad, e, name, ver);
 	if (envx_crypto_open_value(
 	            e->sub->value, &ad, sqlite3_column_blob(st, nc),
 	            sqlite3_column_blob(st, nc + 1),
@@ -396,7 +396,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	value_ad(&ad, e, name, ver);
+	envx_value_ad(&ad, e, name, ver);
 	envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct);
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "INSERT INTO versions (secret_id, version, "

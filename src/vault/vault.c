@@ -162,6 +162,11 @@ configure(struct envx_vault *v, struct envx_error *err)
 	if (v->writable) {
 		r = exec_sql(v, "PRAGMA journal_mode = DELETE", err,
 		             "cannot configure vault");
+	} else {
+		/* readers map the file instead of one pread per page: exec
+		 * reads every page of an environment */
+		r = exec_sql(v, "PRAGMA mmap_size = 268435456", err,
+		             "cannot configure vault");
 	}
 	return r;
 }
@@ -211,9 +216,11 @@ vault_alloc(const char *path, bool writable)
 static int
 open_db(struct envx_vault *v, int flags, struct envx_error *err)
 {
-	int rc = sqlite3_open_v2(
-	        v->path, &v->db,
-	        flags | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
+	int rc = sqlite3_open_v2(v->path, &v->db,
+	                         flags | SQLITE_OPEN_NOFOLLOW |
+	                                 SQLITE_OPEN_EXRESCODE |
+	                                 SQLITE_OPEN_NOMUTEX,
+	                         NULL);
 
 	if (rc != SQLITE_OK) {
 		int r = envx_error_set(err, ENVX_E_IO,

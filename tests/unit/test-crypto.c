@@ -531,10 +531,53 @@ test_crypto_length_prefixed_hash(void **state)
 	assert_memory_equal(ha, hb, 32);
 }
 
+/* The buffered writer yields the digest of the unbuffered stream for any
+ * split of fields, including ones that straddle or exceed its buffer. */
+static void
+test_crypto_hashw_matches_unbuffered(void **state)
+{
+	static unsigned char data[9000];
+	crypto_generichash_state st;
+	struct envx_hashw w;
+	unsigned char a[ENVX_HASH_BYTES];
+	unsigned char b[ENVX_HASH_BYTES];
+	unsigned char key[ENVX_KEY_BYTES];
+	int round;
+	int i;
+
+	(void)state;
+	randombytes_buf(data, sizeof(data));
+	randombytes_buf(key, sizeof(key));
+	for (round = 0; round < 200; round++) {
+		int nfields = 1 + (int)randombytes_uniform(60);
+
+		crypto_generichash_init(&st, key, sizeof(key), sizeof(a));
+		envx_hashw_init(&w, key, sizeof(key));
+		for (i = 0; i < nfields; i++) {
+			/* mostly small fields, some near and past 2048 */
+			uint32_t kind = randombytes_uniform(10);
+			size_t n = kind < 7   ? randombytes_uniform(40)
+			           : kind < 9 ? 2030 + randombytes_uniform(40)
+			                      : randombytes_uniform(9000);
+			if (kind == 3) {
+				envx_hash_u64(&st, n);
+				envx_hashw_u64(&w, n);
+			} else {
+				envx_hash_bytes(&st, data, n);
+				envx_hashw_bytes(&w, data, n);
+			}
+		}
+		crypto_generichash_final(&st, a, sizeof(a));
+		envx_hashw_final(&w, b, sizeof(b));
+		assert_memory_equal(a, b, sizeof(a));
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_crypto_hashw_matches_unbuffered),
 	        cmocka_unit_test(test_crypto_aead_round_trip),
 	        cmocka_unit_test(test_crypto_aead_every_flipped_bit_fails),
 	        cmocka_unit_test(
