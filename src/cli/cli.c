@@ -262,9 +262,11 @@ tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
+	/* echo off before the prompt appears: whatever is typed after it
+	 * must be read, not flushed, and never shown */
+	tcsetattr(fd, TCSAFLUSH, &quiet);
 	(void)!write(fd, prompt, strlen(prompt));
 	(void)!write(fd, ": ", 2);
-	tcsetattr(fd, TCSAFLUSH, &quiet);
 	for (;;) {
 		ssize_t n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR) {

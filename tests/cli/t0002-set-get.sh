@@ -137,4 +137,39 @@ t_read_only_checkout() {
 }
 ok "a read-only checkout can be read" t_read_only_checkout
 
+t_tty_prompt_no_echo() {
+  python3 - "$ENVX" <<'PY'
+import os, pty, select, signal, sys, time
+envx = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(envx, [envx, "set", "staging", "TYPED"])
+out = b""
+typed = False
+deadline = time.time() + 10
+done = False
+while time.time() < deadline and not done:
+    ready, _, _ = select.select([fd], [], [], 0.2)
+    if ready:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            done = True
+        out += chunk
+    if not typed and b"value for TYPED in staging" in out:
+        os.write(fd, b"typed-s3cret-value\n")
+        typed = True
+if not done:
+    os.kill(pid, signal.SIGKILL)
+_, status = os.waitpid(pid, 0)
+assert done, "envx did not finish: %r" % out
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out
+assert b"typed-s3cret-value" not in out, "the value was echoed"
+PY
+  [ "$("$ENVX" get staging TYPED)" = typed-s3cret-value ]
+}
+ok "on a terminal, set prompts without echo" t_tty_prompt_no_echo
+
 finish

@@ -88,7 +88,11 @@ t_wrong_passphrase() {
 ok "a wrong passphrase is 'cannot unlock' (exit 3)" t_wrong_passphrase
 
 t_no_tty_no_passphrase() {
-  run --identity "$TEST_DIR/prot.id" identity show </dev/null
+  # setsid: no controlling terminal, whatever the test runner has
+  setsid -w "$ENVX" --identity "$TEST_DIR/prot.id" identity show </dev/null \
+    >"$TEST_DIR/run.out" 2>"$TEST_DIR/run.err"
+  RC=$?
+  ERR=$(cat "$TEST_DIR/run.err")
   expect_rc 3 && expect_err "ENVX_PASSPHRASE" && expect_err "--passphrase-file"
 }
 ok "no terminal and no passphrase: exit 3 saying how to give one" t_no_tty_no_passphrase
