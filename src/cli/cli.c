@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,60 @@ envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
 }
 
 int
+envx_global_opt(struct envx_ctx *ctx, int argc, char **argv, int *index)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+	} valued[] = {
+	        {"--vault", 7}, {"--identity", 10}, {"--passphrase-file", 17}};
+	const char *a = argv[*index];
+	const char **slot = NULL;
+	const char *value;
+	size_t i;
+
+	if (strcmp(a, "--json") == 0) {
+		ctx->json = true;
+		(*index)++;
+		return 1;
+	}
+	if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		ctx->quiet = true;
+		(*index)++;
+		return 1;
+	}
+	for (i = 0; i < sizeof(valued) / sizeof(valued[0]); i++) {
+		if (strncmp(a, valued[i].name, valued[i].len) == 0 &&
+		    (a[valued[i].len] == '\0' || a[valued[i].len] == '=')) {
+			break;
+		}
+	}
+	if (i == sizeof(valued) / sizeof(valued[0])) {
+		return 0;
+	}
+	slot = i == 0   ? &ctx->vault_opt
+	       : i == 1 ? &ctx->identity_opt
+	                : &ctx->passphrase_file;
+	if (a[valued[i].len] == '=') {
+		value = a + valued[i].len + 1;
+		(*index)++;
+	} else if (*index + 1 < argc && strcmp(argv[*index + 1], "--") != 0) {
+		value = argv[*index + 1];
+		*index += 2;
+	} else {
+		value = "";
+		(*index)++;
+	}
+	if (*value == '\0') {
+		fprintf(stderr, "envx: option '%s' needs a value\n",
+		        valued[i].name);
+		return -1;
+	}
+	*slot = value;
+	return 1;
+}
+
+int
 envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
             const struct envx_opt *opts)
 {
@@ -111,6 +166,14 @@ envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 			st->index++;
 			continue;
 		}
+		switch (envx_global_opt(ctx, st->argc, st->argv, &st->index)) {
+		case 1:
+			continue;
+		case -1:
+			return -2;
+		default:
+			break;
+		}
 		eq = strchr(a, '=');
 		nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
 		for (o = opts; o != NULL && o->name != NULL; o++) {
@@ -134,7 +197,8 @@ envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 		if (o->has_arg == 1) {
 			if (eq != NULL) {
 				st->arg = eq + 1;
-			} else if (st->index < st->argc) {
+			} else if (st->index < st->argc &&
+			           strcmp(st->argv[st->index], "--") != 0) {
 				st->arg = st->argv[st->index++];
 			} else {
 				envx_cli_usage(ctx, "option '%s' needs a value",
@@ -240,13 +304,30 @@ have_tty(void)
 	return true;
 }
 
-/* Reads one line from /dev/tty with echo off into out. */
+static volatile sig_atomic_t prompt_signal;
+
+static void
+on_prompt_signal(int sig)
+{
+	prompt_signal = sig;
+}
+
+/*
+ * Reads one line from /dev/tty with echo off into out. A signal that
+ * would end envx while echo is off (^C, ^\, a kill) first restores the
+ * terminal, then is raised again with its default action, as OpenBSD's
+ * readpassphrase does: the user's shell never inherits a mute terminal.
+ */
 static int
 tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+	struct sigaction old_sa[sizeof(sigs) / sizeof(sigs[0])];
+	struct sigaction sa;
 	struct termios old;
 	struct termios quiet;
 	unsigned char c;
+	size_t i;
 	int fd;
 	int r = 0;
 
@@ -259,6 +340,13 @@ tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 		return envx_error_set(err, ENVX_E_IO,
 		                      "cannot configure terminal");
 	}
+	prompt_signal = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_prompt_signal; /* no SA_RESTART: read() stops */
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, &old_sa[i]);
+	}
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
@@ -267,7 +355,7 @@ tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 	tcsetattr(fd, TCSAFLUSH, &quiet);
 	(void)!write(fd, prompt, strlen(prompt));
 	(void)!write(fd, ": ", 2);
-	for (;;) {
+	while (prompt_signal == 0) {
 		ssize_t n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR) {
 			continue;
@@ -287,6 +375,15 @@ tty_prompt(const char *prompt, struct envx_secbuf *out, struct envx_error *err)
 	tcsetattr(fd, TCSAFLUSH, &old);
 	(void)!write(fd, "\n", 1);
 	close(fd);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &old_sa[i], NULL);
+	}
+	if (prompt_signal != 0) {
+		sodium_memzero(out->data, out->len);
+		out->len = 0;
+		raise(prompt_signal);
+		r = envx_error_set(err, ENVX_E_LOCKED, "interrupted");
+	}
 	return r;
 }
 
@@ -294,25 +391,25 @@ static int
 read_passphrase_file(const char *path, struct envx_secbuf *out,
                      struct envx_error *err)
 {
-	struct envx_buf buf;
+	struct envx_secbuf data = {0};
 	size_t len;
 	int r;
 
-	envx_buf_init(&buf, 1023);
-	r = envx_file_read(path, false, &buf, err);
+	/* a passphrase file is a key file: same rules as an identity */
+	r = envx_file_check_private(path, err);
 	if (r == 0) {
-		len = buf.len;
-		/* the first line is the passphrase */
-		char *nl = memchr(buf.data, '\n', len);
-		if (nl != NULL) {
-			len = (size_t)(nl - buf.data);
-		}
-		if (len > 0 && buf.data[len - 1] == '\r') {
+		r = envx_file_read_secure(path, 1023, &data, err);
+	}
+	if (r == 0) {
+		const unsigned char *nl = memchr(data.data, '\n', data.len);
+
+		len = nl != NULL ? (size_t)(nl - data.data) : data.len;
+		if (len > 0 && data.data[len - 1] == '\r') {
 			len--;
 		}
-		r = envx_secbuf_append(out, buf.data, len, err);
+		r = envx_secbuf_append(out, data.data, len, err);
 	}
-	envx_buf_release(&buf);
+	envx_secbuf_release(&data);
 	return r;
 }
 
@@ -328,10 +425,11 @@ envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 		return envx_secbuf_append(out, ctx->passphrase.data,
 		                          ctx->passphrase.len, err);
 	}
-	if (env != NULL) {
-		r = envx_secbuf_append(out, env, strlen(env), err);
-	} else if (ctx != NULL && ctx->passphrase_file != NULL) {
+	if (ctx != NULL && ctx->passphrase_file != NULL) {
+		/* an explicit flag wins over the environment */
 		r = read_passphrase_file(ctx->passphrase_file, out, err);
+	} else if (env != NULL) {
+		r = envx_secbuf_append(out, env, strlen(env), err);
 	} else if (have_tty()) {
 		r = tty_prompt(prompt, out, err);
 	} else {
@@ -407,6 +505,18 @@ envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 	return r;
 }
 
+/* True when the user named an identity (flag or environment): then a
+ * missing one is an error of its own, never "try a passphrase instead". */
+static bool
+identity_configured(const struct envx_ctx *ctx)
+{
+	const char *text = getenv("ENVX_IDENTITY");
+	const char *file = getenv("ENVX_IDENTITY_FILE");
+
+	return ctx->identity_opt != NULL || (text != NULL && *text != '\0') ||
+	       (file != NULL && *file != '\0');
+}
+
 int
 envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
                 struct envx_error *err)
@@ -429,7 +539,7 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 		return r;
 	}
 	r = envx_ctx_identity(ctx, &id, err);
-	if (r == ENVX_E_NOTFOUND) {
+	if (r == ENVX_E_NOTFOUND && !identity_configured(ctx)) {
 		/* no identity at all: a passphrase recipient may still open
 		 * it; otherwise report the missing identity as "cannot
 		 * unlock" */
@@ -639,6 +749,37 @@ envx_out_secret(const void *p, size_t n)
 	int fd = STDOUT_FILENO;
 
 	return envx_emit_fd(&fd, p, n);
+}
+
+const char *
+envx_safe_text(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (outsz == 0) {
+		return out;
+	}
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			if (o + 4 >= outsz) {
+				break;
+			}
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			if (o + 1 >= outsz) {
+				break;
+			}
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 void

@@ -84,6 +84,13 @@ struct envx_optstate {
 	char **positional;
 	int npositional;
 };
+/*
+ * If argv[*index] is a global option (--vault, --identity,
+ * --passphrase-file with a value; --json, -q/--quiet), records it in ctx,
+ * advances *index past it and returns 1; returns 0 when it is not one, -1
+ * (printed) when its value is missing.
+ */
+int envx_global_opt(struct envx_ctx *ctx, int argc, char **argv, int *index);
 int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
                 const struct envx_opt *opts);
 
@@ -164,6 +171,13 @@ int envx_secout_init(struct envx_secout *o, int fd, struct envx_error *err);
 int envx_secout_emit(void *ctx, const void *p, size_t n);
 /* Flushes and releases; returns the sticky error or 0. */
 int envx_secout_finish(struct envx_secout *o);
+
+/*
+ * Copies s into out (outsz bytes) with every control byte (below 0x20, and
+ * 0x7f) written as \xNN, so text read from a vault (descriptions, authors)
+ * cannot drive the terminal. Truncates to fit; returns out.
+ */
+const char *envx_safe_text(const char *s, char *out, size_t outsz);
 
 /* Prints s as a JSON string literal (with quotes) to f. */
 void envx_json_print_string(FILE *f, const char *s);

@@ -11,13 +11,14 @@
 
 static const char *const none[] = {NULL};
 static const char *const opts_init[] = {"--env", NULL};
-static const char *const opts_identity[] = {"--passphrase", "--output",
+static const char *const opts_identity[] = {"--passphrase", "--output", "-o",
                                             "--force", NULL};
 static const char *const subs_identity[] = {"new", "show", NULL};
 static const char *const opts_env[] = {"--force", NULL};
 static const char *const subs_env[] = {"list", "add", "rm", NULL};
 static const char *const opts_set[] = {"--rotate-every", "--description",
-                                       "--generate", "--raw", NULL};
+                                       "--generate",     "--raw",
+                                       "--allow-empty",  NULL};
 
 static const char *const opts_check[] = {"--template", "--strict", "--all",
                                          NULL};
@@ -32,7 +33,7 @@ const struct envx_command envx_commands[] = {
         {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "check (ENV | --all) [--template FILE] [--strict]",
          "Validate environments against .env.example.", opts_check, none},
-        {"env", cmd_env, ENVX_CMD_VAULT_RW,
+        {"env", cmd_env, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "env (list | add NAME | rm NAME [--force])",
          "List, add or remove environments.", opts_env, subs_env},
         {"exec", cmd_exec, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
@@ -71,7 +72,7 @@ const struct envx_command envx_commands[] = {
          none, none},
         {"set", cmd_set, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "set ENV NAME [--rotate-every DUR] [--description TEXT] "
-         "[--generate[=LEN]] [--raw]",
+         "[--generate[=LEN]] [--raw] [--allow-empty]",
          "Store a value read from standard input or a prompt.", opts_set, none},
         {"version", cmd_version, 0, "version", "Print envx's version.", none,
          none},

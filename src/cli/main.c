@@ -18,75 +18,30 @@ static const char *const global_usage =
         "usage: envx [--vault PATH] [--identity FILE] [--passphrase-file FILE]\n"
         "            [--json] [-q|--quiet] COMMAND [ARGS...]\n";
 
-/* Global options may appear anywhere before "--"; they are removed from
- * argv so commands see only their own. Returns the new argc, or -1 on a
- * usage error (printed). */
+/* Global options may come before the command name (and, through
+ * envx_getopt, among the command's own options): never after the command's
+ * arguments start, so `envx exec ENV grep -q x` leaves -q to grep. Returns
+ * the index of the command name, or -1 on a usage error (printed). */
 static int
 take_globals(int argc, char **argv, struct envx_ctx *ctx)
 {
 	int in = 1;
-	int out = 1;
+	int r;
 
-	while (in < argc) {
-		char *a = argv[in];
-		const char **slot = NULL;
-		const char *name = NULL;
-
-		if (strcmp(a, "--") == 0) {
-			while (in < argc) {
-				argv[out++] = argv[in++];
-			}
-			break;
+	while (in < argc && argv[in][0] == '-' && strcmp(argv[in], "--") != 0 &&
+	       strcmp(argv[in], "-h") != 0 && strcmp(argv[in], "--help") != 0 &&
+	       strcmp(argv[in], "--version") != 0) {
+		r = envx_global_opt(ctx, argc, argv, &in);
+		if (r < 0) {
+			return -1;
 		}
-		if (strcmp(a, "--json") == 0) {
-			ctx->json = true;
-			in++;
-			continue;
+		if (r == 0) {
+			fprintf(stderr, "envx: unknown option '%s'\n%s",
+			        argv[in], global_usage);
+			return -1;
 		}
-		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			ctx->quiet = true;
-			in++;
-			continue;
-		}
-		if (strncmp(a, "--vault", 7) == 0 &&
-		    (a[7] == '\0' || a[7] == '=')) {
-			slot = &ctx->vault_opt;
-			name = "--vault";
-		} else if (strncmp(a, "--identity", 10) == 0 &&
-		           (a[10] == '\0' || a[10] == '=')) {
-			slot = &ctx->identity_opt;
-			name = "--identity";
-		} else if (strncmp(a, "--passphrase-file", 17) == 0 &&
-		           (a[17] == '\0' || a[17] == '=')) {
-			slot = &ctx->passphrase_file;
-			name = "--passphrase-file";
-		}
-		if (slot != NULL) {
-			const char *eq = strchr(a, '=');
-			if (eq != NULL) {
-				*slot = eq + 1;
-				in++;
-			} else if (in + 1 < argc) {
-				*slot = argv[in + 1];
-				in += 2;
-			} else {
-				fprintf(stderr,
-				        "envx: option '%s' needs a value\n%s",
-				        name, global_usage);
-				return -1;
-			}
-			if (**slot == '\0') {
-				fprintf(stderr,
-				        "envx: option '%s' needs a value\n%s",
-				        name, global_usage);
-				return -1;
-			}
-			continue;
-		}
-		argv[out++] = argv[in++];
 	}
-	argv[out] = NULL;
-	return out;
+	return in;
 }
 
 static int
@@ -108,13 +63,17 @@ main(int argc, char **argv)
 {
 	struct envx_ctx ctx;
 	const struct envx_command *cmd;
+	int first;
 	int status;
 
 	memset(&ctx, 0, sizeof(ctx));
-	argc = take_globals(argc, argv, &ctx);
-	if (argc < 0) {
+	first = take_globals(argc, argv, &ctx);
+	if (first < 0) {
 		return 2;
 	}
+	/* the command name becomes argv[1] for the dispatch below */
+	argv += first - 1;
+	argc -= first - 1;
 	if (argc < 2) {
 		fputs(global_usage, stderr);
 		fputs("run 'envx help' for the list of commands\n", stderr);

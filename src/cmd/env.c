@@ -29,10 +29,10 @@ env_list(struct envx_ctx *ctx)
 	if (ctx->json) {
 		printf("[");
 		for (i = 0; i < n; i++) {
-			printf("%s{\"name\": \"%s\", \"secrets\": %zu, "
-			       "\"recipients\": %zu}",
-			       i ? ", " : "", list[i].name, list[i].nsecrets,
-			       list[i].nrecipients);
+			printf("%s{\"name\": ", i ? ", " : "");
+			envx_json_print_string(stdout, list[i].name);
+			printf(", \"secrets\": %zu, \"recipients\": %zu}",
+			       list[i].nsecrets, list[i].nrecipients);
 		}
 		printf("]\n");
 	} else {

@@ -24,6 +24,14 @@ static const struct envx_opt opts[] = {{"--template", 1, OPT_TEMPLATE},
                                        {"--redact", 0, OPT_REDACT},
                                        {NULL, 0, 0}};
 
+/* A global option that takes a separate value (envx_global_opt). */
+static bool
+is_valued_global(const char *a)
+{
+	return strcmp(a, "--vault") == 0 || strcmp(a, "--identity") == 0 ||
+	       strcmp(a, "--passphrase-file") == 0;
+}
+
 /*
  * Where the command starts: after "--", or else at the second word that is
  * not an option or an option's value (the first is ENV), so that
@@ -44,12 +52,16 @@ command_start(int argc, char **argv, bool *dashdash)
 			return i;
 		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			for (o = opts; o->name != NULL; o++) {
-				if (strcmp(argv[i], o->name) == 0 &&
-				    o->has_arg == 1) {
-					i++;
-					break;
-				}
+			bool valued = is_valued_global(argv[i]);
+
+			for (o = opts; o->name != NULL && !valued; o++) {
+				valued = strcmp(argv[i], o->name) == 0 &&
+				         o->has_arg == 1;
+			}
+			/* skip the option's value, never a "--" */
+			if (valued && i + 1 < argc &&
+			    strcmp(argv[i + 1], "--") != 0) {
+				i++;
 			}
 			continue;
 		}
@@ -115,8 +127,17 @@ split_only(struct envx_ctx *ctx, char *list, char ***names, size_t *n)
 	*n = 0;
 	for (p = list;;) {
 		char *comma = strchr(p, ',');
+		char *end;
+
 		if (comma != NULL) {
 			*comma = '\0';
+		}
+		while (*p == ' ' || *p == '\t') {
+			p++;
+		}
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+			*--end = '\0';
 		}
 		if (!envx_name_valid(p, strlen(p))) {
 			return envx_cli_usage(ctx,

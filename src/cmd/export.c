@@ -67,6 +67,11 @@ write_github(const struct envx_kvset *set, struct envx_error *err)
 		r = envx_github_write(set, envx_secout_emit, &env_out,
 		                      envx_secout_emit, &mask_out, err);
 	}
+	if (r < 0) {
+		/* nothing half-written reaches $GITHUB_ENV or the log */
+		env_out.buf.len = 0;
+		mask_out.buf.len = 0;
+	}
 	if (envx_secout_finish(&mask_out) < 0 && r == 0) {
 		r = envx_error_set(err, ENVX_E_IO,
 		                   "cannot write to standard output");

@@ -3,6 +3,7 @@
  * from the command table so they cannot drift from it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -15,19 +16,32 @@ cmd_help(int argc, char **argv, struct envx_ctx *ctx)
 	const struct envx_command *c;
 	size_t i;
 
-	if (argc > 2) {
+	struct envx_optstate st = {.argc = argc, .argv = argv};
+	int o;
+
+	o = envx_getopt(ctx, &st, NULL);
+	if (o < 0) {
+		free(st.positional);
+		return o == -1 ? 0 : 2;
+	}
+	if (st.npositional > 1) {
+		free(st.positional);
 		return envx_cli_usage(ctx, "too many arguments");
 	}
-	if (argc == 2) {
-		c = envx_command_find(argv[1]);
+	if (st.npositional == 1) {
+		const char *name = st.positional[0];
+
+		free(st.positional);
+		c = envx_command_find(name);
 		if (c == NULL || (c->flags & ENVX_CMD_HIDDEN)) {
 			return envx_cli_error(2, "help: unknown command '%s'",
-			                      argv[1]);
+			                      name);
 		}
 		printf("usage: envx %s\n\n%s\n", c->usage, c->summary);
 		printf("\nSee envx(1) for the global options and exit status.\n");
 		return 0;
 	}
+	free(st.positional);
 	printf("envx - encrypted per-environment secrets\n\n"
 	       "usage: envx [--vault PATH] [--identity FILE] "
 	       "[--passphrase-file FILE] [--json] [-q] COMMAND [ARGS...]\n\n"

@@ -18,6 +18,8 @@ cmd_history(int argc, char **argv, struct envx_ctx *ctx)
 	struct envx_env *e = NULL;
 	struct envx_error err;
 	char when[32];
+	char kind[4 * sizeof(list->kind) + 1];
+	char author[4 * sizeof(list->author) + 1];
 	size_t n = 0;
 	size_t i;
 	bool verified;
@@ -36,19 +38,25 @@ cmd_history(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	if (ctx->json) {
-		printf("[");
+		printf("{\"env\": ");
+		envx_json_print_string(stdout, st.positional[0]);
+		printf(", \"name\": ");
+		envx_json_print_string(stdout, st.positional[1]);
+		printf(", \"verified\": %s, \"versions\": [",
+		       verified ? "true" : "false");
 		for (i = 0; i < n; i++) {
 			envx_time_format(list[i].created_at, when,
 			                 sizeof(when));
 			printf("%s{\"version\": %llu, \"created_at\": \"%s\", "
-			       "\"kind\": \"%s\", \"author\": ",
+			       "\"kind\": ",
 			       i ? ", " : "",
-			       (unsigned long long)list[i].version, when,
-			       list[i].kind);
+			       (unsigned long long)list[i].version, when);
+			envx_json_print_string(stdout, list[i].kind);
+			printf(", \"author\": ");
 			envx_json_print_string(stdout, list[i].author);
 			printf("}");
 		}
-		printf("]\n");
+		printf("]}\n");
 	} else {
 		printf("%7s  %-20s  %-9s  %s\n", "VERSION", "CREATED", "KIND",
 		       "AUTHOR");
@@ -57,7 +65,9 @@ cmd_history(int argc, char **argv, struct envx_ctx *ctx)
 			                 sizeof(when));
 			printf("%7llu  %-20s  %-9s  %s\n",
 			       (unsigned long long)list[i].version, when,
-			       list[i].kind, list[i].author);
+			       envx_safe_text(list[i].kind, kind, sizeof(kind)),
+			       envx_safe_text(list[i].author, author,
+			                      sizeof(author)));
 		}
 	}
 done:

@@ -138,8 +138,15 @@ identity_show(int argc, char **argv, struct envx_ctx *ctx)
 	struct envx_error err;
 	char pub[ENVX_PUBKEY_TEXT_BYTES];
 
-	(void)argv;
-	if (argc > 1) {
+	struct envx_optstate st = {.argc = argc, .argv = argv};
+	int o;
+
+	o = envx_getopt(ctx, &st, NULL);
+	free(st.positional);
+	if (o < 0) {
+		return o == -1 ? 0 : 2;
+	}
+	if (st.npositional > 0) {
 		return envx_cli_usage(ctx, "identity show takes no arguments");
 	}
 	if (envx_ctx_identity(ctx, &id, &err) < 0) {

@@ -116,9 +116,20 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 	path = ctx->vault_opt != NULL                ? ctx->vault_opt
 	       : env_var != NULL && *env_var != '\0' ? env_var
 	                                             : ENVX_VAULT_FILENAME;
+	if (access(path, F_OK) == 0) {
+		/* before anything is created, identity included */
+		status = envx_cli_error(6,
+		                        "cannot create vault '%s': it already "
+		                        "exists",
+		                        path);
+		path = NULL;
+		goto done;
+	}
 	if (envx_ctx_identity(ctx, &id, &err) < 0) {
+		const char *text = getenv("ENVX_IDENTITY");
+
 		if (err.code != ENVX_E_NOTFOUND ||
-		    getenv("ENVX_IDENTITY") != NULL) {
+		    (text != NULL && *text != '\0')) {
 			status = envx_cli_fail(&err);
 			goto done;
 		}
@@ -160,7 +171,7 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		       pub);
 	}
 done:
-	if (status != 0 && ctx->vault != NULL) {
+	if (status != 0 && ctx->vault != NULL && path != NULL) {
 		/* a failed init leaves no half-made vault behind */
 		envx_vault_close(ctx->vault);
 		ctx->vault = NULL;

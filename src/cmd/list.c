@@ -24,9 +24,10 @@ print_json(const char *env, const struct envx_secret_info *s, size_t n,
 	       verified ? "true" : "false");
 	for (i = 0; i < n; i++) {
 		envx_time_format(s[i].updated_at, when, sizeof(when));
-		printf("%s{\"name\": \"%s\", \"version\": %llu, "
-		       "\"updated_at\": \"%s\", \"updated_by\": ",
-		       i ? ", " : "", s[i].name,
+		printf("%s{\"name\": ", i ? ", " : "");
+		envx_json_print_string(stdout, s[i].name);
+		printf(", \"version\": %llu, \"updated_at\": \"%s\", "
+		       "\"updated_by\": ",
 		       (unsigned long long)s[i].version, when);
 		envx_json_print_string(stdout, s[i].updated_by);
 		printf(", \"rotate_every_seconds\": %lld, \"state\": \"%s\", "
@@ -45,6 +46,7 @@ print_table(const struct envx_secret_info *s, size_t n)
 {
 	char when[32];
 	char every[32];
+	char desc[4 * ENVX_DESCRIPTION_MAX_BYTES + 1];
 	size_t i;
 
 	if (n == 0) {
@@ -64,7 +66,7 @@ print_table(const struct envx_secret_info *s, size_t n)
 		       (unsigned long long)s[i].version, when, every,
 		       s[i].state == ENVX_STATE_COMPROMISED ? "[compromised] "
 		                                            : "",
-		       s[i].description);
+		       envx_safe_text(s[i].description, desc, sizeof(desc)));
 	}
 }
 

@@ -10,7 +10,7 @@
 #include "cmd/cmd.h"
 #include "util/banned.h"
 
-enum { OPT_ROTATE = 1, OPT_DESC, OPT_GEN, OPT_RAW };
+enum { OPT_ROTATE = 1, OPT_DESC, OPT_GEN, OPT_RAW, OPT_EMPTY };
 
 #define GENERATE_DEFAULT 32
 #define GENERATE_MAX     4096
@@ -47,6 +47,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 	        {"--description", 1, OPT_DESC},
 	        {"--generate", 2, OPT_GEN},
 	        {"--raw", 0, OPT_RAW},
+	        {"--allow-empty", 0, OPT_EMPTY},
 	        {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	struct envx_set_opts so = {.kind = "set"};
@@ -59,6 +60,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 	size_t genlen = 0;
 	bool generate = false;
 	bool raw = false;
+	bool allow_empty = false;
 	uint64_t version = 0;
 	int status = 0;
 	int o;
@@ -84,6 +86,9 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 				goto done;
 			}
 			break;
+		case OPT_EMPTY:
+			allow_empty = true;
+			break;
 		default:
 			raw = true;
 			break;
@@ -91,6 +96,18 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (o < 0) {
 		status = o == -1 ? 0 : 2;
+		goto done;
+	}
+	if (generate && raw) {
+		status = envx_cli_usage(ctx, "--raw has no effect with "
+		                             "--generate");
+		goto done;
+	}
+	if (generate && st.npositional == 3) {
+		status = envx_cli_usage(ctx,
+		                        "to give --generate a length, "
+		                        "write --generate=%s",
+		                        st.positional[2]);
 		goto done;
 	}
 	if (st.npositional != 2) {
@@ -127,6 +144,16 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		         env);
 		if (envx_cli_read_value(prompt, raw, &value, &err) < 0) {
 			status = envx_cli_fail(&err);
+			goto done;
+		}
+		if (value.len == 0 && !allow_empty) {
+			/* an empty stdin is far more often a mistake (a job
+			 * with no input) than a wish to blank a secret */
+			status = envx_cli_error(7,
+			                        "refusing to store an empty "
+			                        "value for %s in %s (pass "
+			                        "--allow-empty to store one)",
+			                        name, env);
 			goto done;
 		}
 	}

@@ -3,6 +3,7 @@
  * versions of the libraries it runs with.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -19,8 +20,15 @@
 int
 cmd_version(int argc, char **argv, struct envx_ctx *ctx)
 {
-	(void)argv;
-	if (argc > 1) {
+	struct envx_optstate st = {.argc = argc, .argv = argv};
+	int o;
+
+	o = envx_getopt(ctx, &st, NULL);
+	free(st.positional);
+	if (o < 0) {
+		return o == -1 ? 0 : 2;
+	}
+	if (st.npositional > 0) {
 		return envx_cli_usage(ctx, "takes no arguments");
 	}
 	if (ctx->json) {

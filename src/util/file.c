@@ -178,23 +178,23 @@ envx_file_check_private(const char *path, struct envx_error *err)
 	if (lstat(path, &st) < 0) {
 		return envx_error_set(
 		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
-		        "cannot read identity '%s': %s", path, strerror(errno));
+		        "cannot read key file '%s': %s", path, strerror(errno));
 	}
 	if (S_ISLNK(st.st_mode)) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-		                      "refusing identity '%s': it is a "
+		                      "refusing key file '%s': it is a "
 		                      "symbolic link",
 		                      path);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-		                      "refusing identity '%s': not a regular "
+		                      "refusing key file '%s': not a regular "
 		                      "file",
 		                      path);
 	}
 	if ((st.st_mode & 077) != 0) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
-		                      "refusing identity '%s': permissions "
+		                      "refusing key file '%s': permissions "
 		                      "%04o are too open (it must not be "
 		                      "accessible by group or others; run "
 		                      "chmod 600 '%s')",

@@ -117,7 +117,10 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *desc = (const char *)sqlite3_column_text(st, 2);
 
-		if (name == NULL || desc == NULL) {
+		if (name == NULL || desc == NULL ||
+		    !envx_name_valid(name,
+		                     (size_t)sqlite3_column_bytes(st, 0)) ||
+		    strlen(name) != (size_t)sqlite3_column_bytes(st, 0)) {
 			r = envx_error_set(err, ENVX_E_INTEGRITY,
 			                   "environment '%s' has a malformed "
 			                   "secret row",
@@ -539,9 +542,17 @@ envx_vault_env_list(struct envx_vault *v, struct envx_env_info **out, size_t *n,
 			list = nl;
 			cap = ncap;
 		}
+		if (name == NULL || !envx_env_name_valid(name)) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "vault '%s' holds an invalid "
+			                   "environment name: it was edited "
+			                   "outside envx",
+			                   v->path);
+			goto out;
+		}
 		memset(&list[count], 0, sizeof(list[count]));
 		snprintf(list[count].name, sizeof(list[count].name), "%s",
-		         name != NULL ? name : "");
+		         name);
 		list[count].created_at = sqlite3_column_int64(st, 1);
 		list[count].nsecrets = (size_t)sqlite3_column_int64(st, 2);
 		list[count].nrecipients = (size_t)sqlite3_column_int64(st, 3);

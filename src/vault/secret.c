@@ -80,6 +80,17 @@ envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
 		si = &list[count++];
 		memset(si, 0, sizeof(*si));
 		copy_col(si->name, sizeof(si->name), st, 0);
+		/* set refuses such names: one here was written outside envx,
+		 * and must not reach a terminal or a JSON document */
+		if (!envx_name_valid(si->name, strlen(si->name)) ||
+		    (size_t)sqlite3_column_bytes(st, 0) != strlen(si->name)) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "environment '%s' holds an invalid "
+			                   "secret name: the vault was edited "
+			                   "outside envx",
+			                   e->name);
+			goto out;
+		}
 		si->version = (uint64_t)sqlite3_column_int64(st, 1);
 		copy_col(si->description, sizeof(si->description), st, 2);
 		si->rotate_every = sqlite3_column_int64(st, 3);

@@ -37,7 +37,7 @@ for i in range(rounds):
     values["P_EDGE_QUOTES"] = b"'\"`\\n\\'"
     values["P_EDGE_SPACE"] = b"  x  "
 for name, v in values.items():
-    r = run(["set", "staging", name, "--raw"], stdin=v)
+    r = run(["set", "staging", name, "--raw", "--allow-empty"], stdin=v)
     if r.returncode != 0:
         print(f"not ok - set {name}: {r.stderr.decode(errors='replace')}")
         sys.exit(1)
@@ -79,7 +79,7 @@ carry["D_EDGE_LITERAL_BACKSLASH_N"] = b"a\\nb"
 carry["D_EDGE_HASH"] = b"a #b"
 carry["D_EDGE_SPACE"] = b" lead and trail "
 for k, v in carry.items():
-    run(["set", "qa", k, "--raw"], stdin=v)
+    run(["set", "qa", k, "--raw", "--allow-empty"], stdin=v)
 r = run(["export", "qa", "--format", "dotenv"])
 report(r.returncode == 0, "export --format dotenv of carryable values",
        r.stderr.decode(errors="replace"))

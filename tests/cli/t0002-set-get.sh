@@ -6,7 +6,7 @@ setup_vault
 
 # set_raw ENV NAME FILE: store FILE's bytes exactly.
 set_raw() {
-  "$ENVX" set "$1" "$2" --raw <"$3" >/dev/null 2>&1
+  "$ENVX" set "$1" "$2" --raw --allow-empty <"$3" >/dev/null 2>&1
 }
 
 # roundtrip NAME FILE: the value comes back byte for byte.
@@ -35,6 +35,18 @@ t_trailing_newline() {
     [ "$("$ENVX" get staging NL | wc -c)" = 4 ]
 }
 ok "one trailing newline is stripped unless --raw" t_trailing_newline
+
+t_empty_refused() {
+  local before
+  printf 'keep-me' | "$ENVX" set staging KEPT >/dev/null 2>&1
+  before=$(sum_of envx.vault)
+  run set staging KEPT </dev/null
+  expect_rc 7 && expect_err "--allow-empty" && [ "$(sum_of envx.vault)" = "$before" ] &&
+    [ "$("$ENVX" get staging KEPT)" = keep-me ] &&
+    run set staging KEPT --allow-empty </dev/null && expect_rc 0 &&
+    [ "$("$ENVX" get staging KEPT | wc -c)" = 0 ]
+}
+ok "an empty value is refused (exit 7) unless --allow-empty" t_empty_refused
 
 t_nul_refused() {
   local before
@@ -171,5 +183,34 @@ PY
   [ "$("$ENVX" get staging TYPED)" = typed-s3cret-value ]
 }
 ok "on a terminal, set prompts without echo" t_tty_prompt_no_echo
+
+t_tty_prompt_interrupt_restores_echo() {
+  python3 - "$ENVX" <<'PY'
+import os, pty, select, signal, sys, termios, time
+envx = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(envx, [envx, "set", "staging", "INTERRUPTED"])
+out = b""
+deadline = time.time() + 10
+while b"value for INTERRUPTED" not in out and time.time() < deadline:
+    if select.select([fd], [], [], 0.2)[0]:
+        out += os.read(fd, 1024)
+assert termios.tcgetattr(fd)[3] & termios.ECHO == 0, "echo on at the prompt"
+os.write(fd, b"\x03")  # ^C
+for _ in range(50):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, signal.SIGKILL)
+    sys.exit("envx did not stop on ^C")
+assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT, status
+assert termios.tcgetattr(fd)[3] & termios.ECHO, "echo left off after ^C"
+PY
+  fails 9 "no secret 'INTERRUPTED'" get staging INTERRUPTED
+}
+ok "^C at the hidden prompt restores echo and stores nothing" t_tty_prompt_interrupt_restores_echo
 
 finish

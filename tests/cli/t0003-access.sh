@@ -98,11 +98,30 @@ t_no_tty_no_passphrase() {
 ok "no terminal and no passphrase: exit 3 saying how to give one" t_no_tty_no_passphrase
 
 t_passphrase_file() {
-  printf 'correct horse\n' >"$TEST_DIR/pass" &&
+  printf 'correct horse\n' >"$TEST_DIR/pass" && chmod 600 "$TEST_DIR/pass" &&
     run --identity "$TEST_DIR/prot.id" --passphrase-file "$TEST_DIR/pass" identity show &&
-    expect_rc 0
+    expect_rc 0 &&
+    ENVX_PASSPHRASE=wrong run --identity "$TEST_DIR/prot.id" --passphrase-file "$TEST_DIR/pass" identity show &&
+    expect_rc 0 &&
+    chmod 644 "$TEST_DIR/pass" &&
+    fails 8 "too open" --identity "$TEST_DIR/prot.id" --passphrase-file "$TEST_DIR/pass" identity show
 }
-ok "--passphrase-file supplies the passphrase" t_passphrase_file
+ok "--passphrase-file supplies the passphrase, wins over ENVX_PASSPHRASE, must be private" t_passphrase_file
+
+t_missing_explicit_identity() {
+  printf 'DATABASE_PASSWORD=\n' >"$TEST_DIR/t.example" &&
+    fails 9 "/nonexistent.id" --identity /nonexistent.id list production &&
+    fails 9 "/nonexistent.id" --identity /nonexistent.id check production --template "$TEST_DIR/t.example" &&
+    ENVX_IDENTITY_FILE=/nonexistent.id run list production && expect_rc 9
+}
+ok "a named identity that does not exist is an error, never a names-only fallback" t_missing_explicit_identity
+
+t_globals_anywhere_before_args() {
+  run list production --json && expect_rc 0 && expect_out '"verified": true' &&
+    run list --json production && expect_rc 0 && expect_out '"env": "production"' &&
+    fails 2 "unknown option '--frob'" --frob list production
+}
+ok "global options work before and after the command name" t_globals_anywhere_before_args
 
 t_global_option_errors() {
   fails 2 "needs a value" --vault && fails 2 "unknown command" frobnicate &&

@@ -128,8 +128,16 @@ t_redact_forwards_signal() {
 }
 ok "--redact forwards SIGTERM to the child" t_redact_forwards_signal
 
+t_child_options_untouched() {
+  [ "$("$ENVX" exec staging printf '%s|' a -q --json --vault x b)" = 'a|-q|--json|--vault|x|b|' ] &&
+    [ "$("$ENVX" exec staging -- printf '%s|' --identity y)" = '--identity|y|' ] &&
+    [ "$("$ENVX" exec --only 'JWT_SECRET, DATABASE_URL' staging -- sh -c 'printf %s "${JWT_SECRET:+set}"')" = set ]
+}
+ok "the command's own options are never taken as envx's" t_child_options_untouched
+
 t_usage() {
-  fails 2 "missing the command" exec staging -- &&
+  fails 2 "needs a value" exec staging --template -- true &&
+    fails 2 "missing the command" exec staging -- &&
     fails 2 "missing ENV" exec &&
     fails 2 "cannot be used together" exec staging --only A --template x -- true &&
     fails 9 "no environment 'nope'" exec nope -- true

@@ -47,7 +47,7 @@ ok "missing required names are errors; inline-optional and commented-out names a
 
 t_empty() {
   put local DATABASE_URL '   ' --rotate-every 180d && put local PORT 1 && put local SMTP_HOST h.example &&
-    put local JWT_SECRET '' &&
+    put local JWT_SECRET '' --allow-empty &&
     run check local && expect_rc 1 && expect_out empty && expect_out JWT_SECRET
 }
 ok "an empty or whitespace-only value is reported as empty" t_empty
