@@ -33,9 +33,11 @@ arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
 	if (s->used + extra <= s->size) {
 		return 0;
 	}
-	nsize = s->size ? s->size : 4096;
+	/* grow by 4: each step is a fresh sodium_malloc region, a copy and
+	 * a wipe of the old one, so fewer, larger steps are cheaper */
+	nsize = s->size ? s->size * 4 : 16384;
 	while (nsize < s->used + extra) {
-		nsize *= 2;
+		nsize *= 4;
 	}
 	p = sodium_malloc(nsize);
 	if (p == NULL) {

@@ -409,7 +409,9 @@ envx_identity_save(const char *path, const struct envx_secbuf *text, bool force,
 
 	if (!force && lstat(path, &st) == 0) {
 		return envx_error_set(err, ENVX_E_IO,
-		                      "refusing to overwrite identity '%s'",
+		                      "refusing to overwrite identity '%s' "
+		                      "(pass --force to replace it, and keep "
+		                      "a copy: data only it can open is lost)",
 		                      path);
 	}
 	r = make_parents(path, err);
