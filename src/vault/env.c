@@ -3,45 +3,191 @@
  * makes a deleted, duplicated, reordered or rolled-back row detectable
  * (VF-3.2, VF-3.4, VF-3.5).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vault/internal.h"
 #include "util/banned.h"
 
-/* Decrypts the current version in the row (columns: name 0, version 6,
- * nonce 10, ciphertext 11) into values. */
-static int
-collect_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
-              const unsigned char value_key[ENVX_KEY_BYTES],
-              struct envx_kvset *values, struct envx_error *err)
+/*
+ * Current values to decrypt once the MAC has verified: each job is a slot
+ * already reserved in the output set (index kv) and its ciphertext, copied
+ * out of the row into one pool. Decrypting after verification means nothing
+ * unverified is ever decrypted, and the slots no longer move, so the work
+ * can be split across threads.
+ */
+struct decrypt_job {
+	size_t kv;
+	uint64_t version;
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	size_t ct_off;
+	size_t ct_len;
+};
+
+struct decrypt_jobs {
+	struct decrypt_job *items;
+	size_t count;
+	size_t cap;
+	unsigned char *pool; /* ciphertexts: not secret */
+	size_t used;
+	size_t size;
+};
+
+static void
+jobs_release(struct decrypt_jobs *j)
 {
-	struct envx_ad ad;
-	unsigned char *dst;
-	int ctlen = sqlite3_column_bytes(st, 11);
+	free(j->items);
+	free(j->pool);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Reserves the slot for the row's current value (columns: name 0, version
+ * 6, nonce 10, ciphertext 11) and queues its decryption. */
+static int
+queue_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
+            struct envx_kvset *values, struct decrypt_jobs *jobs,
+            struct envx_error *err)
+{
+	struct decrypt_job *job;
+	unsigned char *slot;
+	size_t ctlen = (size_t)sqlite3_column_bytes(st, 11);
 	int r;
 
-	if (ctlen < (int)ENVX_TAG_BYTES ||
+	if (ctlen < ENVX_TAG_BYTES ||
 	    sqlite3_column_bytes(st, 10) != ENVX_NONCE_BYTES) {
-		goto bad;
+		return envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "secret '%s' in environment '%s' does not "
+		        "decrypt: the vault is corrupt or "
+		        "tampered",
+		        name, e->name);
+	}
+	if (jobs->count == jobs->cap) {
+		size_t ncap = jobs->cap ? jobs->cap * 2 : 256;
+		struct decrypt_job *n = realloc(jobs->items, ncap * sizeof(*n));
+		if (n == NULL) {
+			return envx_error_set(err, ENVX_E_INTERNAL,
+			                      "out of memory");
+		}
+		jobs->items = n;
+		jobs->cap = ncap;
+	}
+	if (ctlen > jobs->size - jobs->used) {
+		size_t nsize = jobs->size ? jobs->size * 2 : 65536;
+		unsigned char *n;
+
+		while (nsize - jobs->used < ctlen) {
+			nsize *= 2;
+		}
+		n = realloc(jobs->pool, nsize);
+		if (n == NULL) {
+			return envx_error_set(err, ENVX_E_INTERNAL,
+			                      "out of memory");
+		}
+		jobs->pool = n;
+		jobs->size = nsize;
 	}
 	r = envx_kvset_add_reserve(values, name, strlen(name),
-	                           (size_t)ctlen - ENVX_TAG_BYTES, 0, &dst,
-	                           err);
+	                           ctlen - ENVX_TAG_BYTES, 0, &slot, err);
 	if (r < 0) {
 		return r;
 	}
-	envx_value_ad(&ad, e, name, (uint64_t)sqlite3_column_int64(st, 6));
-	if (envx_crypto_open_value(value_key, &ad, sqlite3_column_blob(st, 10),
-	                           sqlite3_column_blob(st, 11), (size_t)ctlen,
-	                           dst) == 0) {
-		return 0;
+	job = &jobs->items[jobs->count++];
+	job->kv = values->count - 1;
+	job->version = (uint64_t)sqlite3_column_int64(st, 6);
+	memcpy(job->nonce, sqlite3_column_blob(st, 10), ENVX_NONCE_BYTES);
+	memcpy(jobs->pool + jobs->used, sqlite3_column_blob(st, 11), ctlen);
+	job->ct_off = jobs->used;
+	job->ct_len = ctlen;
+	jobs->used += ctlen;
+	return 0;
+}
+
+struct decrypt_range {
+	const struct envx_env *e;
+	const unsigned char *key;
+	struct envx_kvset *values;
+	const struct decrypt_jobs *jobs;
+	size_t from;
+	size_t to;
+	size_t failed; /* index of the first job that failed, or to */
+};
+
+static void *
+decrypt_range_run(void *arg)
+{
+	struct decrypt_range *dr = arg;
+	size_t i;
+
+	dr->failed = dr->to;
+	for (i = dr->from; i < dr->to; i++) {
+		const struct decrypt_job *job = &dr->jobs->items[i];
+		const struct envx_kv *kv = &dr->values->items[job->kv];
+		struct envx_ad ad;
+
+		envx_value_ad(&ad, dr->e, envx_kvset_name(dr->values, job->kv),
+		              job->version);
+		if (envx_crypto_open_value(
+		            dr->key, &ad, job->nonce,
+		            dr->jobs->pool + job->ct_off, job->ct_len,
+		            dr->values->arena + kv->value_off) < 0) {
+			dr->failed = i;
+			break;
+		}
 	}
-bad:
-	return envx_error_set(err, ENVX_E_INTEGRITY,
-	                      "secret '%s' in environment '%s' does not "
-	                      "decrypt: the vault is corrupt or tampered",
-	                      name, e->name);
+	return NULL;
+}
+
+/* Below this many values a second thread costs more than it saves. */
+#define PARALLEL_DECRYPT_MIN 512
+
+static int
+decrypt_all(const struct envx_env *e, const unsigned char *key,
+            struct envx_kvset *values, const struct decrypt_jobs *jobs,
+            struct envx_error *err)
+{
+	struct decrypt_range half[2];
+	pthread_t worker;
+	bool threaded = false;
+	size_t mid = jobs->count;
+	int k;
+
+	if (jobs->count >= PARALLEL_DECRYPT_MIN) {
+		mid = jobs->count / 2;
+	}
+	for (k = 0; k < 2; k++) {
+		half[k].e = e;
+		half[k].key = key;
+		half[k].values = values;
+		half[k].jobs = jobs;
+		half[k].from = k == 0 ? mid : 0;
+		half[k].to = k == 0 ? jobs->count : mid;
+	}
+	if (mid > 0 && mid < jobs->count) {
+		threaded = pthread_create(&worker, NULL, decrypt_range_run,
+		                          &half[0]) == 0;
+	}
+	if (!threaded) {
+		half[1].to = jobs->count; /* everything on this thread */
+		half[0].from = half[0].to = half[0].failed = jobs->count;
+	}
+	decrypt_range_run(&half[1]);
+	if (threaded) {
+		pthread_join(worker, NULL);
+	}
+	for (k = 1; k >= 0; k--) {
+		if (half[k].failed < half[k].to) {
+			return envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "secret '%s' in environment '%s' does not "
+			        "decrypt: the vault is corrupt or tampered",
+			        envx_kvset_name(values,
+			                        jobs->items[half[k].failed].kv),
+			        e->name);
+		}
+	}
+	return 0;
 }
 
 /* VF-3.4: the ciphertext hash, BLAKE2b-256(lp(nonce) || lp(ciphertext)),
@@ -81,7 +227,7 @@ static int
 compute_mac(const struct envx_env *e, int64_t generation,
             const struct envx_env_subkeys *sub,
             unsigned char out[ENVX_HASH_BYTES], struct envx_kvset *values,
-            struct envx_error *value_err, struct envx_error *err)
+            struct decrypt_jobs *jobs, struct envx_error *err)
 {
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
@@ -170,12 +316,11 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		                 (size_t)sqlite3_column_bytes(st, 9));
 		envx_hashw_bytes(&hs, cth, sizeof(cth));
 		nversions++;
-		if (values != NULL && sqlite3_column_int64(st, 6) == current &&
-		    collect_value(e, st, name, sub->value, values, value_err) <
-		            0) {
-			/* keep hashing: a MAC mismatch, if any, is the more
-			 * telling report; the caller checks value_err after */
-			values = NULL;
+		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
+			r = queue_value(e, st, name, values, jobs, err);
+			if (r < 0) {
+				goto out;
+			}
 		}
 	}
 	if (rc != SQLITE_DONE) {
@@ -720,7 +865,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	unsigned char mac[ENVX_HASH_BYTES];
 	char pub[ENVX_PUBKEY_TEXT_BYTES];
 	const struct envx_identity *id = how != NULL ? how->identity : NULL;
-	struct envx_error verr;
+	struct decrypt_jobs jobs = {0};
 	bool opened = false;
 	bool has_passphrase = false;
 	int rc;
@@ -839,9 +984,8 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   e->name);
 		goto out;
 	}
-	verr.code = 0;
 	r = compute_mac(e, e->generation, sub, mac,
-	                how != NULL ? how->values : NULL, &verr, err);
+	                how != NULL ? how->values : NULL, &jobs, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -853,14 +997,12 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   e->name);
 		goto out;
 	}
-	if (verr.code < 0) {
-		if (err != NULL) {
-			*err = verr;
-		}
-		r = verr.code;
-		goto out;
-	}
 	if (how != NULL && how->values != NULL) {
+		/* VF-3.4 verified: now decrypt what the MAC vouches for */
+		r = decrypt_all(e, sub->value, how->values, &jobs, err);
+		if (r < 0) {
+			goto out;
+		}
 		envx_kvset_sort(how->values);
 	}
 	e->key = key;
@@ -869,6 +1011,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	sub = NULL;
 	r = 0;
 out:
+	jobs_release(&jobs);
 	if (r < 0 && how != NULL && how->values != NULL) {
 		/* nothing unverified reaches the caller */
 		envx_kvset_release(how->values);
