@@ -120,6 +120,10 @@ identity_new(int argc, char **argv, struct envx_ctx *ctx)
 	envx_pubkey_format(id->pk, pub);
 	if (strcmp(out, "-") == 0) {
 		fprintf(stderr, "public key: %s\n", pub);
+	} else if (ctx->json) {
+		printf("{\"public_key\": \"%s\", \"path\": ", pub);
+		envx_json_print_string(stdout, out);
+		printf(", \"protected\": %s}\n", use_pass ? "true" : "false");
 	} else {
 		printf("%s\n", pub);
 	}

@@ -162,7 +162,17 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	envx_pubkey_format(id->pk, pub);
-	if (!ctx->quiet) {
+	if (ctx->json) {
+		printf("{\"vault\": ");
+		envx_json_print_string(stdout, path);
+		printf(", \"environments\": [");
+		for (i = 0; i < nenvs; i++) {
+			printf("%s\"%s\"", i ? ", " : "", envs[i]);
+		}
+		printf("], \"recipient\": ");
+		envx_json_print_string(stdout, actor);
+		printf(", \"public_key\": \"%s\"}\n", pub);
+	} else if (!ctx->quiet) {
 		printf("created vault '%s' with environments:", path);
 		for (i = 0; i < nenvs; i++) {
 			printf(" %s", envs[i]);

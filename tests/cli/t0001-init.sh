@@ -81,4 +81,12 @@ t_env_usage() {
 }
 ok "env usage errors" t_env_usage
 
+t_init_json() {
+  mkdir js && cd js && run --json init --env dev &&
+    expect_rc 0 && python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["environments"] == ["dev"] and d["public_key"].startswith("envxpub1"), d' "$OUT" &&
+    run --json identity new -o "$TEST_DIR/j.id" && expect_rc 0 &&
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["protected"] is False and d["path"].endswith("j.id"), d' "$OUT"
+}
+ok "init and identity new print JSON with --json" t_init_json
+
 finish
