@@ -153,8 +153,9 @@ int envx_env_get(struct envx_env *e, const char *name, struct envx_secbuf *out,
 /* Decrypts a given version (0 = current). */
 int envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
                          struct envx_secbuf *out, struct envx_error *err);
-/* Decrypts every current value into out (an initialized kvset), sorted by
- * name. Needs unlock. */
+/* Decrypts every current value into out (an initialized, empty kvset),
+ * sorted by name, after verifying the environment MAC again in the same
+ * pass; on failure out is released. Needs unlock. */
 int envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
                      struct envx_error *err);
 

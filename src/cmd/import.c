@@ -95,7 +95,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	if (status != 0) {
 		goto done;
 	}
-	if (envx_ctx_unlock(ctx, env, &e, &err) < 0) {
+	if (envx_ctx_unlock_all(ctx, env, &e, &current, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}
@@ -131,8 +131,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 			goto done;
 		}
 	}
-	if (envx_env_get_all(e, &current, &err) < 0 ||
-	    envx_vault_begin(ctx->vault, &err) < 0) {
+	if (envx_vault_begin(ctx->vault, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}

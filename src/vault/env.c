@@ -853,6 +853,58 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 	return r;
 }
 
+/*
+ * VF-3.4 then VF-3.3: checks the environment MAC over every row (as of now,
+ * against the stored generation and MAC) and, with values, decrypts every
+ * current value into it, sorted by name, only once the MAC has verified.
+ * On failure values is released: nothing unverified reaches a caller.
+ */
+static int
+verify_and_collect(const struct envx_env *e, const struct envx_env_subkeys *sub,
+                   struct envx_kvset *values, struct envx_error *err)
+{
+	struct decrypt_jobs jobs = {0};
+	unsigned char mac[ENVX_HASH_BYTES];
+	int r;
+
+	r = compute_mac(e, e->generation, sub, mac, values, &jobs, err);
+	if (r < 0) {
+		goto out;
+	}
+	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "environment '%s' failed its integrity "
+		                   "check: rows were changed, deleted, "
+		                   "duplicated or rolled back outside envx",
+		                   e->name);
+		goto out;
+	}
+	if (values != NULL) {
+		r = decrypt_all(e, sub->value, values, &jobs, err);
+		if (r < 0) {
+			goto out;
+		}
+		envx_kvset_sort(values);
+	}
+out:
+	jobs_release(&jobs);
+	if (r < 0 && values != NULL) {
+		envx_kvset_release(values);
+	}
+	return r;
+}
+
+int
+envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
+                 struct envx_error *err)
+{
+	if (e->sub == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "environment '%s' is locked", e->name);
+	}
+	return verify_and_collect(e, e->sub, out, err);
+}
+
 int
 envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
                 struct envx_error *err)
@@ -862,10 +914,8 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	unsigned char *key = NULL;
 	struct envx_env_subkeys *sub = NULL;
 	struct envx_secbuf pass = {0};
-	unsigned char mac[ENVX_HASH_BYTES];
 	char pub[ENVX_PUBKEY_TEXT_BYTES];
 	const struct envx_identity *id = how != NULL ? how->identity : NULL;
-	struct decrypt_jobs jobs = {0};
 	bool opened = false;
 	bool has_passphrase = false;
 	int rc;
@@ -984,26 +1034,9 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   e->name);
 		goto out;
 	}
-	r = compute_mac(e, e->generation, sub, mac,
-	                how != NULL ? how->values : NULL, &jobs, err);
+	r = verify_and_collect(e, sub, how != NULL ? how->values : NULL, err);
 	if (r < 0) {
 		goto out;
-	}
-	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
-		r = envx_error_set(err, ENVX_E_INTEGRITY,
-		                   "environment '%s' failed its integrity "
-		                   "check: rows were changed, deleted, "
-		                   "duplicated or rolled back outside envx",
-		                   e->name);
-		goto out;
-	}
-	if (how != NULL && how->values != NULL) {
-		/* VF-3.4 verified: now decrypt what the MAC vouches for */
-		r = decrypt_all(e, sub->value, how->values, &jobs, err);
-		if (r < 0) {
-			goto out;
-		}
-		envx_kvset_sort(how->values);
 	}
 	e->key = key;
 	e->sub = sub;
@@ -1011,11 +1044,6 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	sub = NULL;
 	r = 0;
 out:
-	jobs_release(&jobs);
-	if (r < 0 && how != NULL && how->values != NULL) {
-		/* nothing unverified reaches the caller */
-		envx_kvset_release(how->values);
-	}
 	envx_secbuf_release(&pass);
 	sqlite3_finalize(st);
 	sodium_free(key);

@@ -215,63 +215,6 @@ envx_env_get(struct envx_env *e, const char *name, struct envx_secbuf *out,
 	return envx_env_get_version(e, name, 0, out, err);
 }
 
-int
-envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
-                 struct envx_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-	int r;
-
-	r = need_key(e, err);
-	if (r < 0) {
-		return r;
-	}
-	if (sqlite3_prepare_v2(
-	            e->v->db,
-	            "SELECT s.name, s.version, ver.nonce, ver.ciphertext "
-	            "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
-	            "AND ver.version = s.version WHERE s.env_id = ? "
-	            "ORDER BY s.name",
-	            -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(e->v->db, err, "cannot read secrets");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, e->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		int ctlen = sqlite3_column_bytes(st, 3);
-		unsigned char *dst;
-
-		if (name == NULL || ctlen < (int)ENVX_TAG_BYTES) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "environment '%s' has a malformed "
-			                   "secret",
-			                   e->name);
-			goto out;
-		}
-		r = envx_kvset_add_reserve(out, name, strlen(name),
-		                           (size_t)ctlen - ENVX_TAG_BYTES, 0,
-		                           &dst, err);
-		if (r == 0) {
-			r = open_row(e, st, 2, name,
-			             (uint64_t)sqlite3_column_int64(st, 1), dst,
-			             err);
-		}
-		if (r < 0) {
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		r = envx_sqlite_error(e->v->db, err, "cannot read secrets");
-		goto out;
-	}
-	r = 0;
-out:
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int
 step_done(struct envx_env *e, sqlite3_stmt *st, struct envx_error *err,
           const char *what)
