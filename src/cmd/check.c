@@ -36,12 +36,27 @@ input_release(struct env_input *in)
 	memset(in, 0, sizeof(*in));
 }
 
+/* The check's view of an environment's metadata (names borrowed from
+ * info, which must outlive the result); free() it. NULL when out of
+ * memory. */
+static struct envx_check_secret *
+check_secrets(const struct envx_secret_info *info, size_t n)
+{
+	struct envx_check_secret *out = calloc(n ? n : 1, sizeof(*out));
+	size_t i;
+
+	for (i = 0; out != NULL && i < n; i++) {
+		out[i].name = info[i].name;
+		out[i].rotate_every = info[i].rotate_every;
+	}
+	return out;
+}
+
 /* Unlocks env if the caller can, and gathers names, metadata and values. */
 static int
 input_load(struct envx_ctx *ctx, const char *env, struct env_input *in,
            struct envx_error *err)
 {
-	size_t i;
 	int r;
 
 	envx_kvset_init(&in->values);
@@ -57,13 +72,9 @@ input_load(struct envx_ctx *ctx, const char *env, struct env_input *in,
 	if (r < 0) {
 		return r;
 	}
-	in->secrets = calloc(in->n ? in->n : 1, sizeof(*in->secrets));
+	in->secrets = check_secrets(in->info, in->n);
 	if (in->secrets == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
-	}
-	for (i = 0; i < in->n; i++) {
-		in->secrets[i].name = in->info[i].name;
-		in->secrets[i].rotate_every = in->info[i].rotate_every;
 	}
 	return 0;
 }
@@ -103,7 +114,6 @@ envx_check_gate(struct envx_ctx *ctx, const char *template_path,
 	struct envx_check_env ce;
 	struct envx_error err;
 	size_t n = 0;
-	size_t i;
 	int status = 0;
 
 	envx_findings_init(&f);
@@ -112,14 +122,10 @@ envx_check_gate(struct envx_ctx *ctx, const char *template_path,
 		status = envx_cli_fail(&err);
 		goto done;
 	}
-	secrets = calloc(n ? n : 1, sizeof(*secrets));
+	secrets = check_secrets(info, n);
 	if (secrets == NULL) {
 		status = envx_cli_error(10, "out of memory");
 		goto done;
-	}
-	for (i = 0; i < n; i++) {
-		secrets[i].name = info[i].name;
-		secrets[i].rotate_every = info[i].rotate_every;
 	}
 	ce.name = envx_env_name(e);
 	ce.secrets = secrets;

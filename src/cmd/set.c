@@ -16,10 +16,8 @@ enum { OPT_ROTATE = 1, OPT_DESC, OPT_GEN, OPT_RAW, OPT_EMPTY };
 #define GENERATE_MAX     4096
 
 /* Parses --generate's optional LEN. Returns 0 or prints and returns 2. */
-int envx_cli_parse_length(struct envx_ctx *ctx, const char *arg, size_t *len);
-
-int
-envx_cli_parse_length(struct envx_ctx *ctx, const char *arg, size_t *len)
+static int
+parse_length(struct envx_ctx *ctx, const char *arg, size_t *len)
 {
 	char *end;
 	unsigned long v;
@@ -81,7 +79,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 			break;
 		case OPT_GEN:
 			generate = true;
-			status = envx_cli_parse_length(ctx, st.arg, &genlen);
+			status = parse_length(ctx, st.arg, &genlen);
 			if (status != 0) {
 				goto done;
 			}
