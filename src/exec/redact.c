@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "envx/redact.h"
+#include "exec/forms.h"
 #include "util/banned.h"
 
 #define NONE UINT32_MAX
@@ -19,6 +20,8 @@
 #define DENSE_MAX_BYTES ((size_t)32 * 1024 * 1024)
 #define BLOCK_BYTES     (65536 / 8)
 #define LABEL_PREFIX    "[redacted:"
+/* Keeps automaton state ids within 32 bits whatever the set's size. */
+#define ENVX_REDACT_FORMS_MAX_BYTES ((size_t)1 << 30)
 
 struct pattern {
 	const unsigned char *p;
@@ -28,6 +31,7 @@ struct pattern {
 
 struct envx_redact {
 	size_t npat;
+	size_t nvalues;
 	size_t maxlen;
 	uint32_t nstates;
 	uint32_t nclass;
@@ -152,23 +156,59 @@ dense_step(const struct envx_redact *r, uint32_t q, unsigned char b)
 	return r->dfa[(size_t)q * r->nclass + r->cls[b]];
 }
 
+/* Sorts pats[0 .. n) and drops repeated byte strings, keeping the one of the
+ * lowest idx (it sorts first). Returns the number kept. */
+static size_t
+sort_dedupe(struct pattern *pats, size_t n)
+{
+	size_t i;
+	size_t k = 0;
+
+	qsort(pats, n, sizeof(*pats), pattern_cmp);
+	for (i = 0; i < n; i++) {
+		if (k > 0 && pats[k - 1].len == pats[i].len &&
+		    memcmp(pats[k - 1].p, pats[i].p, pats[i].len) == 0) {
+			continue;
+		}
+		pats[k++] = pats[i];
+	}
+	return k;
+}
+
+/*
+ * The patterns: every distinct value of at least ENVX_REDACT_MIN_BYTES
+ * bytes, then the derived forms of each (exec/forms.h), written into one
+ * sodium_malloc buffer *forms_out the caller wipes and frees once the
+ * automaton is built. *nvalues counts the distinct values.
+ */
 static int
 collect(const struct envx_kvset *secrets, struct pattern **out, size_t *npat,
+        size_t *nvalues, unsigned char **forms_out, size_t *forms_bytes,
         struct envx_error *err)
 {
 	struct pattern *pats = NULL;
+	unsigned char *buf = NULL;
+	size_t bytes = 0;
 	size_t n = 0;
+	size_t nv;
 	size_t i;
-	size_t k;
+	size_t at = 0;
 	int r = ENVX_E_INTERNAL;
 
 	*out = NULL;
 	*npat = 0;
+	*nvalues = 0;
+	*forms_out = NULL;
+	*forms_bytes = 0;
 	if (secrets == NULL || secrets->count == 0) {
 		r = 0;
 		goto out;
 	}
-	pats = calloc(secrets->count, sizeof(*pats));
+	if (secrets->count > SIZE_MAX / sizeof(*pats) / (ENVX_FORMS_MAX + 1)) {
+		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	pats = calloc(secrets->count * (ENVX_FORMS_MAX + 1), sizeof(*pats));
 	if (pats == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 		goto out;
@@ -184,22 +224,64 @@ collect(const struct envx_kvset *secrets, struct pattern **out, size_t *npat,
 			n++;
 		}
 	}
-	qsort(pats, n, sizeof(*pats), pattern_cmp);
-	/* Equal values: keep the first pair's name (lowest idx sorts first). */
-	k = 0;
-	for (i = 0; i < n; i++) {
-		if (k > 0 && pats[k - 1].len == pats[i].len &&
-		    memcmp(pats[k - 1].p, pats[i].p, pats[i].len) == 0) {
-			continue;
+	/* Equal values: keep the first pair's name. */
+	nv = sort_dedupe(pats, n);
+	n = nv;
+	for (i = 0; i < nv; i++) {
+		size_t b = envx_forms_derive(pats[i].p, pats[i].len,
+		                             ENVX_REDACT_MIN_BYTES, NULL, NULL,
+		                             NULL);
+
+		if (b > ENVX_REDACT_FORMS_MAX_BYTES - bytes) {
+			r = envx_error_set(err, ENVX_E_INTERNAL,
+			                   "too many secret bytes to redact");
+			goto out;
 		}
-		pats[k++] = pats[i];
+		bytes += b;
 	}
+	buf = sodium_malloc(bytes > 0 ? bytes : 1);
+	if (buf == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL,
+		                   "cannot allocate secure memory");
+		goto out;
+	}
+	for (i = 0; i < nv; i++) {
+		struct envx_form f[ENVX_FORMS_MAX];
+		size_t nf = 0;
+		size_t j;
+		size_t b = envx_forms_derive(pats[i].p, pats[i].len,
+		                             ENVX_REDACT_MIN_BYTES, buf + at, f,
+		                             &nf);
+
+		for (j = 0; j < nf; j++) {
+			pats[n].p = buf + at + f[j].off;
+			pats[n].len = f[j].len;
+			pats[n].idx = pats[i].idx;
+			n++;
+		}
+		at += b;
+		sodium_memzero(f, sizeof(f));
+	}
+	/* A form equal to the value, or to another value's form, is one
+	 * pattern labelled with the lowest name. */
+	*npat = sort_dedupe(pats, n);
+	*nvalues = nv;
 	*out = pats;
-	*npat = k;
+	*forms_out = buf;
+	*forms_bytes = bytes;
 	pats = NULL;
+	buf = NULL;
 	r = 0;
 out:
+	if (pats != NULL) {
+		sodium_memzero(pats, secrets->count * (ENVX_FORMS_MAX + 1) *
+		                             sizeof(*pats));
+	}
 	free(pats);
+	if (buf != NULL) {
+		sodium_memzero(buf, bytes);
+		sodium_free(buf);
+	}
 	return r;
 }
 
@@ -428,6 +510,8 @@ envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
 {
 	struct envx_redact *rd = NULL;
 	struct pattern *pats = NULL;
+	unsigned char *forms = NULL;
+	size_t forms_bytes = 0;
 	size_t npat = 0;
 	size_t total = 0;
 	size_t i;
@@ -440,7 +524,8 @@ envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
 		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	r = collect(secrets, &pats, &npat, err);
+	r = collect(secrets, &pats, &npat, &rd->nvalues, &forms, &forms_bytes,
+	            err);
 	if (r < 0) {
 		goto out;
 	}
@@ -498,6 +583,10 @@ out:
 		sodium_memzero(pats, npat * sizeof(*pats));
 	}
 	free(pats);
+	if (forms != NULL) {
+		sodium_memzero(forms, forms_bytes);
+		sodium_free(forms);
+	}
 	envx_redact_free(rd);
 	return r;
 }
@@ -522,7 +611,7 @@ envx_redact_free(struct envx_redact *r)
 size_t
 envx_redact_count(const struct envx_redact *r)
 {
-	return r->npat;
+	return r->nvalues;
 }
 
 int
