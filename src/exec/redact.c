@@ -19,7 +19,11 @@
 /* Largest dense transition table; past it the automaton stays sparse. */
 #define DENSE_MAX_BYTES ((size_t)32 * 1024 * 1024)
 #define BLOCK_BYTES     (65536 / 8)
-#define LABEL_PREFIX    "[redacted:"
+/* The prefilter window: the shortest pattern, capped (see prefilter()). */
+#define WINDOW_MAX 16
+/* From this window on, blocks are hashed four-byte words. */
+#define WIDE_MIN     6
+#define LABEL_PREFIX "[redacted:"
 /* Keeps automaton state ids within 32 bits whatever the set's size. */
 #define ENVX_REDACT_FORMS_MAX_BYTES ((size_t)1 << 30)
 
@@ -36,6 +40,11 @@ struct envx_redact {
 	uint32_t nstates;
 	uint32_t nclass;
 	unsigned qshift;
+	unsigned wshift;  /* wide mode: block bitmap index = top bits */
+	size_t win;       /* every pattern is at least this long */
+	size_t stride;    /* starts one block check rules out */
+	int wide;         /* blocks are hashed 4-byte words, not 2 bytes */
+	size_t block_len; /* bytes of the block bitmap */
 	/* One sodium_malloc arena: every table below reveals the values. */
 	unsigned char *arena;
 	uint32_t *first_child;
@@ -47,7 +56,7 @@ struct envx_redact {
 	uint16_t *nchild;
 	unsigned char *byte;  /* byte on the edge into the state */
 	unsigned char *cls;   /* byte -> class (dense mode) */
-	unsigned char *block; /* two-byte blocks of each value's bytes 0-3 */
+	unsigned char *block; /* blocks of each pattern's first win bytes */
 	unsigned char *quad;
 	/* Dense DFA, nstates x nclass, or NULL (sparse mode). */
 	uint32_t *dfa;
@@ -102,6 +111,18 @@ pattern_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
 }
 
+static size_t
+common_prefix(const struct pattern *a, const struct pattern *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	size_t i = 0;
+
+	while (i < n && a->p[i] == b->p[i]) {
+		i++;
+	}
+	return i;
+}
+
 static uint32_t
 quad_hash(const unsigned char *p, unsigned shift)
 {
@@ -109,6 +130,15 @@ quad_hash(const unsigned char *p, unsigned shift)
 
 	memcpy(&w, p, sizeof(w));
 	return (uint32_t)(w * UINT32_C(0x9E3779B1)) >> shift;
+}
+
+static uint32_t
+wide_hash(const unsigned char *p, unsigned shift)
+{
+	uint32_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return (uint32_t)(w * UINT32_C(0x85EBCA6B)) >> shift;
 }
 
 static uint32_t
@@ -332,7 +362,7 @@ alloc_tables(struct envx_redact *rd, size_t nmax, unsigned qbits,
 	size_t quad_bytes = ((size_t)1 << qbits) / 8;
 	size_t u32s = 4 * nmax + rd->npat + 256;
 	size_t size =
-	        u32s * 4 + nmax * 2 + nmax + 256 + BLOCK_BYTES + quad_bytes;
+	        u32s * 4 + nmax * 2 + nmax + 256 + rd->block_len + quad_bytes;
 	unsigned char *p;
 
 	/* sodium_malloc places the block at the end of a page: only a size
@@ -359,7 +389,7 @@ alloc_tables(struct envx_redact *rd, size_t nmax, unsigned qbits,
 	rd->cls = p;
 	p += 256;
 	rd->block = p;
-	p += BLOCK_BYTES;
+	p += rd->block_len;
 	rd->quad = p;
 	rd->qshift = 32 - qbits;
 	return 0;
@@ -504,6 +534,42 @@ build_dense(struct envx_redact *rd, struct envx_error *err)
 	return 0;
 }
 
+/*
+ * The prefilter's window is the shortest pattern, up to WINDOW_MAX: one
+ * block check at the window's end then rules out every start inside it.
+ * Short windows use two-byte blocks (a direct 64 Kib bitmap); longer ones
+ * hashed four-byte words, whose bitmap grows with the set to stay sparse.
+ */
+static void
+choose_window(struct envx_redact *rd, const struct pattern *pats, size_t npat)
+{
+	size_t i;
+	size_t bits = (size_t)1 << 15;
+
+	rd->win = WINDOW_MAX;
+	for (i = 0; i < npat; i++) {
+		if (pats[i].len < rd->win) {
+			rd->win = pats[i].len;
+		}
+	}
+	rd->wide = rd->win >= WIDE_MIN;
+	if (!rd->wide) {
+		rd->stride = rd->win - 1;
+		rd->block_len = BLOCK_BYTES;
+		return;
+	}
+	rd->stride = rd->win - 3;
+	while (bits < ((size_t)1 << 25) && bits < npat * rd->stride * 16) {
+		bits <<= 1;
+	}
+	rd->block_len = bits / 8;
+	rd->wshift = 32;
+	while (bits > 1) {
+		bits >>= 1;
+		rd->wshift--;
+	}
+}
+
 int
 envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
                 struct envx_error *err)
@@ -531,7 +597,10 @@ envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
 	}
 	rd->npat = npat;
 	for (i = 0; i < npat; i++) {
-		total += pats[i].len;
+		/* pats is sorted: a pattern adds a state per byte past the
+		 * prefix it shares with the one before it. */
+		total += pats[i].len -
+		         (i > 0 ? common_prefix(&pats[i - 1], &pats[i]) : 0);
 		if (pats[i].len > rd->maxlen) {
 			rd->maxlen = pats[i].len;
 		}
@@ -542,10 +611,12 @@ envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
 		r = 0;
 		goto out;
 	}
-	/* total is bounded by ENVX_KVSET_MAX_BYTES, so ids fit 32 bits. */
+	/* total (the trie's states) is bounded by ENVX_KVSET_MAX_BYTES and
+	 * ENVX_REDACT_FORMS_MAX_BYTES, so ids fit 32 bits. */
 	while (qbits < 24 && ((size_t)1 << qbits) < npat * 64) {
 		qbits++;
 	}
+	choose_window(rd, pats, npat);
 	r = build_labels(rd, secrets, pats, err);
 	if (r < 0) {
 		goto out;
@@ -556,14 +627,25 @@ envx_redact_new(struct envx_redact **out, const struct envx_kvset *secrets,
 	}
 	for (i = 0; i < npat; i++) {
 		uint32_t h = quad_hash(pats[i].p, rd->qshift);
-		unsigned o;
+		size_t o;
 
 		rd->plen[i] = (uint32_t)pats[i].len;
+		/* sorted: equal first win bytes are neighbours, same bits */
+		if (i > 0 && common_prefix(&pats[i - 1], &pats[i]) >= rd->win) {
+			continue;
+		}
 		rd->quad[h >> 3] |= (unsigned char)(1u << (h & 7));
-		for (o = 0; o < 3; o++) {
-			uint16_t b;
+		for (o = 0; o < rd->stride; o++) {
+			uint32_t b;
 
-			memcpy(&b, pats[i].p + o, sizeof(b));
+			if (rd->wide) {
+				b = wide_hash(pats[i].p + o, rd->wshift);
+			} else {
+				uint16_t b2;
+
+				memcpy(&b2, pats[i].p + o, sizeof(b2));
+				b = b2;
+			}
 			rd->block[b >> 3] |= (unsigned char)(1u << (b & 7));
 		}
 	}
@@ -803,41 +885,66 @@ quad_hit(const struct envx_redact *r, const unsigned char *p)
 	return (r->quad[h >> 3] >> (h & 7)) & 1;
 }
 
+static int
+block_hit(const unsigned char *block, uint32_t b)
+{
+	return (block[b >> 3] >> (b & 7)) & 1;
+}
+
 /*
- * Index of the first position at or after i where a value may start, or the
- * first position past len - 4 (the prefilter needs four bytes). Every value
- * is at least four bytes, so a value starting at j, j + 1 or j + 2 covers
- * bytes j + 2 and j + 3: when that two-byte block occurs at none of offsets
- * 0-2 of any value, three starts are ruled out at once (Wu-Manber's idea, at
- * a fixed stride so iterations do not depend on each other). A hash of the
- * first four bytes then confirms each remaining start.
+ * Index of the first position at or after i where a pattern may start, or
+ * the first position past len - 4 (the prefilter needs four bytes). Every
+ * pattern is at least win bytes long, so one starting anywhere in
+ * [j, j + stride) covers the block that ends at j + win: when that block
+ * occurs at none of offsets 0 .. stride - 1 of any pattern, stride starts
+ * are ruled out at once (Wu-Manber's idea, at a fixed stride so iterations
+ * do not depend on each other). A hash of the first four bytes then
+ * confirms each remaining start.
  */
 static size_t
 prefilter(const struct envx_redact *r, const unsigned char *p, size_t i,
           size_t len)
 {
 	const unsigned char *block = r->block;
+	size_t stride = r->stride;
 	size_t lim;
+	size_t j;
 
 	if (len < 4) {
 		return i;
 	}
 	lim = len - 3;
-	for (; i + 2 < lim; i += 3) {
-		uint16_t b;
+	/* The window's block and the quads read by the confirmations lie
+	 * inside the chunk. */
+	if (r->wide) {
+		const unsigned char *k = p + r->win - 4;
+		unsigned shift = r->wshift;
 
-		memcpy(&b, p + i + 2, sizeof(b));
-		if (((block[b >> 3] >> (b & 7)) & 1) == 0) {
-			continue;
+		for (; i + r->win + 2 < len; i += stride) {
+			if (!block_hit(block, wide_hash(k + i, shift))) {
+				continue;
+			}
+			for (j = i; j < i + stride; j++) {
+				if (quad_hit(r, p + j)) {
+					return j;
+				}
+			}
 		}
-		if (quad_hit(r, p + i)) {
-			return i;
-		}
-		if (quad_hit(r, p + i + 1)) {
-			return i + 1;
-		}
-		if (quad_hit(r, p + i + 2)) {
-			return i + 2;
+	} else {
+		const unsigned char *k = p + r->win - 2;
+
+		for (; i + r->win + 2 < len; i += stride) {
+			uint16_t b;
+
+			memcpy(&b, k + i, sizeof(b));
+			if (!block_hit(block, b)) {
+				continue;
+			}
+			for (j = i; j < i + stride; j++) {
+				if (quad_hit(r, p + j)) {
+					return j;
+				}
+			}
 		}
 	}
 	for (; i < lim; i++) {
