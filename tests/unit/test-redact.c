@@ -2,7 +2,9 @@
  * Unit tests for the streaming redaction filter: fixed cases for each rule of
  * envx/redact.h, and randomized comparisons against a naive reference that
  * implements the documented semantics directly, under every way of splitting
- * the input into feeds.
+ * the input into feeds. The encoded forms are checked against vectors made
+ * with Python's base64, urllib.parse and json modules; the reference then
+ * takes them from exec/forms.h to check the matching.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <sodium.h>
 
 #include "envx/redact.h"
+#include "exec/forms.h"
 
 struct out {
 	unsigned char *p;
@@ -110,25 +113,93 @@ struct occ {
 	size_t k;
 };
 
+/* Every pattern of the set: each value of at least ENVX_REDACT_MIN_BYTES
+ * and its forms, in the set's order, so the first of equal ones has the
+ * lowest index. */
+struct refpat {
+	const unsigned char *p;
+	size_t len;
+	size_t k;
+};
+
+struct refset {
+	struct refpat *pat;
+	size_t n;
+	unsigned char **bufs;
+	size_t nbufs;
+};
+
+static void
+refset_build(const struct envx_kvset *set, struct refset *rs)
+{
+	size_t k;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->pat =
+	        calloc(set->count * (ENVX_FORMS_MAX + 1) + 1, sizeof(*rs->pat));
+	rs->bufs = calloc(set->count + 1, sizeof(*rs->bufs));
+	assert_non_null(rs->pat);
+	assert_non_null(rs->bufs);
+	for (k = 0; k < set->count; k++) {
+		size_t vl;
+		const unsigned char *v = envx_kvset_value(set, k, &vl);
+		struct envx_form f[ENVX_FORMS_MAX];
+		size_t nf = 0;
+		size_t bytes;
+		size_t j;
+		unsigned char *buf;
+
+		if (vl < ENVX_REDACT_MIN_BYTES) {
+			continue;
+		}
+		rs->pat[rs->n++] = (struct refpat){v, vl, k};
+		bytes = envx_forms_derive(v, vl, ENVX_REDACT_MIN_BYTES, NULL,
+		                          NULL, NULL);
+		buf = malloc(bytes + 1);
+		assert_non_null(buf);
+		rs->bufs[rs->nbufs++] = buf;
+		assert_int_equal(envx_forms_derive(v, vl, ENVX_REDACT_MIN_BYTES,
+		                                   buf, f, &nf),
+		                 bytes);
+		for (j = 0; j < nf; j++) {
+			rs->pat[rs->n++] =
+			        (struct refpat){buf + f[j].off, f[j].len, k};
+		}
+	}
+}
+
+static void
+refset_release(struct refset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nbufs; i++) {
+		free(rs->bufs[i]);
+	}
+	free(rs->bufs);
+	free(rs->pat);
+}
+
 static void
 reference(const struct envx_kvset *set, const unsigned char *t, size_t n,
           struct out *o)
 {
 	struct occ *occ = NULL;
+	struct refset rs;
 	size_t nocc = 0;
 	size_t cap = 0;
 	size_t cur = 0;
 	size_t e;
 	size_t k;
 
-	/* Every occurrence of every value, in order of end offset. */
+	refset_build(set, &rs);
+	/* Every occurrence of every pattern, in order of end offset. */
 	for (e = 0; e < n; e++) {
-		for (k = 0; k < set->count; k++) {
-			size_t vl;
-			const unsigned char *v = envx_kvset_value(set, k, &vl);
+		for (k = 0; k < rs.n; k++) {
+			size_t vl = rs.pat[k].len;
+			const unsigned char *v = rs.pat[k].p;
 
-			if (vl < ENVX_REDACT_MIN_BYTES || vl > e + 1 ||
-			    memcmp(t + e + 1 - vl, v, vl) != 0) {
+			if (vl > e + 1 || memcmp(t + e + 1 - vl, v, vl) != 0) {
 				continue;
 			}
 			if (nocc == cap) {
@@ -138,7 +209,7 @@ reference(const struct envx_kvset *set, const unsigned char *t, size_t n,
 			}
 			occ[nocc].s = e + 1 - vl;
 			occ[nocc].e = e;
-			occ[nocc].k = k;
+			occ[nocc].k = rs.pat[k].k;
 			nocc++;
 		}
 	}
@@ -177,6 +248,7 @@ reference(const struct envx_kvset *set, const unsigned char *t, size_t n,
 		cur = best_e + 1;
 	}
 	free(occ);
+	refset_release(&rs);
 }
 
 static void
@@ -454,8 +526,8 @@ test_redact_emit_error_stops(void **state)
 }
 
 static void
-compare_random(size_t npat, size_t alpha, size_t maxlen, size_t textlen,
-               int rounds)
+compare_random(size_t npat, size_t alpha, size_t minlen, size_t maxlen,
+               size_t textlen, int rounds)
 {
 	int round;
 
@@ -468,12 +540,13 @@ compare_random(size_t npat, size_t alpha, size_t maxlen, size_t textlen,
 		size_t k;
 		struct out want = {0};
 		struct out got = {0};
+		struct refset rs;
 
 		assert_non_null(text);
 		envx_kvset_init(&set);
 		for (k = 0; k < npat; k++) {
 			unsigned char v[64];
-			size_t vl = 1 + rnd() % maxlen;
+			size_t vl = minlen + rnd() % (maxlen - minlen + 1);
 			char name[16];
 
 			for (i = 0; i < vl; i++) {
@@ -485,19 +558,20 @@ compare_random(size_t npat, size_t alpha, size_t maxlen, size_t textlen,
 		for (i = 0; i < n; i++) {
 			text[i] = (unsigned char)('a' + rnd() % alpha);
 		}
-		/* Plant some values so matches are not left to chance. */
-		for (k = 0; k < 3 && set.count > 0; k++) {
-			size_t vl;
-			const unsigned char *v =
-			        envx_kvset_value(&set, rnd() % set.count, &vl);
+		/* Plant some values and forms so matches are not left to
+		 * chance. */
+		refset_build(&set, &rs);
+		for (k = 0; k < 4 && rs.n > 0; k++) {
+			const struct refpat *rp = &rs.pat[rnd() % rs.n];
 			size_t at;
 
-			if (vl > n) {
+			if (rp->len > n) {
 				continue;
 			}
-			at = rnd() % (n - vl + 1);
-			memcpy(text + at, v, vl);
+			at = rnd() % (n - rp->len + 1);
+			memcpy(text + at, rp->p, rp->len);
 		}
+		refset_release(&rs);
 		assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
 		reference(&set, text, n, &want);
 		run(r, text, n, 0, &got);
@@ -529,10 +603,14 @@ test_redact_random_matches_reference(void **state)
 {
 	(void)state;
 	/* Tiny alphabets force overlaps, shared prefixes and near misses. */
-	compare_random(2, 2, 6, 60, 1500);
-	compare_random(4, 3, 8, 120, 1500);
-	compare_random(8, 4, 12, 200, 500);
-	compare_random(30, 26, 20, 400, 100);
+	compare_random(2, 2, 1, 6, 60, 1500);
+	compare_random(4, 3, 1, 8, 120, 1500);
+	compare_random(8, 4, 1, 12, 200, 500);
+	compare_random(30, 26, 1, 20, 400, 100);
+	/* Longer shortest values: the prefilter's wider windows. */
+	compare_random(3, 3, 5, 9, 200, 500);
+	compare_random(6, 4, 8, 24, 400, 300);
+	compare_random(20, 26, 16, 40, 800, 100);
 }
 
 static void
@@ -587,6 +665,190 @@ test_redact_large_set_sparse_automaton(void **state)
 	envx_kvset_release(&set);
 }
 
+/* Vectors: Python's base64.b64encode and base64.encodebytes. */
+static void
+test_redact_base64_forms(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "K", "hunter22 pw/\"x", 14);
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	assert_int_equal(envx_redact_count(r), 1);
+	/* padded, unpadded, and `echo "$K" | base64` (value + newline) */
+	check_all_splits(r, "a aHVudGVyMjIgcHcvIng= b", "a [redacted:K] b");
+	check_all_splits(r, "jwt.aHVudGVyMjIgcHcvIng.sig",
+	                 "jwt.[redacted:K].sig");
+	check_all_splits(r, "aHVudGVyMjIgcHcvIngK\n", "[redacted:K]\n");
+	/* inside a longer blob, at each offset mod 3: only the characters
+	 * made of the value's bits alone are replaced */
+	check_all_splits(r, "eHl6aHVudGVyMjIgcHcvIng=", "eHl6[redacted:K]");
+	check_all_splits(r, "eGh1bnRlcjIyIHB3LyJ4", "eG[redacted:K]");
+	check_all_splits(r, "eHlodW50ZXIyMiBwdy8ieA==", "eHl[redacted:K]A==");
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
+static void
+test_redact_base64_wrapped_at_76_columns(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+	const char *v = "ghp_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+	                "0123456789";
+	struct out o = {0};
+	const char *text = "Z2hwXzAxMjM0NTY3ODlhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3"
+	                   "h5ekFCQ0RFRkdISUowMTIzNDU2\nNzg5Cg==\n";
+	size_t chunk;
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "TOKEN", v, strlen(v));
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	for (chunk = 1; chunk <= strlen(text); chunk++) {
+		run(r, (const unsigned char *)text, strlen(text), chunk, &o);
+		assert_string_equal((char *)o.p, "[redacted:TOKEN]\n");
+		out_release(&o);
+	}
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
+/* Vectors: urllib.parse.quote(v, safe="") and quote_plus. */
+static void
+test_redact_percent_encoded_forms(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "PW", "p@ss word/1~", 12);
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	check_all_splits(r, "?pw=p%40ss%20word%2F1~&x=1",
+	                 "?pw=[redacted:PW]&x=1");
+	check_all_splits(r, "pw=p%40ss+word%2F1~", "pw=[redacted:PW]");
+	/* lower-case escapes are not covered */
+	check_all_splits(r, "p%40ss%20word%2f1~", "p%40ss%20word%2f1~");
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
+/* Vector: json.dumps (JSON.stringify and jq agree), and PHP's "\/". */
+static void
+test_redact_json_escaped_forms(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+	const char v[] = "q\"b\\n\nt\t\x01/e";
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "J", v, sizeof(v) - 1);
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	check_all_splits(r, "{\"j\":\"q\\\"b\\\\n\\nt\\t\\u0001/e\"}",
+	                 "{\"j\":\"[redacted:J]\"}");
+	check_all_splits(r, "{\"j\":\"q\\\"b\\\\n\\nt\\t\\u0001\\/e\"}",
+	                 "{\"j\":\"[redacted:J]\"}");
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
+static void
+test_redact_url_password(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "DB", "postgres://app:s3cr%40t!@db:5432/app", 36);
+	add(&set, "SHORT", "https://u:abc@h.example/x", 25);
+	add(&set, "NOSCHEME", "app:s3cr3tpw@db", 15);
+	add(&set, "NOPASS", "https://alice@idp.example/", 26);
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	/* the password as written and as decoded; the whole URL */
+	check_all_splits(
+	        r,
+	        "pw s3cr@t! s3cr%40t! url postgres://app:s3cr%40t!@db:5432/app",
+	        "pw [redacted:DB] [redacted:DB] url [redacted:DB]");
+	/* a password under the minimum, a value that is no URL, a URL
+	 * without a password: nothing but the whole values */
+	check_all_splits(r, "abc s3cr3tpw alice app:s3cr3tpw@db",
+	                 "abc s3cr3tpw alice [redacted:NOSCHEME]");
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
+static void
+test_redact_short_value_forms_untouched(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "PIN", "ab", 2);
+	add(&set, "EMPTY", "", 0);
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	assert_int_equal(envx_redact_count(r), 0);
+	/* base64 of "ab" and of "ab\n" are four bytes, yet not redacted:
+	 * a value too short to redact is not redacted in any form */
+	check_all_splits(r, "ab YWI= YWIK YWI", "ab YWI= YWIK YWI");
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
+/* Ordinary output that is none of the values' forms passes unchanged. */
+static void
+test_redact_no_false_positives(void **state)
+{
+	struct envx_kvset set;
+	struct envx_redact *r = NULL;
+	const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
+	                       "uvwxyz0123456789+/=%\\\" \n";
+	const char *log =
+	        "GET /api/v1/users?name=a%20b 200 OK {\"level\":\"info\","
+	        "\"msg\":\"a\\\"b\\n\"} token=dGhpcyBpcyBub3QgaXQ= "
+	        "postgres://app:other@db/app hunter2 aHVudGVy\n";
+	const size_t tlen = 256 * 1024;
+	unsigned char *text;
+	struct out o = {0};
+	size_t i;
+	size_t k;
+
+	(void)state;
+	envx_kvset_init(&set);
+	add(&set, "K", "hunter22 pw/\"x", 14);
+	add(&set, "DB", "postgres://app:s3cr%40t!@db:5432/app", 36);
+	for (k = 0; k < 50; k++) {
+		char v[33];
+		char name[16];
+
+		for (i = 0; i < 32; i++) {
+			v[i] = alphabet[rnd() % 62];
+		}
+		snprintf(name, sizeof(name), "R%zu", k);
+		add(&set, name, v, 16 + rnd() % 17);
+	}
+	assert_int_equal(envx_redact_new(&r, &set, NULL), 0);
+	check_all_splits(r, log, log);
+	text = malloc(tlen);
+	assert_non_null(text);
+	for (i = 0; i < tlen; i++) {
+		text[i] = (unsigned char)alphabet[rnd() % strlen(alphabet)];
+	}
+	run(r, text, tlen, 0, &o);
+	assert_int_equal(o.len, tlen);
+	assert_memory_equal(o.p, text, tlen);
+	out_release(&o);
+	free(text);
+	envx_redact_free(r);
+	envx_kvset_release(&set);
+}
+
 int
 main(void)
 {
@@ -604,6 +866,13 @@ main(void)
 	        cmocka_unit_test(test_redact_emit_error_stops),
 	        cmocka_unit_test(test_redact_random_matches_reference),
 	        cmocka_unit_test(test_redact_large_set_sparse_automaton),
+	        cmocka_unit_test(test_redact_base64_forms),
+	        cmocka_unit_test(test_redact_base64_wrapped_at_76_columns),
+	        cmocka_unit_test(test_redact_percent_encoded_forms),
+	        cmocka_unit_test(test_redact_json_escaped_forms),
+	        cmocka_unit_test(test_redact_url_password),
+	        cmocka_unit_test(test_redact_short_value_forms_untouched),
+	        cmocka_unit_test(test_redact_no_false_positives),
 	};
 
 	if (sodium_init() < 0) {
