@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # envx exec: secrets arrive, exit codes and signals are the child's own,
 # precedence, removed and refused variables, --only and --template gates,
-# and --redact filtering output (also across read boundaries).
+# and --redact filtering output (also across read boundaries, encoded forms,
+# the notice naming values too short to redact).
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
 setup_vault
 printf 'postgres://app:hunter2@db:5432/app' | "$ENVX" set staging DATABASE_URL >/dev/null 2>&1
@@ -127,6 +128,33 @@ t_redact_forwards_signal() {
   [ $? = 42 ]
 }
 ok "--redact forwards SIGTERM to the child" t_redact_forwards_signal
+
+t_redact_encoded() {
+  # base64 with and without echo's newline, and the URL's password alone
+  local out want
+  out=$("$ENVX" exec staging --redact -- sh -c 'printf %s "$JWT_SECRET" | base64; echo "$JWT_SECRET" | base64; echo "pw=${DATABASE_URL#*:*:}"') &&
+    want=$(printf '%s\n' '[redacted:JWT_SECRET]' '[redacted:JWT_SECRET]' 'pw=[redacted:DATABASE_URL]@db:5432/app') &&
+    [ "$out" = "$want" ] &&
+    # the filter really saw the encoded value
+    [ "$("$ENVX" exec staging -- sh -c 'printf %s "$JWT_SECRET" | base64')" = "$(printf %s jwt-signing-key-0123456789 | base64)" ]
+}
+ok "--redact masks base64 of a value and a URL's password" t_redact_encoded
+
+t_redact_short_notice() {
+  "$ENVX" env add short >/dev/null 2>&1 &&
+    printf 'ab' | "$ENVX" set short PIN >/dev/null 2>&1 &&
+    printf '' | "$ENVX" set short --allow-empty EMPTY >/dev/null 2>&1 &&
+    printf 'long-enough-value' | "$ENVX" set short TOKEN >/dev/null 2>&1 || return 1
+  local out
+  out=$("$ENVX" exec short --redact -- sh -c 'echo "$PIN $TOKEN"' 2>"$TEST_DIR/short.err") &&
+    [ "$out" = 'ab [redacted:TOKEN]' ] &&
+    [ "$(grep -c . "$TEST_DIR/short.err")" = 1 ] &&
+    grep -q "^envx: exec: not redacting 'EMPTY', 'PIN': values under 4 bytes are too short to redact safely$" "$TEST_DIR/short.err" &&
+    ! grep -q -e TOKEN -e ab "$TEST_DIR/short.err" &&
+    # without --redact there is nothing to warn about
+    [ -z "$("$ENVX" exec short -- true 2>&1)" ]
+}
+ok "--redact names the values too short to redact, once, on stderr" t_redact_short_notice
 
 t_child_options_untouched() {
   [ "$("$ENVX" exec staging printf '%s|' a -q --json --vault x b)" = 'a|-q|--json|--vault|x|b|' ] &&
