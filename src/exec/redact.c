@@ -1,9 +1,11 @@
 /*
  * Streaming multi-pattern redaction: an Aho-Corasick automaton over every
- * secret value (dense byte-class DFA when small, goto/fail links when large),
- * entered only at positions a two-level prefilter (first-two-bytes bitmap,
- * hashed first-four-bytes bitmap) cannot rule out, so runs of ordinary output
- * are passed through as one zero-copy emit. Semantics are in envx/redact.h.
+ * secret value and its encoded forms (dense byte-class DFA when small,
+ * goto/fail links when large), entered only at positions a two-level
+ * prefilter (a block bitmap over a window as long as the shortest pattern,
+ * then a hashed first-four-bytes bitmap) cannot rule out, so runs of ordinary
+ * output are passed through as one zero-copy emit. Semantics are in
+ * envx/redact.h.
  */
 #include <stdint.h>
 #include <stdlib.h>
