@@ -30,6 +30,7 @@
 #define ENVX_REDACT_FORMS_MAX_BYTES ((size_t)1 << 30)
 
 struct pattern {
+	uint64_t key; /* first 8 bytes, big-endian, zero-padded: sorts first */
 	const unsigned char *p;
 	size_t len;
 	size_t idx; /* index in the secrets set */
@@ -55,6 +56,7 @@ struct envx_redact {
 	uint32_t *out; /* longest value ending in this state, or NONE */
 	uint32_t *plen;
 	uint32_t *root_next;
+	uint32_t *next1; /* 256 transitions per child of the root */
 	uint16_t *nchild;
 	unsigned char *byte;  /* byte on the edge into the state */
 	unsigned char *cls;   /* byte -> class (dense mode) */
@@ -96,14 +98,35 @@ struct feed {
 	void *ctx;
 };
 
+static void
+pattern_set(struct pattern *pat, const unsigned char *p, size_t len, size_t idx)
+{
+	size_t i;
+
+	pat->key = 0;
+	for (i = 0; i < 8; i++) {
+		pat->key = pat->key << 8 | (i < len ? p[i] : 0);
+	}
+	pat->p = p;
+	pat->len = len;
+	pat->idx = idx;
+}
+
 static int
 pattern_cmp(const void *a, const void *b)
 {
 	const struct pattern *x = a;
 	const struct pattern *y = b;
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->p, y->p, n);
+	int c;
 
+	/* Keys order like the bytes: where they differ, either both hold
+	 * pattern bytes or the shorter's zero padding meets a non-zero byte of
+	 * a pattern it is a prefix of. */
+	if (x->key != y->key) {
+		return x->key < y->key ? -1 : 1;
+	}
+	c = memcmp(x->p, y->p, n);
 	if (c != 0) {
 		return c;
 	}
@@ -169,13 +192,20 @@ find_child(const struct envx_redact *r, uint32_t q, unsigned char b)
 	return 0;
 }
 
+/* The root's children are states 1 .. nchild[0] (breadth-first ids) and fail
+ * to the root: their transitions are tabulated once children are known. */
 static uint32_t
 sparse_step(const struct envx_redact *r, uint32_t q, unsigned char b)
 {
 	for (;;) {
-		uint32_t v = find_child(r, q, b);
+		uint32_t v;
 
-		if (v != 0 || q == 0) {
+		if (q <= r->nchild[0]) {
+			return q == 0 ? r->root_next[b]
+			              : r->next1[(size_t)(q - 1) * 256 + b];
+		}
+		v = find_child(r, q, b);
+		if (v != 0) {
 			return v;
 		}
 		q = r->fail[q];
@@ -250,10 +280,7 @@ collect(const struct envx_kvset *secrets, struct pattern **out, size_t *npat,
 		const unsigned char *v = envx_kvset_value(secrets, i, &len);
 
 		if (len >= ENVX_REDACT_MIN_BYTES) {
-			pats[n].p = v;
-			pats[n].len = len;
-			pats[n].idx = i;
-			n++;
+			pattern_set(&pats[n++], v, len, i);
 		}
 	}
 	/* Equal values: keep the first pair's name. */
@@ -286,10 +313,8 @@ collect(const struct envx_kvset *secrets, struct pattern **out, size_t *npat,
 		                             &nf);
 
 		for (j = 0; j < nf; j++) {
-			pats[n].p = buf + at + f[j].off;
-			pats[n].len = f[j].len;
-			pats[n].idx = pats[i].idx;
-			n++;
+			pattern_set(&pats[n++], buf + at + f[j].off, f[j].len,
+			            pats[i].idx);
 		}
 		at += b;
 		sodium_memzero(f, sizeof(f));
@@ -362,7 +387,7 @@ alloc_tables(struct envx_redact *rd, size_t nmax, unsigned qbits,
              struct envx_error *err)
 {
 	size_t quad_bytes = ((size_t)1 << qbits) / 8;
-	size_t u32s = 4 * nmax + rd->npat + 256;
+	size_t u32s = 4 * nmax + rd->npat + 256 + 256 * 256;
 	size_t size =
 	        u32s * 4 + nmax * 2 + nmax + 256 + rd->block_len + quad_bytes;
 	unsigned char *p;
@@ -383,6 +408,7 @@ alloc_tables(struct envx_redact *rd, size_t nmax, unsigned qbits,
 	rd->out = rd->depth + nmax;
 	rd->plen = rd->out + nmax;
 	rd->root_next = rd->plen + rd->npat;
+	rd->next1 = rd->root_next + 256;
 	p += u32s * 4;
 	rd->nchild = (uint16_t *)(void *)p;
 	p += nmax * 2;
@@ -457,6 +483,17 @@ build_trie(struct envx_redact *rd, const struct pattern *pats, size_t nmax,
 		uint32_t v = rd->first_child[0] + (uint32_t)u;
 
 		rd->root_next[rd->byte[v]] = v;
+	}
+	for (u = 1; u <= rd->nchild[0]; u++) {
+		uint32_t *row = rd->next1 + (u - 1) * 256;
+		unsigned c;
+
+		for (c = 0; c < 256; c++) {
+			uint32_t v =
+			        find_child(rd, (uint32_t)u, (unsigned char)c);
+
+			row[c] = v != 0 ? v : rd->root_next[c];
+		}
 	}
 	/* Fail links and outputs in id order: a fail target is shallower,
 	 * hence already final. */
