@@ -106,6 +106,11 @@ envx_vault_quick_check(struct envx_vault *v, struct envx_error *err)
 			r = 0;
 			goto out;
 		}
+		if (line != NULL &&
+		    strncmp(line, "*** in database ", 16) == 0 &&
+		    strchr(line, '\n') != NULL) {
+			line = strchr(line, '\n') + 1; /* SQLite's header */
+		}
 		snprintf(found, sizeof(found), "%s",
 		         line != NULL ? line : "no answer");
 	} else {
