@@ -555,9 +555,30 @@ recover_hot_journal(struct envx_vault *v, struct envx_error *err)
 	if (lstat(journal, &st) < 0) {
 		return 0; /* the usual case: no journal, nothing to do */
 	}
+	if (!S_ISREG(st.st_mode)) {
+		/* SQLite would read pages from wherever it points (a link
+		 * committed to git, say) and write them into the vault */
+		return envx_error_set(
+		        err, ENVX_E_UNSAFE,
+		        "refusing vault '%s': its journal '%s' is "
+		        "%s; remove it",
+		        v->path, journal,
+		        S_ISLNK(st.st_mode) ? "a symbolic link"
+		                            : "not a regular file");
+	}
 	/* a journal that is there but not hot belongs to a writer at work
 	 * (or is stale and empty): SQLite ignores it */
 	rc = probe_read(v, SQLITE_OPEN_READONLY);
+	if ((rc & 0xff) == SQLITE_BUSY) {
+		/* the wait is spent: waiting again in the real open would
+		 * double it */
+		return envx_error_set(err, ENVX_E_IO,
+		                      "cannot open vault '%s': vault busy: it "
+		                      "stayed locked by another process past "
+		                      "the busy timeout; try again "
+		                      "(ENVX_BUSY_TIMEOUT_MS sets the wait)",
+		                      v->path);
+	}
 	if (rc != SQLITE_READONLY_ROLLBACK) {
 		return 0;
 	}

@@ -119,6 +119,15 @@ t_hot_journal_rolled_back_by_write() {
 }
 ok "a write command rolls a hot journal back, then writes" t_hot_journal_rolled_back_by_write
 
+t_journal_symlink() {
+  fresh
+  ln -s "$TEST_DIR/pristine.vault" envx.vault-journal &&
+    fails 8 "symbolic link" get production TOKEN &&
+    fails 8 "envx.vault-journal" list production &&
+    rm envx.vault-journal && run get production TOKEN && expect_rc 0
+}
+ok "a journal that is a symbolic link is refused (exit 8), never followed" t_journal_symlink
+
 # Making the vault's directory read-only for this process: chmod does not
 # stop root, so root uses the immutable attribute where the file system has
 # it.
