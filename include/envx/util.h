@@ -153,6 +153,18 @@ int envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
  */
 int envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
                           struct envx_error *err);
+/* Largest list file (.gitignore) envx_file_ensure_line edits. */
+#define ENVX_LIST_FILE_MAX_BYTES (1024 * 1024)
+/*
+ * Makes sure the text file at path has a line equal to line (trailing blanks
+ * ignored): appends it (and a newline before it when the file lacks a final
+ * one) by atomic replacement, keeping the file's mode, or creates the file
+ * (0644) with just that line. *added says whether the file changed. A
+ * symlink is refused (ENVX_E_UNSAFE); a file over ENVX_LIST_FILE_MAX_BYTES
+ * is ENVX_E_INPUT.
+ */
+int envx_file_ensure_line(const char *path, const char *line, bool *added,
+                          struct envx_error *err);
 /* Refuses a key file that is a symlink, not a regular file, or readable or
  * writable by group or others (ENVX_E_UNSAFE), as ssh does. */
 int envx_file_check_private(const char *path, struct envx_error *err);

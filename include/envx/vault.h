@@ -48,7 +48,12 @@ int envx_vault_create(const char *path, struct envx_vault **out,
  * a journal) and accept older schema versions; writable opens migrate an
  * older schema forward in one transaction. A newer schema, a file that is
  * not an envx vault, or an unexpected schema fails with ENVX_E_INTEGRITY; a
- * symlink or a file writable by others with ENVX_E_UNSAFE.
+ * symlink or a file writable by others with ENVX_E_UNSAFE. A hot journal
+ * left by an interrupted write is rolled back first when the vault and its
+ * directory are writable (see envx_vault_recovered), else ENVX_E_IO naming
+ * the journal. Lock waits last the busy timeout (10 s, or
+ * $ENVX_BUSY_TIMEOUT_MS; an invalid value is ENVX_E_USAGE); past it,
+ * ENVX_E_IO ("vault busy").
  */
 int envx_vault_open(const char *path, bool writable, struct envx_vault **out,
                     struct envx_error *err);
@@ -58,6 +63,9 @@ void envx_vault_close(struct envx_vault *v);
 /* The actor recorded in audit events and version authors. Copied. */
 void envx_vault_set_actor(struct envx_vault *v, const char *actor);
 const char *envx_vault_path(const struct envx_vault *v);
+/* Whether envx_vault_open rolled back an interrupted write's hot journal
+ * (restoring the last committed state) before opening. */
+bool envx_vault_recovered(const struct envx_vault *v);
 int envx_vault_schema_version(const struct envx_vault *v);
 
 /* BEGIN IMMEDIATE (busy past the timeout: ENVX_E_IO). */

@@ -229,6 +229,14 @@ envx_ctx_open_vault(struct envx_ctx *ctx, bool writable, struct envx_error *err)
 		envx_ctx_actor(ctx, actor, sizeof(actor));
 		envx_vault_set_actor(ctx->vault, actor);
 	}
+	if (r == 0 && envx_vault_recovered(ctx->vault)) {
+		envx_cli_note(ctx,
+		              "rolled back a write to '%s' that was "
+		              "interrupted (its journal '%s-journal' was left "
+		              "behind): the vault is as its last committed "
+		              "write left it",
+		              ctx->vault_path, ctx->vault_path);
+	}
 	return r;
 }
 

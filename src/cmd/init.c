@@ -14,6 +14,24 @@
 
 #define MAX_ENVS 32
 
+/* VF-4.7: an interrupted write leaves this beside the vault; committed,
+ * it would make every clone roll the vault back on its first read. */
+#define JOURNAL_IGNORE "*.vault-journal"
+
+/* The .gitignore beside the vault at path. */
+static void
+gitignore_path(const char *path, char *out, size_t outsz)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		snprintf(out, outsz, ".gitignore");
+	} else {
+		snprintf(out, outsz, "%.*s/.gitignore", (int)(slash - path),
+		         path);
+	}
+}
+
 /* Creates the identity where envx_ctx_identity looked for it. */
 static int
 create_identity(struct envx_ctx *ctx, struct envx_error *err)
@@ -70,6 +88,8 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 	struct envx_error err;
 	char actor[256];
 	char pub[ENVX_PUBKEY_TEXT_BYTES];
+	char ignore[4096 + 16];
+	bool ignored = false;
 	const char *path = NULL;
 	const char *env_var = getenv("ENVX_VAULT");
 	size_t i;
@@ -161,6 +181,14 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		status = envx_cli_fail(&err);
 		goto done;
 	}
+	gitignore_path(path, ignore, sizeof(ignore));
+	if (envx_file_ensure_line(ignore, JOURNAL_IGNORE, &ignored, &err) < 0) {
+		/* the vault is made and sound: a warning, not a failure */
+		(void)envx_cli_error(0,
+		                     "warning: could not add '%s' to '%s' (add "
+		                     "it by hand): %s",
+		                     JOURNAL_IGNORE, ignore, err.msg);
+	}
 	envx_pubkey_format(id->pk, pub);
 	if (ctx->json) {
 		printf("{\"vault\": ");
@@ -171,7 +199,10 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		printf("], \"recipient\": ");
 		envx_json_print_string(stdout, actor);
-		printf(", \"public_key\": \"%s\"}\n", pub);
+		printf(", \"public_key\": \"%s\", \"gitignore\": ", pub);
+		envx_json_print_string(stdout, ignore);
+		printf(", \"gitignore_added\": %s}\n",
+		       ignored ? "true" : "false");
 	} else if (!ctx->quiet) {
 		printf("created vault '%s' with environments:", path);
 		for (i = 0; i < nenvs; i++) {
@@ -179,6 +210,11 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		printf("\nrecipient of every environment: %s (%s)\n", actor,
 		       pub);
+		if (ignored) {
+			printf("added '%s' to '%s' (a write's transient "
+			       "journal; never commit it)\n",
+			       JOURNAL_IGNORE, ignore);
+		}
 	}
 done:
 	if (status != 0 && ctx->vault != NULL && path != NULL) {

@@ -1,7 +1,8 @@
 /*
  * Careful file I/O for key files and exports: atomic replacement through an
- * O_EXCL|O_NOFOLLOW temporary, reads with a size cap, and ssh-style checks
- * that refuse key files other users could read.
+ * O_EXCL|O_NOFOLLOW temporary, reads with a size cap, ssh-style checks
+ * that refuse key files other users could read, and adding a line to a
+ * list file such as .gitignore.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -297,5 +298,72 @@ out:
 	if (r < 0) {
 		envx_secbuf_release(out);
 	}
+	return r;
+}
+
+/* Whether text (len bytes) has a line equal to line, ignoring trailing
+ * blanks and a CR. */
+static bool
+has_line(const char *text, size_t len, const char *line)
+{
+	size_t want = strlen(line);
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t end = nl != NULL ? (size_t)(nl - text) : len;
+		size_t n = end - i;
+
+		while (n > 0 &&
+		       (text[i + n - 1] == ' ' || text[i + n - 1] == '\t' ||
+		        text[i + n - 1] == '\r')) {
+			n--;
+		}
+		if (n == want && memcmp(text + i, line, want) == 0) {
+			return true;
+		}
+		i = end + 1;
+	}
+	return false;
+}
+
+int
+envx_file_ensure_line(const char *path, const char *line, bool *added,
+                      struct envx_error *err)
+{
+	struct envx_buf buf;
+	struct stat st;
+	mode_t mode = 0644;
+	int r;
+
+	*added = false;
+	envx_buf_init(&buf, ENVX_LIST_FILE_MAX_BYTES);
+	r = envx_file_read(path, true, &buf, err);
+	if (r == ENVX_E_NOTFOUND) {
+		r = 0;
+	}
+	if (r < 0) {
+		goto out;
+	}
+	if (buf.len > 0 && has_line(buf.data, buf.len, line)) {
+		goto out;
+	}
+	if (lstat(path, &st) == 0) {
+		mode = st.st_mode & 07777;
+	}
+	if (buf.len > 0 && buf.data[buf.len - 1] != '\n') {
+		r = envx_buf_append(&buf, "\n", 1, err);
+	}
+	if (r == 0) {
+		r = envx_buf_appendf(&buf, err, "%s\n", line);
+	}
+	if (r == 0) {
+		r = envx_file_write_atomic(path, buf.data, buf.len, mode, err);
+	}
+	if (r == 0) {
+		*added = true;
+	}
+out:
+	envx_buf_release(&buf);
 	return r;
 }

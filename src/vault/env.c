@@ -723,6 +723,7 @@ envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
 {
 	sqlite3_stmt *st = NULL;
 	struct envx_env *e = NULL;
+	int rc;
 	int r;
 
 	if (sqlite3_prepare_v2(v->db,
@@ -733,10 +734,21 @@ envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		r = envx_error_set(err, ENVX_E_NOTFOUND,
-		                   "no environment '%.64s' in vault '%s'", name,
-		                   v->path);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot open environment");
+		goto out;
+	}
+	if (rc == SQLITE_DONE) {
+		/* a damaged envs page can hide a row: check the file before
+		 * saying the environment does not exist */
+		r = envx_vault_quick_check(v, err);
+		if (r == 0) {
+			r = envx_error_set(err, ENVX_E_NOTFOUND,
+			                   "no environment '%.64s' in vault "
+			                   "'%s'",
+			                   name, v->path);
+		}
 		goto out;
 	}
 	if (sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES ||
@@ -872,6 +884,11 @@ verify_and_collect(const struct envx_env *e, const struct envx_env_subkeys *sub,
 		goto out;
 	}
 	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
+		/* a damaged file is told apart from edited rows */
+		r = envx_vault_quick_check(e->v, err);
+		if (r < 0) {
+			goto out;
+		}
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
 		                   "environment '%s' failed its integrity "
 		                   "check: rows were changed, deleted, "
@@ -905,6 +922,62 @@ envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
 	return verify_and_collect(e, e->sub, out, err);
 }
 
+static int
+exec_read(struct envx_vault *v, const char *sql, struct envx_error *err)
+{
+	if (sqlite3_exec(v->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	return 0;
+}
+
+/* Re-reads e's key commitment, generation and MAC (in the caller's
+ * snapshot). */
+static int
+reload_header(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT key_commit, generation, mac FROM envs "
+	                       "WHERE id = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	if (rc == SQLITE_DONE) {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+		                   "environment '%s' was removed from vault "
+		                   "'%s' while envx was opening it",
+		                   e->name, v->path);
+		goto out;
+	}
+	if (sqlite3_column_bytes(st, 0) != ENVX_HASH_BYTES ||
+	    sqlite3_column_bytes(st, 2) != ENVX_HASH_BYTES) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "environment '%s' has a malformed header: "
+		                   "the vault is corrupt or tampered",
+		                   e->name);
+		goto out;
+	}
+	memcpy(e->key_commit, sqlite3_column_blob(st, 0), ENVX_HASH_BYTES);
+	e->generation = sqlite3_column_int64(st, 1);
+	memcpy(e->mac, sqlite3_column_blob(st, 2), ENVX_HASH_BYTES);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
 envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
                 struct envx_error *err)
@@ -918,6 +991,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	const struct envx_identity *id = how != NULL ? how->identity : NULL;
 	bool opened = false;
 	bool has_passphrase = false;
+	bool snapshot = false;
 	int rc;
 	int r;
 
@@ -1001,7 +1075,15 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 			opened = r == 0;
 		}
 	}
+	sqlite3_finalize(st);
+	st = NULL;
 	if (!opened) {
+		/* a damaged recipients page looks like "no recipient
+		 * matches": the file is checked before the key is blamed */
+		r = envx_vault_quick_check(v, err);
+		if (r < 0) {
+			goto out;
+		}
 		if (id != NULL) {
 			envx_pubkey_format(id->pk, pub);
 			r = envx_error_set(
@@ -1024,6 +1106,22 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		goto out;
 	}
 	envx_crypto_subkeys(key, sub);
+	/* VF-3.4, VF-4.4: the header and the rows the MAC covers are read in
+	 * one snapshot. A read-only open holds one already; a writable open
+	 * takes one here, so a writer committing between envx_env_open and
+	 * now is seen whole (its new header with its new rows), never as
+	 * the old header over new rows, which would look like tampering. */
+	if (!v->read_tx && !v->in_tx) {
+		r = exec_read(v, "BEGIN", err);
+		if (r < 0) {
+			goto out;
+		}
+		snapshot = true;
+	}
+	r = reload_header(e, err);
+	if (r < 0) {
+		goto out;
+	}
 	/* VF-3.2: a key that does not match the commitment is tampering,
 	 * not a reason to decrypt garbage. */
 	if (sodium_memcmp(sub->commit, e->key_commit, ENVX_HASH_BYTES) != 0) {
@@ -1038,12 +1136,22 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	if (r < 0) {
 		goto out;
 	}
+	if (snapshot) {
+		snapshot = false;
+		r = exec_read(v, "COMMIT", err);
+		if (r < 0) {
+			goto out;
+		}
+	}
 	e->key = key;
 	e->sub = sub;
 	key = NULL;
 	sub = NULL;
 	r = 0;
 out:
+	if (snapshot) {
+		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	envx_secbuf_release(&pass);
 	sqlite3_finalize(st);
 	sodium_free(key);

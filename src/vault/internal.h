@@ -6,6 +6,7 @@
 #define ENVX_VAULT_INTERNAL_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -13,9 +14,12 @@
 #include "envx/vault.h"
 
 /* VF-4.2: PRAGMA application_id of every envx vault ("envx"). */
-#define ENVX_APPLICATION_ID  0x656e7678
-#define ENVX_BUSY_TIMEOUT_MS 5000
-#define ENVX_MAX_DIRTY       64
+#define ENVX_APPLICATION_ID 0x656e7678
+/* VF-4.4: how long a connection waits for another one's lock before the
+ * command fails with "vault busy"; ENVX_BUSY_TIMEOUT_MS overrides it. */
+#define ENVX_BUSY_TIMEOUT_MS     10000
+#define ENVX_BUSY_TIMEOUT_MS_MAX 3600000
+#define ENVX_MAX_DIRTY           64
 /* VF-3.5: passphrase recipients tried per unlock, at most. */
 #define ENVX_MAX_PASSPHRASE_TRIES 4
 
@@ -26,7 +30,10 @@ struct envx_vault {
 	bool in_tx;
 	bool read_tx;      /* read-only opens hold one snapshot (VF-4.4) */
 	bool lost_changes; /* a dirty env handle was freed before commit */
+	bool recovered;    /* a hot journal was rolled back at open (VF-4.7) */
 	int schema;
+	long busy_ms;                  /* busy timeout in milliseconds */
+	struct timespec busy_deadline; /* of the lock wait in progress */
 	unsigned char vault_id[ENVX_VAULT_ID_BYTES];
 	char actor[256];
 	struct envx_env *dirty[ENVX_MAX_DIRTY];
@@ -48,6 +55,14 @@ struct envx_env {
 /* Maps the database's last error to an ENVX_E_* code with a message
  * "<what>: <sqlite's reason>". */
 int envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what);
+
+/*
+ * PRAGMA quick_check on v: 0 when SQLite finds the file sound, else
+ * ENVX_E_INTEGRITY with a message saying the vault is corrupt and what SQLite
+ * found. Callers run it before blaming a key or a missing row, so a damaged
+ * file is reported as damaged (exit 4), not as "not a recipient".
+ */
+int envx_vault_quick_check(struct envx_vault *v, struct envx_error *err);
 
 /*
  * Registers e as changed in the open write transaction, so that commit

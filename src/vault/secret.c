@@ -146,6 +146,7 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	sqlite3_stmt *st = NULL;
 	uint64_t ver;
 	int ctlen;
+	int rc;
 	int r;
 
 	out->data = NULL;
@@ -166,7 +167,18 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	sqlite3_bind_int64(st, 1, e->id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read secret");
+		goto out;
+	}
+	if (rc == SQLITE_DONE) {
+		/* a damaged page can hide a row: check the file before
+		 * saying the secret does not exist */
+		r = envx_vault_quick_check(e->v, err);
+		if (r < 0) {
+			goto out;
+		}
 		if (version != 0) {
 			r = envx_error_set(err, ENVX_E_NOTFOUND,
 			                   "no version %llu of secret '%.64s' "

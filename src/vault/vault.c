@@ -14,25 +14,52 @@
 #include "vault/internal.h"
 #include "util/banned.h"
 
+/* The vault file a connection has open, for messages. */
+static const char *
+db_path(sqlite3 *db)
+{
+	const char *path = db != NULL ? sqlite3_db_filename(db, "main") : NULL;
+
+	return path != NULL && *path != '\0' ? path : ENVX_VAULT_FILENAME;
+}
+
 int
 envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
 {
-	int rc = db != NULL ? sqlite3_errcode(db) : SQLITE_ERROR;
+	int xrc = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+	int rc = xrc & 0xff;
 	const char *why = db != NULL ? sqlite3_errmsg(db) : "unknown error";
 
-	switch (rc & 0xff) {
+	if (xrc == SQLITE_READONLY_ROLLBACK) {
+		/* VF-4.7: met after the check at open (a writer was killed
+		 * in between) */
+		return envx_error_set(
+		        err, ENVX_E_IO,
+		        "%s: vault '%s' has a hot journal '%s-journal' left by "
+		        "an interrupted write, and this read-only open cannot "
+		        "roll it back: run any write command, or envx where the "
+		        "vault is writable",
+		        what, db_path(db), db_path(db));
+	}
+	switch (rc) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return envx_error_set(err, ENVX_E_IO,
-		                      "%s: the vault is busy (another envx "
-		                      "is writing it); try again",
-		                      what);
+		/* VF-4.4: only after the busy timeout ran out */
+		return envx_error_set(
+		        err, ENVX_E_IO,
+		        "%s: vault busy: '%s' stayed locked by "
+		        "another process past the busy timeout; "
+		        "try again (ENVX_BUSY_TIMEOUT_MS sets the "
+		        "wait)",
+		        what, db_path(db));
 	case SQLITE_NOTADB:
 	case SQLITE_CORRUPT:
 	case SQLITE_FORMAT:
-		return envx_error_set(err, ENVX_E_INTEGRITY,
-		                      "%s: not an envx vault or corrupt (%s)",
-		                      what, why);
+		return envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "%s: vault '%s' is corrupt or not an envx "
+		        "vault (%s)",
+		        what, db_path(db), why);
 	case SQLITE_CONSTRAINT:
 	case SQLITE_MISMATCH:
 		return envx_error_set(err, ENVX_E_INTEGRITY,
@@ -53,6 +80,59 @@ envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
 		return envx_error_set(err, ENVX_E_INTERNAL, "%s: %s", what,
 		                      why);
 	}
+}
+
+int
+envx_vault_quick_check(struct envx_vault *v, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *line = NULL;
+	char found[160] = "";
+	char *c;
+	int rc;
+	int r = ENVX_E_INTEGRITY;
+
+	/* one line is enough to say it is corrupt; the count bounds the
+	 * work on a badly damaged file */
+	if (sqlite3_prepare_v2(v->db, "PRAGMA quick_check(1)", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(found, sizeof(found), "%s", sqlite3_errmsg(v->db));
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		line = (const char *)sqlite3_column_text(st, 0);
+		if (line != NULL && strcmp(line, "ok") == 0) {
+			r = 0;
+			goto out;
+		}
+		if (line != NULL &&
+		    strncmp(line, "*** in database ", 16) == 0 &&
+		    strchr(line, '\n') != NULL) {
+			line = strchr(line, '\n') + 1; /* SQLite's header */
+		}
+		snprintf(found, sizeof(found), "%s",
+		         line != NULL ? line : "no answer");
+	} else {
+		snprintf(found, sizeof(found), "%s", sqlite3_errmsg(v->db));
+	}
+out:
+	sqlite3_finalize(st);
+	if (r < 0) {
+		/* control characters from a damaged page must not reach the
+		 * terminal */
+		for (c = found; *c != '\0'; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				*c = '?';
+			}
+		}
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "vault '%s' is corrupt: SQLite's integrity "
+		                   "check says: %s (restore it from version "
+		                   "control or a backup)",
+		                   v->path, found);
+	}
+	return r;
 }
 
 int
@@ -139,6 +219,83 @@ out:
 	return r;
 }
 
+/* Adds ms milliseconds to t. */
+static void
+timespec_add_ms(struct timespec *t, long ms)
+{
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * VF-4.4: SQLite calls this while another connection holds the lock it
+ * needs; returning 1 retries. Each lock wait may last v->busy_ms in all.
+ * The sleeps grow to 50 ms and are jittered, so that writers queued on one
+ * lock do not wake in step and starve each other.
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	struct envx_vault *v = arg;
+	struct timespec now;
+	struct timespec nap;
+	long left_ms;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0) {
+		v->busy_deadline = now;
+		timespec_add_ms(&v->busy_deadline, v->busy_ms);
+	}
+	left_ms = (long)(v->busy_deadline.tv_sec - now.tv_sec) * 1000L +
+	          (v->busy_deadline.tv_nsec - now.tv_nsec) / 1000000L;
+	if (left_ms <= 0) {
+		return 0;
+	}
+	ms = count < 6 ? 1L << count : 50L;
+	ms = ms / 2 + (long)randombytes_uniform((uint32_t)ms + 1);
+	if (ms > left_ms) {
+		ms = left_ms;
+	}
+	if (ms < 1) {
+		ms = 1;
+	}
+	nap.tv_sec = ms / 1000;
+	nap.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&nap, NULL);
+	return 1;
+}
+
+/* VF-4.4: the busy timeout, ENVX_BUSY_TIMEOUT_MS if set. */
+static int
+busy_timeout(long *out, struct envx_error *err)
+{
+	const char *s = getenv("ENVX_BUSY_TIMEOUT_MS");
+	char *end = NULL;
+	long ms;
+
+	*out = ENVX_BUSY_TIMEOUT_MS;
+	if (s == NULL || *s == '\0') {
+		return 0;
+	}
+	errno = 0;
+	ms = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *s < '0' || *s > '9' || ms < 0 ||
+	    ms > ENVX_BUSY_TIMEOUT_MS_MAX) {
+		return envx_error_set(
+		        err, ENVX_E_USAGE,
+		        "ENVX_BUSY_TIMEOUT_MS must be a number of "
+		        "milliseconds from 0 to %d",
+		        ENVX_BUSY_TIMEOUT_MS_MAX);
+	}
+	*out = ms;
+	return 0;
+}
+
 /* VF-4.4: connection settings applied to every open. */
 static int
 configure(struct envx_vault *v, struct envx_error *err)
@@ -151,7 +308,7 @@ configure(struct envx_vault *v, struct envx_error *err)
 	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
 	sqlite3_db_config(v->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
 	                  NULL);
-	sqlite3_busy_timeout(v->db, ENVX_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(v->db, busy_wait, v);
 	r = exec_sql(v,
 	             "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; "
 	             "PRAGMA cell_size_check = ON; PRAGMA synchronous = FULL",
@@ -241,9 +398,14 @@ envx_vault_create(const char *path, struct envx_vault **out,
 	sqlite3_stmt *st = NULL;
 	char pragma[64];
 	bool created = false;
+	long busy_ms;
 	int fd;
 	int r;
 
+	r = busy_timeout(&busy_ms, err);
+	if (r < 0) {
+		return r;
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	          0644);
 	if (fd < 0) {
@@ -261,6 +423,7 @@ envx_vault_create(const char *path, struct envx_vault **out,
 		r = envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 		goto out;
 	}
+	v->busy_ms = busy_ms;
 	r = open_db(v, SQLITE_OPEN_READWRITE, err);
 	if (r < 0) {
 		goto out;
@@ -321,6 +484,131 @@ out:
 	return r;
 }
 
+/* Runs one read of the schema on a new connection to v's file: enough for
+ * SQLite to find, and with a writable connection roll back, a hot journal.
+ * Returns SQLite's extended result code. */
+static int
+probe_read(struct envx_vault *v, int flags)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(v->path, &db,
+	                     flags | SQLITE_OPEN_NOFOLLOW |
+	                             SQLITE_OPEN_EXRESCODE |
+	                             SQLITE_OPEN_NOMUTEX,
+	                     NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+		sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+		sqlite3_busy_handler(db, busy_wait, v);
+		rc = sqlite3_prepare_v2(db,
+		                        "SELECT count(*) FROM sqlite_schema",
+		                        -1, &st, NULL);
+	}
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+	}
+	if (rc != SQLITE_OK && db != NULL) {
+		rc = sqlite3_extended_errcode(db);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db);
+	return rc;
+}
+
+/* The directory holding path (".", or up to the last slash). */
+static void
+parent_dir(const char *path, char *out, size_t outsz)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		snprintf(out, outsz, ".");
+	} else if (slash == path) {
+		snprintf(out, outsz, "/");
+	} else {
+		snprintf(out, outsz, "%.*s", (int)(slash - path), path);
+	}
+}
+
+/*
+ * VF-4.7: a write that was interrupted (a killed envx, a power cut, or a
+ * journal committed to git) leaves a hot journal beside the vault. SQLite
+ * rolls it back on the next read, which restores the last committed state,
+ * but only through a connection that may write the file and its directory.
+ * When they are writable, a read-only open lets a short writable connection
+ * do that first; when they are not, it says so instead of failing with
+ * "attempt to write a readonly database".
+ */
+static int
+recover_hot_journal(struct envx_vault *v, struct envx_error *err)
+{
+	char journal[sizeof(v->path) + 16];
+	char dir[sizeof(v->path)];
+	struct stat st;
+	int rc;
+
+	snprintf(journal, sizeof(journal), "%s-journal", v->path);
+	if (lstat(journal, &st) < 0) {
+		return 0; /* the usual case: no journal, nothing to do */
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* SQLite would read pages from wherever it points (a link
+		 * committed to git, say) and write them into the vault */
+		return envx_error_set(
+		        err, ENVX_E_UNSAFE,
+		        "refusing vault '%s': its journal '%s' is "
+		        "%s; remove it",
+		        v->path, journal,
+		        S_ISLNK(st.st_mode) ? "a symbolic link"
+		                            : "not a regular file");
+	}
+	/* a journal that is there but not hot belongs to a writer at work
+	 * (or is stale and empty): SQLite ignores it */
+	rc = probe_read(v, SQLITE_OPEN_READONLY);
+	if ((rc & 0xff) == SQLITE_BUSY) {
+		/* the wait is spent: waiting again in the real open would
+		 * double it */
+		return envx_error_set(err, ENVX_E_IO,
+		                      "cannot open vault '%s': vault busy: it "
+		                      "stayed locked by another process past "
+		                      "the busy timeout; try again "
+		                      "(ENVX_BUSY_TIMEOUT_MS sets the wait)",
+		                      v->path);
+	}
+	if (rc != SQLITE_READONLY_ROLLBACK) {
+		return 0;
+	}
+	parent_dir(v->path, dir, sizeof(dir));
+	if (access(v->path, W_OK) < 0 || access(dir, W_OK) < 0) {
+		return envx_error_set(
+		        err, ENVX_E_IO,
+		        "cannot read vault '%s': a write to it was interrupted "
+		        "and left the hot journal '%s', which must be rolled "
+		        "back first, but the vault or its directory is "
+		        "read-only here; any envx write command (or any envx "
+		        "command run where the vault is writable) rolls it "
+		        "back to the last committed state",
+		        v->path, journal);
+	}
+	rc = probe_read(v, SQLITE_OPEN_READWRITE);
+	if (rc != SQLITE_OK) {
+		bool corrupt = (rc & 0xff) == SQLITE_CORRUPT ||
+		               (rc & 0xff) == SQLITE_NOTADB;
+
+		return envx_error_set(err,
+		                      corrupt ? ENVX_E_INTEGRITY : ENVX_E_IO,
+		                      "cannot roll back the interrupted write "
+		                      "in '%s': %s",
+		                      journal, sqlite3_errstr(rc));
+	}
+	v->recovered = true;
+	return 0;
+}
+
 int
 envx_vault_open(const char *path, bool writable, struct envx_vault **out,
                 struct envx_error *err)
@@ -351,6 +639,13 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 	v = vault_alloc(path, writable);
 	if (v == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	r = busy_timeout(&v->busy_ms, err);
+	if (r == 0) {
+		r = recover_hot_journal(v, err);
+	}
+	if (r < 0) {
+		goto out;
 	}
 	r = open_db(v, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
 	            err);
@@ -467,6 +762,12 @@ void
 envx_vault_set_actor(struct envx_vault *v, const char *actor)
 {
 	snprintf(v->actor, sizeof(v->actor), "%s", actor);
+}
+
+bool
+envx_vault_recovered(const struct envx_vault *v)
+{
+	return v->recovered;
 }
 
 const char *

@@ -89,4 +89,22 @@ t_init_json() {
 }
 ok "init and identity new print JSON with --json" t_init_json
 
+t_init_gitignore() {
+  [ "$(cat .gitignore)" = '*.vault-journal' ] &&
+    mkdir gi && cd gi && printf 'node_modules/\n.env' >.gitignore && chmod 640 .gitignore &&
+    run init && expect_rc 0 && expect_out "added '*.vault-journal' to '.gitignore'" &&
+    [ "$(cat .gitignore)" = "$(printf 'node_modules/\n.env\n*.vault-journal')" ] &&
+    [ "$(stat -c %a .gitignore)" = 640 ] &&
+    rm envx.vault && run init && expect_rc 0 &&
+    [ "$(grep -c 'vault-journal' .gitignore)" = 1 ] &&
+    case "$OUT" in *added*) return 1 ;; esac
+}
+ok "init adds *.vault-journal to .gitignore beside the vault: creates, appends once, keeps the mode" t_init_gitignore
+
+t_init_gitignore_other_dir() {
+  mkdir -p elsewhere && run --vault elsewhere/envx.vault init && expect_rc 0 &&
+    grep -qx '\*.vault-journal' elsewhere/.gitignore
+}
+ok "init --vault DIR/envx.vault writes DIR/.gitignore" t_init_gitignore_other_dir
+
 finish

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2285,6 +2286,230 @@ test_vault_unlock_values_many(void **state)
 	envx_identity_free(owner);
 }
 
+/* A writer that commits between another writer's envx_env_open and its
+ * unlock is seen whole: the second one unlocks (no false tampering alarm)
+ * and its own write lands on top (VF-3.6, VF-4.4). */
+static void
+test_vault_unlock_after_concurrent_commit(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_vault *v2 = NULL;
+	struct envx_env *e = NULL;
+	struct envx_env *e2 = NULL;
+	struct envx_unlock how = {0};
+	struct envx_error err;
+	char path[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "race");
+	make_vault(path, &owner);
+	how.identity = owner;
+	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
+	assert_int_equal(envx_env_open(v, "staging", &e, &err), 0);
+	/* another process writes after this one read the header */
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v2, &e2, &err),
+	        0);
+	set_value(v2, e2, "C", "c-one");
+	envx_env_free(e2);
+	envx_vault_close(v2);
+	assert_int_equal(envx_env_unlock(e, &how, &err), 0);
+	assert_get(e, "C", "c-one");
+	set_value(v, e, "D", "d-one");
+	envx_env_free(e);
+	envx_vault_close(v);
+	/* created at 1, A A B C D: five sealed writes since */
+	assert_int_equal(sql_int(path, "SELECT generation FROM envs WHERE "
+	                               "name = 'staging'"),
+	                 6);
+	assert_int_equal(try_unlock(path, "staging", owner, NULL), 0);
+	envx_identity_free(owner);
+}
+
+static long
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000L +
+	       (now.tv_nsec - since->tv_nsec) / 1000000L;
+}
+
+/* A lock held past the busy timeout is "vault busy" (ENVX_E_IO, exit 6)
+ * for writers and readers alike, after waiting ENVX_BUSY_TIMEOUT_MS; an
+ * invalid timeout is a usage error (VF-4.4). */
+static void
+test_vault_busy_past_timeout(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_vault *r = NULL;
+	struct envx_error err;
+	struct timespec t0;
+	sqlite3 *db = NULL;
+	char path[512];
+	long ms;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "busy");
+	make_vault(path, &owner);
+	setenv("ENVX_BUSY_TIMEOUT_MS", "300", 1);
+	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
+	assert_int_equal(
+	        sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+	        SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "BEGIN EXCLUSIVE; UPDATE vault SET "
+	                              "created_at = created_at",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(envx_vault_begin(v, &err), ENVX_E_IO);
+	ms = elapsed_ms(&t0);
+	assert_non_null(strstr(err.msg, "vault busy"));
+	assert_true(ms >= 250);
+	assert_true(ms < 5000);
+	assert_int_equal(envx_vault_open(path, false, &r, &err), ENVX_E_IO);
+	assert_non_null(strstr(err.msg, "vault busy"));
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	envx_vault_rollback(v);
+	envx_vault_close(v);
+	setenv("ENVX_BUSY_TIMEOUT_MS", "ten", 1);
+	assert_int_equal(envx_vault_open(path, false, &r, &err), ENVX_E_USAGE);
+	assert_non_null(strstr(err.msg, "ENVX_BUSY_TIMEOUT_MS"));
+	unsetenv("ENVX_BUSY_TIMEOUT_MS");
+	envx_identity_free(owner);
+}
+
+/* Overwrites the first bytes of table's root page with 0xff. */
+static void
+damage_table(const char *path, const char *table)
+{
+	char q[128];
+	int64_t page;
+	int64_t size;
+	unsigned char junk[64];
+	FILE *f;
+
+	snprintf(q, sizeof(q),
+	         "SELECT rootpage FROM sqlite_schema WHERE name = '%s'", table);
+	page = sql_int(path, q);
+	size = sql_int(path, "PRAGMA page_size");
+	assert_true(page > 1 && size >= 512);
+	memset(junk, 0xff, sizeof(junk));
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, (long)((page - 1) * size), SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	fclose(f);
+}
+
+/* A damaged recipients page is corruption (ENVX_E_INTEGRITY), never "your
+ * identity is not one of its recipients" (ENVX_E_LOCKED). */
+static void
+test_vault_corrupt_recipients_not_blamed_on_key(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_error err;
+	char path[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "corrupt");
+	make_vault(path, &owner);
+	damage_table(path, "recipients");
+	assert_int_equal(
+	        open_env(path, false, "staging", owner, NULL, NULL, NULL, &err),
+	        ENVX_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "corrupt"));
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, NULL, NULL, &err),
+	        ENVX_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "corrupt"));
+	envx_identity_free(owner);
+}
+
+/* Leaves a hot journal: a child changes rows in a transaction, spilling
+ * pages into the file, and dies before COMMIT. */
+static void
+leave_hot_journal(const char *path)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *db = NULL;
+
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+		            SQLITE_OK ||
+		    sqlite3_exec(
+		            db,
+		            "PRAGMA cache_size = 1; BEGIN IMMEDIATE; "
+		            "UPDATE envs SET generation = generation + 7; "
+		            "UPDATE versions SET ciphertext = "
+		            "zeroblob(length(ciphertext)); "
+		            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+		            "SELECT i + 1 FROM n WHERE i < 64) "
+		            "INSERT INTO audit SELECT 1000 + i, 0, '', '', "
+		            "'', '', zeroblob(4000), x'', x'' FROM n",
+		            NULL, NULL, NULL) != SQLITE_OK) {
+			_exit(1);
+		}
+		_exit(0); /* killed mid-transaction: no COMMIT, no ROLLBACK */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* VF-4.7: a read-only open of a writable vault rolls a hot journal back
+ * (restoring the last committed state) instead of failing with "attempt
+ * to write a readonly database". */
+static void
+test_vault_hot_journal_rolled_back_on_read(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char path[512];
+	char journal[600];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "hot");
+	make_vault(path, &owner);
+	leave_hot_journal(path);
+	snprintf(journal, sizeof(journal), "%s-journal", path);
+	assert_int_equal(access(journal, F_OK), 0);
+	assert_int_equal(
+	        open_env(path, false, "staging", owner, NULL, &v, &e, &err), 0);
+	assert_true(envx_vault_recovered(v));
+	assert_get(e, "A", "a-two");
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(access(journal, F_OK), -1);
+	/* the next open has nothing to recover */
+	assert_int_equal(
+	        open_env(path, false, "staging", owner, NULL, &v, &e, &err), 0);
+	assert_false(envx_vault_recovered(v));
+	envx_env_free(e);
+	envx_vault_close(v);
+	/* a writer recovers the same way */
+	leave_hot_journal(path);
+	assert_int_equal(
+	        open_env(path, true, "production", owner, NULL, &v, &e, &err),
+	        0);
+	assert_true(envx_vault_recovered(v));
+	assert_get(e, "A", "prod-a");
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(owner);
+}
+
 int
 main(void)
 {
@@ -2299,6 +2524,11 @@ main(void)
 	        cmocka_unit_test(test_vault_reader_snapshot_blocks_writers),
 	        cmocka_unit_test(test_vault_write_after_tamper_refused),
 	        cmocka_unit_test(test_vault_unlock_values_many),
+	        cmocka_unit_test(test_vault_unlock_after_concurrent_commit),
+	        cmocka_unit_test(test_vault_busy_past_timeout),
+	        cmocka_unit_test(
+	                test_vault_corrupt_recipients_not_blamed_on_key),
+	        cmocka_unit_test(test_vault_hot_journal_rolled_back_on_read),
 	        cmocka_unit_test(test_vault_env_mac_detects_row_changes),
 	        cmocka_unit_test(test_vault_whole_file_rollback_not_detected),
 	        cmocka_unit_test(test_vault_generation_increments),
