@@ -175,15 +175,24 @@ envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],
 	sodium_memzero(ck, sizeof(ck));
 }
 
-void
+int
 envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
                        const struct envx_ad *ad, const unsigned char *pt,
                        size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
-                       unsigned char *ct)
+                       unsigned char *ct, struct envx_error *err)
 {
+	/* VF-1.2: an AD that cannot be built binds nothing; opening refuses
+	 * it too, so sealing under it would only write an unreadable value */
+	if (ad->overflow) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "cannot encrypt: associated data longer "
+		                      "than %zu bytes",
+		                      sizeof(ad->data));
+	}
 	randombytes_buf(nonce, ENVX_NONCE_BYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 	        ct, NULL, pt, ptlen, ad->data, ad->len, NULL, nonce, key);
+	return 0;
 }
 
 int

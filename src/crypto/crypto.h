@@ -89,12 +89,16 @@ void envx_hashw_final(struct envx_hashw *w, unsigned char *out, size_t outlen);
 void envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],
                          struct envx_env_subkeys *out);
 
-/* XChaCha20-Poly1305-IETF with a fresh random nonce written to nonce;
- * ct must hold ptlen + ENVX_TAG_BYTES. */
-void envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
-                            const struct envx_ad *ad, const unsigned char *pt,
-                            size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
-                            unsigned char *ct);
+/*
+ * XChaCha20-Poly1305-IETF with a fresh random nonce written to nonce;
+ * ct must hold ptlen + ENVX_TAG_BYTES. Returns 0, or ENVX_E_INTERNAL (err
+ * filled, nonce and ct untouched) when the AD overflowed: a truncated AD
+ * would bind less than the spec says (VF-1.2).
+ */
+int envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
+                           const struct envx_ad *ad, const unsigned char *pt,
+                           size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
+                           unsigned char *ct, struct envx_error *err);
 /* Decrypts into pt (ctlen - ENVX_TAG_BYTES bytes); ENVX_E_INTEGRITY on a
  * bad tag or short input. */
 int envx_crypto_open_value(const unsigned char key[ENVX_KEY_BYTES],

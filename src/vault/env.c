@@ -1111,8 +1111,11 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 	if (r == 0) {
 		envx_kdf_encode(&kp, params);
 		passphrase_ad(&ad, e->v, e->name, params);
-		envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
-		                       wrapped, wrapped + ENVX_NONCE_BYTES);
+		r = envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
+		                           wrapped, wrapped + ENVX_NONCE_BYTES,
+		                           err);
+	}
+	if (r == 0) {
 		r = insert_recipient(e->v, e->id, label, "passphrase", NULL, 0,
 		                     params, sizeof(params), wrapped,
 		                     sizeof(wrapped), err);

@@ -177,10 +177,14 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 		}
 		envx_kdf_encode(&kp, payload);
 		identity_ad(&ad, payload);
-		envx_crypto_seal_value(key, &ad, id->sk, ENVX_KEY_BYTES,
-		                       payload + ENVX_KDF_PARAMS_BYTES,
-		                       payload + ENVX_KDF_PARAMS_BYTES +
-		                               ENVX_NONCE_BYTES);
+		r = envx_crypto_seal_value(key, &ad, id->sk, ENVX_KEY_BYTES,
+		                           payload + ENVX_KDF_PARAMS_BYTES,
+		                           payload + ENVX_KDF_PARAMS_BYTES +
+		                                   ENVX_NONCE_BYTES,
+		                           err);
+		if (r < 0) {
+			goto out;
+		}
 		key_text(ENVX_ENCKEY_PREFIX, payload, ENC_PAYLOAD_BYTES, true,
 		         line, linesz);
 	}

@@ -351,7 +351,11 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		goto out;
 	}
 	envx_value_ad(&ad, e, name, ver);
-	envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct);
+	r = envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct,
+	                           err);
+	if (r < 0) {
+		goto out;
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "INSERT INTO versions (secret_id, version, "
 	                       "nonce, ciphertext, created_at, author, kind) "

@@ -67,21 +67,26 @@ test_crypto_aead_round_trip(void **state)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(vid, sizeof(vid));
 	value_ad(&ad, vid, "staging", "DATABASE_URL", 1);
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)msg, len, nonce,
-	                       ct);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)msg, len,
+	                                        nonce, ct, NULL),
+	                 0);
 	assert_int_equal(envx_crypto_open_value(key, &ad, nonce, ct,
 	                                        len + ENVX_TAG_BYTES, pt),
 	                 0);
 	assert_memory_equal(pt, msg, len);
 
 	/* a fresh nonce each time: the same value never repeats */
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)msg, len,
-	                       nonce2, ct2);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)msg, len,
+	                                        nonce2, ct2, NULL),
+	                 0);
 	assert_memory_not_equal(nonce, nonce2, sizeof(nonce));
 	assert_memory_not_equal(ct, ct2, len + ENVX_TAG_BYTES);
 
 	/* the empty value is a bare tag */
-	envx_crypto_seal_value(key, &ad, NULL, 0, nonce, ct);
+	assert_int_equal(
+	        envx_crypto_seal_value(key, &ad, NULL, 0, nonce, ct, NULL), 0);
 	assert_int_equal(
 	        envx_crypto_open_value(key, &ad, nonce, ct, ENVX_TAG_BYTES, pt),
 	        0);
@@ -107,8 +112,10 @@ test_crypto_aead_every_flipped_bit_fails(void **state)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(vid, sizeof(vid));
 	value_ad(&ad, vid, "production", "TOKEN", 7);
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)"hello", 5,
-	                       blob, blob + ENVX_NONCE_BYTES);
+	assert_int_equal(
+	        envx_crypto_seal_value(key, &ad, (const unsigned char *)"hello",
+	                               5, blob, blob + ENVX_NONCE_BYTES, NULL),
+	        0);
 	assert_int_equal(envx_crypto_open_value(key, &ad, blob,
 	                                        blob + ENVX_NONCE_BYTES,
 	                                        5 + ENVX_TAG_BYTES, pt),
@@ -154,8 +161,10 @@ test_crypto_aead_other_name_env_version_or_vault_fails(void **state)
 	memcpy(vid2, vid, sizeof(vid));
 	vid2[0] ^= 1;
 	value_ad(&ad, vid, "staging", "A", 2);
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)"abc", 3, nonce,
-	                       ct);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)"abc", 3,
+	                                        nonce, ct, NULL),
+	                 0);
 	value_ad(&ad, vid, "staging", "B", 2);
 	assert_int_equal(
 	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
@@ -217,6 +226,47 @@ test_crypto_ad_layout_is_length_prefixed(void **state)
 		                                        sizeof(ct), NULL),
 		                 ENVX_E_INTEGRITY);
 	}
+}
+
+/* Sealing refuses an AD that overflowed, as opening does: a truncated AD
+ * would bind less than VF-1.2 says, and nothing is written. */
+static void
+test_crypto_seal_refuses_overflowed_ad(void **state)
+{
+	static unsigned char big[2048];
+	unsigned char key[ENVX_KEY_BYTES] = {0};
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	unsigned char ct[5 + ENVX_TAG_BYTES];
+	unsigned char untouched[sizeof(ct)];
+	struct envx_error err = {0};
+	struct envx_ad ad;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	envx_ad_init(&ad);
+	envx_ad_str(&ad, "envx-value-v1");
+	envx_ad_bytes(&ad, big, 1024 - 8 - 21 + 1); /* one byte too many */
+	assert_true(ad.overflow);
+	memset(ct, 0x5a, sizeof(ct));
+	memcpy(untouched, ct, sizeof(ct));
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)"hello",
+	                                        5, nonce, ct, &err),
+	                 ENVX_E_INTERNAL);
+	assert_int_equal(err.code, ENVX_E_INTERNAL);
+	assert_non_null(strstr(err.msg, "associated data"));
+	assert_memory_equal(ct, untouched, sizeof(ct));
+
+	/* exactly 1024 bytes still fits */
+	envx_ad_init(&ad);
+	envx_ad_str(&ad, "envx-value-v1");
+	envx_ad_bytes(&ad, big, 1024 - 8 - 21);
+	assert_false(ad.overflow);
+	assert_int_equal(ad.len, 1024);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)"hello",
+	                                        5, nonce, ct, &err),
+	                 0);
 }
 
 static void
@@ -583,6 +633,7 @@ main(void)
 	        cmocka_unit_test(
 	                test_crypto_aead_other_name_env_version_or_vault_fails),
 	        cmocka_unit_test(test_crypto_ad_layout_is_length_prefixed),
+	        cmocka_unit_test(test_crypto_seal_refuses_overflowed_ad),
 	        cmocka_unit_test(test_crypto_subkeys_known_answer),
 	        cmocka_unit_test(test_crypto_kdf_bounds),
 	        cmocka_unit_test(test_crypto_kdf_refuses_before_deriving),
