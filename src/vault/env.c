@@ -124,7 +124,7 @@ decrypt_range_run(void *arg)
 	for (i = dr->from; i < dr->to; i++) {
 		const struct decrypt_job *job = &dr->jobs->items[i];
 		const struct envx_kv *kv = &dr->values->items[job->kv];
-		struct envx_ad ad;
+		struct envx_lp ad;
 
 		envx_value_ad(&ad, dr->e, envx_kvset_name(dr->values, job->kv),
 		              job->version);
@@ -190,33 +190,6 @@ decrypt_all(const struct envx_env *e, const unsigned char *key,
 	return 0;
 }
 
-/* VF-3.4: the ciphertext hash, BLAKE2b-256(lp(nonce) || lp(ciphertext)),
- * in one call when the row is small. */
-static void
-ciphertext_hash(const void *nonce, size_t nlen, const void *ct, size_t ctlen,
-                unsigned char out[ENVX_HASH_BYTES])
-{
-	unsigned char buf[1024];
-	struct envx_hashw w;
-	size_t i;
-
-	if (nlen + ctlen + 16 > sizeof(buf)) {
-		envx_hashw_init(&w, NULL, 0);
-		envx_hashw_bytes(&w, nonce, nlen);
-		envx_hashw_bytes(&w, ct, ctlen);
-		envx_hashw_final(&w, out, ENVX_HASH_BYTES);
-		return;
-	}
-	for (i = 0; i < 8; i++) {
-		buf[i] = (unsigned char)((uint64_t)nlen >> (8 * i));
-		buf[8 + nlen + i] = (unsigned char)((uint64_t)ctlen >> (8 * i));
-	}
-	memcpy(buf + 8, nonce, nlen);
-	memcpy(buf + 16 + nlen, ct, ctlen);
-	crypto_generichash(out, ENVX_HASH_BYTES, buf, nlen + ctlen + 16, NULL,
-	                   0);
-}
-
 /*
  * VF-3.4: the environment MAC over every secret and version row. With
  * values (and e unlocked), the current version of each secret is also
@@ -231,7 +204,7 @@ compute_mac(const struct envx_env *e, int64_t generation,
 {
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
-	struct envx_hashw hs;
+	struct envx_lp hs;
 	unsigned char cth[ENVX_HASH_BYTES];
 	char last[ENVX_NAME_MAX_BYTES + 2] = "";
 	bool have_last = false;
@@ -254,11 +227,11 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
-	envx_hashw_init(&hs, sub->mac, ENVX_KEY_BYTES);
-	envx_hashw_str(&hs, "envx-env-mac-v1");
-	envx_hashw_bytes(&hs, v->vault_id, sizeof(v->vault_id));
-	envx_hashw_str(&hs, e->name);
-	envx_hashw_u64(&hs, (uint64_t)generation);
+	envx_lp_init_hash(&hs, sub->mac, ENVX_KEY_BYTES);
+	envx_lp_str(&hs, "envx-env-mac-v1");
+	envx_lp_bytes(&hs, v->vault_id, sizeof(v->vault_id));
+	envx_lp_str(&hs, e->name);
+	envx_lp_u64(&hs, (uint64_t)generation);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *desc = (const char *)sqlite3_column_text(st, 2);
@@ -277,16 +250,13 @@ compute_mac(const struct envx_env *e, int64_t generation,
 
 		if (!have_last || strcmp(last, name) != 0) {
 			current = sqlite3_column_int64(st, 1);
-			envx_hashw_str(&hs, "secret");
-			envx_hashw_str(&hs, name);
-			envx_hashw_u64(&hs, (uint64_t)current);
-			envx_hashw_str(&hs, desc);
-			envx_hashw_u64(&hs,
-			               (uint64_t)sqlite3_column_int64(st, 3));
-			envx_hashw_u64(&hs,
-			               (uint64_t)sqlite3_column_int64(st, 4));
-			envx_hashw_u64(&hs,
-			               (uint64_t)sqlite3_column_int64(st, 5));
+			envx_lp_str(&hs, "secret");
+			envx_lp_str(&hs, name);
+			envx_lp_u64(&hs, (uint64_t)current);
+			envx_lp_str(&hs, desc);
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 3));
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 4));
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 5));
 			if (nlen >= sizeof(last)) {
 				r = envx_error_set(
 				        err, ENVX_E_INTEGRITY,
@@ -303,18 +273,19 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			continue; /* a secret without versions: hashed as such
 			           */
 		}
-		ciphertext_hash(sqlite3_column_blob(st, 10),
-		                (size_t)sqlite3_column_bytes(st, 10),
-		                sqlite3_column_blob(st, 11),
-		                (size_t)sqlite3_column_bytes(st, 11), cth);
-		envx_hashw_str(&hs, "version");
-		envx_hashw_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
-		envx_hashw_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
-		envx_hashw_bytes(&hs, sqlite3_column_text(st, 8),
-		                 (size_t)sqlite3_column_bytes(st, 8));
-		envx_hashw_bytes(&hs, sqlite3_column_text(st, 9),
-		                 (size_t)sqlite3_column_bytes(st, 9));
-		envx_hashw_bytes(&hs, cth, sizeof(cth));
+		envx_crypto_ciphertext_hash(
+		        sqlite3_column_blob(st, 10),
+		        (size_t)sqlite3_column_bytes(st, 10),
+		        sqlite3_column_blob(st, 11),
+		        (size_t)sqlite3_column_bytes(st, 11), cth);
+		envx_lp_str(&hs, "version");
+		envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
+		envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
+		envx_lp_bytes(&hs, sqlite3_column_text(st, 8),
+		              (size_t)sqlite3_column_bytes(st, 8));
+		envx_lp_bytes(&hs, sqlite3_column_text(st, 9),
+		              (size_t)sqlite3_column_bytes(st, 9));
+		envx_lp_bytes(&hs, cth, sizeof(cth));
 		nversions++;
 		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
 			r = queue_value(e, st, name, values, jobs, err);
@@ -327,10 +298,10 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	envx_hashw_str(&hs, "end");
-	envx_hashw_u64(&hs, nsecrets);
-	envx_hashw_u64(&hs, nversions);
-	envx_hashw_final(&hs, out, ENVX_HASH_BYTES);
+	envx_lp_str(&hs, "end");
+	envx_lp_u64(&hs, nsecrets);
+	envx_lp_u64(&hs, nversions);
+	envx_lp_final(&hs, out);
 	r = 0;
 out:
 	sqlite3_finalize(st);
@@ -465,14 +436,14 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 
 /* VF-3.5: AD of a passphrase-wrapped environment key. */
 static void
-passphrase_ad(struct envx_ad *ad, const struct envx_vault *v, const char *env,
+passphrase_ad(struct envx_lp *ad, const struct envx_vault *v, const char *env,
               const unsigned char params[ENVX_KDF_PARAMS_BYTES])
 {
-	envx_ad_init(ad);
-	envx_ad_str(ad, "envx-env-passphrase-v1");
-	envx_ad_bytes(ad, v->vault_id, sizeof(v->vault_id));
-	envx_ad_str(ad, env);
-	envx_ad_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
+	envx_lp_init_ad(ad);
+	envx_lp_str(ad, "envx-env-passphrase-v1");
+	envx_lp_bytes(ad, v->vault_id, sizeof(v->vault_id));
+	envx_lp_str(ad, env);
+	envx_lp_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
 }
 
 static int
@@ -809,7 +780,7 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
                struct envx_error *err)
 {
 	struct envx_kdf_params kp;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	unsigned char *kek = NULL;
 	char prompt[128];
 	int r;
@@ -1088,7 +1059,7 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 	unsigned char
 	        wrapped[ENVX_NONCE_BYTES + ENVX_KEY_BYTES + ENVX_TAG_BYTES];
 	unsigned char *kek = NULL;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	int r;
 
 	if (e->key == NULL) {

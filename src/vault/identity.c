@@ -128,11 +128,11 @@ envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
 
 /* VF-2.2: AD = lp("envx-identity-v1") || lp(params). */
 static void
-identity_ad(struct envx_ad *ad, const unsigned char *params)
+identity_ad(struct envx_lp *ad, const unsigned char *params)
 {
-	envx_ad_init(ad);
-	envx_ad_str(ad, "envx-identity-v1");
-	envx_ad_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
+	envx_lp_init_ad(ad);
+	envx_lp_str(ad, "envx-identity-v1");
+	envx_lp_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
 }
 
 int
@@ -145,7 +145,7 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	unsigned char *payload = NULL;
 	unsigned char *key = NULL;
 	struct envx_kdf_params kp;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	char head[256];
 	size_t linesz = 512;
 	int n;
@@ -218,7 +218,7 @@ parse_encrypted(const char *b32, size_t len, const char *source,
 	unsigned char *key = NULL;
 	struct envx_secbuf pass = {0};
 	struct envx_kdf_params kp;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	char prompt[256];
 	int r;
 
