@@ -396,10 +396,7 @@ read_passphrase_file(const char *path, struct envx_secbuf *out,
 	int r;
 
 	/* a passphrase file is a key file: same rules as an identity */
-	r = envx_file_check_private(path, err);
-	if (r == 0) {
-		r = envx_file_read_secure(path, 1023, &data, err);
-	}
+	r = envx_file_read_private(path, 1023, &data, err);
 	if (r == 0) {
 		const unsigned char *nl = memchr(data.data, '\n', data.len);
 

@@ -359,22 +359,19 @@ int
 envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
                    struct envx_identity **out, struct envx_error *err)
 {
-	struct envx_buf buf;
+	struct envx_secbuf text = {0};
 	char source[512];
 	int r;
 
-	r = envx_file_check_private(path, err);
-	if (r < 0) {
-		return r;
-	}
-	envx_buf_init(&buf, ENVX_IDENTITY_TEXT_MAX_BYTES);
-	r = envx_file_read(path, true, &buf, err);
+	/* VF-2.4: the key text only ever lives in secure memory */
+	r = envx_file_read_private(path, ENVX_IDENTITY_TEXT_MAX_BYTES, &text,
+	                           err);
 	if (r == 0) {
 		snprintf(source, sizeof(source), "identity file '%s'", path);
-		r = envx_identity_parse(buf.data, buf.len, source, ask, ask_ctx,
-		                        out, err);
+		r = envx_identity_parse((const char *)text.data, text.len,
+		                        source, ask, ask_ctx, out, err);
 	}
-	envx_buf_release(&buf);
+	envx_secbuf_release(&text);
 	return r;
 }
 
