@@ -773,6 +773,29 @@ envx_env_is_unlocked(const struct envx_env *e)
 	return e->sub != NULL;
 }
 
+/* "identity file 'x' is not one of its recipients", or why there is no
+ * identity: the first half of every "cannot unlock" message. */
+static void
+describe_identity(const struct envx_unlock *how, char *out, size_t outsz)
+{
+	char pub[ENVX_PUBKEY_TEXT_BYTES];
+
+	if (how != NULL && how->identity == NULL &&
+	    how->identity_label != NULL) {
+		snprintf(out, outsz, "%s", how->identity_label);
+	} else if (how == NULL || how->identity == NULL) {
+		snprintf(out, outsz, "no identity was given");
+	} else if (how->identity_label != NULL) {
+		snprintf(out, outsz, "%s is not one of its recipients",
+		         how->identity_label);
+	} else {
+		envx_pubkey_format(how->identity->pk, pub);
+		snprintf(out, outsz,
+		         "your identity (%.20s…) is not one of its recipients",
+		         pub);
+	}
+}
+
 static int
 try_passphrase(struct envx_env *e, const struct envx_unlock *how,
                const unsigned char *kdf, const unsigned char *wrapped,
@@ -802,6 +825,19 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 			snprintf(prompt, sizeof(prompt),
 			         "passphrase for environment '%s'", e->name);
 			r = how->ask(how->ask_ctx, prompt, pass, err);
+		}
+		if (r == ENVX_E_LOCKED && err != NULL) {
+			/* say what was tried before what is missing */
+			char why[ENVX_ERROR_MSG_BYTES];
+			char who[ENVX_ERROR_MSG_BYTES];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			describe_identity(how, who, sizeof(who));
+			envx_error_set(
+			        err, ENVX_E_LOCKED,
+			        "cannot unlock environment '%s': %s, and "
+			        "%s",
+			        e->name, who, why);
 		}
 		if (r < 0) {
 			return r;
@@ -885,10 +921,11 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	unsigned char *key = NULL;
 	struct envx_env_subkeys *sub = NULL;
 	struct envx_secbuf pass = {0};
-	char pub[ENVX_PUBKEY_TEXT_BYTES];
+	char who[ENVX_ERROR_MSG_BYTES];
 	const struct envx_identity *id = how != NULL ? how->identity : NULL;
 	bool opened = false;
 	bool has_passphrase = false;
+	int tries = 0;
 	int rc;
 	int r;
 
@@ -940,8 +977,6 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		opened = true;
 	}
 	if (!opened && has_passphrase && how != NULL && how->ask != NULL) {
-		int tries = 0;
-
 		sqlite3_reset(st);
 		/* VF-3.5: each try costs an Argon2id run, so a crafted vault
 		 * with many passphrase recipients cannot make envx spin */
@@ -973,25 +1008,16 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		}
 	}
 	if (!opened) {
-		if (id != NULL) {
-			envx_pubkey_format(id->pk, pub);
-			r = envx_error_set(
-			        err, ENVX_E_LOCKED,
-			        "cannot unlock environment '%s': your "
-			        "identity (%.20s…) is not one of its "
-			        "recipients%s",
-			        e->name, pub,
-			        has_passphrase ? " and no passphrase opened it"
-			                       : "");
-		} else {
-			r = envx_error_set(
-			        err, ENVX_E_LOCKED,
-			        "cannot unlock environment '%s': no identity "
-			        "%s",
-			        e->name,
-			        has_passphrase ? "and no matching passphrase"
-			                       : "was given");
-		}
+		/* VF-3.5 step 4: say what was tried */
+		describe_identity(how, who, sizeof(who));
+		r = envx_error_set(
+		        err, ENVX_E_LOCKED,
+		        "cannot unlock environment '%s': %s%s", e->name, who,
+		        !has_passphrase ? " and it has no passphrase recipient"
+		        : tries > 0     ? "; the passphrase given did not open "
+		                          "any of its passphrase recipients"
+		                        : " and no passphrase could be asked "
+		                          "for its passphrase recipients");
 		goto out;
 	}
 	envx_crypto_subkeys(key, sub);
