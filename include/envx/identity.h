@@ -70,8 +70,10 @@ int envx_identity_parse(const char *text, size_t len, const char *source,
                         struct envx_identity **out, struct envx_error *err);
 
 /*
- * Loads an identity file after envx_file_check_private (ENVX_E_UNSAFE for a
- * group/world-accessible file or a symlink; ENVX_E_NOTFOUND when absent).
+ * Loads an identity file through envx_file_read_private (ENVX_E_UNSAFE for
+ * a symlink, a FIFO or other non-regular file, another user's file or a
+ * group/world-accessible one; ENVX_E_NOTFOUND when absent); the text is
+ * held in secure memory only.
  */
 int envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
                        struct envx_identity **out, struct envx_error *err);

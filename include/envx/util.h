@@ -165,9 +165,16 @@ int envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
  */
 int envx_file_ensure_line(const char *path, const char *line, bool *added,
                           struct envx_error *err);
-/* Refuses a key file that is a symlink, not a regular file, or readable or
- * writable by group or others (ENVX_E_UNSAFE), as ssh does. */
-int envx_file_check_private(const char *path, struct envx_error *err);
+/*
+ * Reads a key file (an identity, a passphrase file) into out, a secure
+ * buffer this function initializes. The checks are made on the open file,
+ * so it cannot be swapped between check and read: ENVX_E_UNSAFE for a
+ * symlink, anything but a regular file (a FIFO does not block), a file
+ * owned by another user (root excepted) or accessible by group or others,
+ * as ssh does; ENVX_E_NOTFOUND when absent; ENVX_E_INPUT past max.
+ */
+int envx_file_read_private(const char *path, size_t max,
+                           struct envx_secbuf *out, struct envx_error *err);
 
 /* ---- process hardening ---- */
 

@@ -115,6 +115,9 @@ struct envx_unlock {
 	envx_passphrase_fn ask;               /* for passphrase recipients;
 	                                         may be NULL */
 	void *ask_ctx;
+	/* Names the identity in messages ("identity file 'x'"; NULL: its
+	 * public key), or without one says why there is none. */
+	const char *identity_label;
 	/* When not NULL (an initialized, empty set), unlock also decrypts
 	 * every current value into it, sorted by name, in the same pass as
 	 * the MAC check; on failure it is released. */

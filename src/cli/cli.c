@@ -404,10 +404,7 @@ read_passphrase_file(const char *path, struct envx_secbuf *out,
 	int r;
 
 	/* a passphrase file is a key file: same rules as an identity */
-	r = envx_file_check_private(path, err);
-	if (r == 0) {
-		r = envx_file_read_secure(path, 1023, &data, err);
-	}
+	r = envx_file_read_private(path, 1023, &data, err);
 	if (r == 0) {
 		const unsigned char *nl = memchr(data.data, '\n', data.len);
 
@@ -421,17 +418,23 @@ read_passphrase_file(const char *path, struct envx_secbuf *out,
 	return r;
 }
 
-int
-envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
-                    struct envx_error *err)
+/*
+ * One passphrase from the first source there is: --passphrase-file, then
+ * $ENVX_PASSPHRASE, then the terminal. The first two are one passphrase for
+ * every purpose (documented in envx(1)); on a terminal each purpose is asked
+ * for on its own, the prompt naming it. With cache, a passphrase found once
+ * is reused for the same purpose for the rest of the run.
+ */
+static int
+get_passphrase(struct envx_ctx *ctx, const char *prompt,
+               struct envx_secbuf *cache, struct envx_secbuf *out,
+               struct envx_error *err)
 {
-	struct envx_ctx *ctx = vctx;
 	const char *env = getenv("ENVX_PASSPHRASE");
 	int r;
 
-	if (ctx != NULL && ctx->passphrase.data != NULL) {
-		return envx_secbuf_append(out, ctx->passphrase.data,
-		                          ctx->passphrase.len, err);
+	if (cache != NULL && cache->data != NULL) {
+		return envx_secbuf_append(out, cache->data, cache->len, err);
 	}
 	if (ctx != NULL && ctx->passphrase_file != NULL) {
 		/* an explicit flag wins over the environment */
@@ -451,12 +454,38 @@ envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 		r = envx_error_set(err, ENVX_E_LOCKED,
 		                   "empty passphrase given for %s", prompt);
 	}
-	if (r == 0 && ctx != NULL &&
-	    envx_secbuf_init(&ctx->passphrase, out->cap, NULL) == 0) {
-		(void)envx_secbuf_append(&ctx->passphrase, out->data, out->len,
-		                         NULL);
+	if (r == 0 && cache != NULL &&
+	    envx_secbuf_init(cache, out->cap, NULL) == 0) {
+		(void)envx_secbuf_append(cache, out->data, out->len, NULL);
 	}
 	return r;
+}
+
+int
+envx_ctx_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
+                    struct envx_error *err)
+{
+	return get_passphrase(vctx, prompt, NULL, out, err);
+}
+
+/* The protected identity's passphrase. */
+static int
+identity_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
+                    struct envx_error *err)
+{
+	struct envx_ctx *ctx = vctx;
+
+	return get_passphrase(ctx, prompt, &ctx->pass_identity, out, err);
+}
+
+/* The passphrase tried on environments' passphrase recipients. */
+static int
+env_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
+               struct envx_error *err)
+{
+	struct envx_ctx *ctx = vctx;
+
+	return get_passphrase(ctx, prompt, &ctx->pass_env, out, err);
 }
 
 int
@@ -475,23 +504,23 @@ envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 	if (ctx->identity_opt != NULL) {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
 		         "%s", ctx->identity_opt);
-		r = envx_identity_load(ctx->identity_opt, envx_ctx_passphrase,
+		r = envx_identity_load(ctx->identity_opt, identity_passphrase,
 		                       ctx, &ctx->identity, err);
 	} else if (text != NULL && *text != '\0') {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
 		         "$ENVX_IDENTITY");
 		r = envx_identity_parse(text, strlen(text), "$ENVX_IDENTITY",
-		                        envx_ctx_passphrase, ctx,
+		                        identity_passphrase, ctx,
 		                        &ctx->identity, err);
 	} else if (file != NULL && *file != '\0') {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
 		         "%s", file);
-		r = envx_identity_load(file, envx_ctx_passphrase, ctx,
+		r = envx_identity_load(file, identity_passphrase, ctx,
 		                       &ctx->identity, err);
 	} else if (envx_identity_default_path(path, sizeof(path)) == 0) {
 		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
 		         "%s", path);
-		r = envx_identity_load(path, envx_ctx_passphrase, ctx,
+		r = envx_identity_load(path, identity_passphrase, ctx,
 		                       &ctx->identity, err);
 		if (r == ENVX_E_NOTFOUND) {
 			r = envx_error_set(err, ENVX_E_NOTFOUND,
@@ -547,28 +576,30 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 		return r;
 	}
 	r = envx_ctx_identity(ctx, &id, err);
+	how.ask = env_passphrase;
+	how.ask_ctx = ctx;
 	if (r == ENVX_E_NOTFOUND && !identity_configured(ctx)) {
 		/* no identity at all: a passphrase recipient may still open
-		 * it; otherwise report the missing identity as "cannot
-		 * unlock" */
+		 * it; the message says why there is no identity and how to
+		 * make one */
+		char hint[ENVX_ERROR_MSG_BYTES];
+
+		snprintf(hint, sizeof(hint), "%s", err->msg);
 		how.identity = NULL;
-		how.ask = envx_ctx_passphrase;
-		how.ask_ctx = ctx;
-		struct envx_error uerr;
-		r = envx_env_unlock(e, &how, &uerr);
-		if (r == ENVX_E_LOCKED) {
-			char msg[ENVX_ERROR_MSG_BYTES];
-			snprintf(msg, sizeof(msg), "%s", err->msg);
-			r = envx_error_set(err, ENVX_E_LOCKED,
-			                   "cannot unlock environment '%s': %s",
-			                   env, msg);
-		} else if (r < 0) {
-			*err = uerr;
-		}
+		how.identity_label = hint;
+		r = envx_env_unlock(e, &how, err);
 	} else if (r == 0) {
+		char label[sizeof(ctx->identity_source) + 32];
+
+		if (strcmp(ctx->identity_source, "$ENVX_IDENTITY") == 0) {
+			snprintf(label, sizeof(label),
+			         "the identity in $ENVX_IDENTITY");
+		} else {
+			snprintf(label, sizeof(label), "identity file '%s'",
+			         ctx->identity_source);
+		}
 		how.identity = id;
-		how.ask = envx_ctx_passphrase;
-		how.ask_ctx = ctx;
+		how.identity_label = label;
 		r = envx_env_unlock(e, &how, err);
 	}
 	if (r < 0) {

@@ -27,7 +27,10 @@ struct envx_ctx {
 	struct envx_vault *vault;
 	struct envx_identity *identity;
 	bool identity_tried;
-	struct envx_secbuf passphrase; /* cached for one run */
+	/* passphrases cached for one run, one per purpose: a protected
+	 * identity's and the one for passphrase recipients may differ */
+	struct envx_secbuf pass_identity;
+	struct envx_secbuf pass_env;
 	char vault_path[4096];
 	char identity_source[4200];
 };
@@ -118,8 +121,13 @@ int envx_ctx_open_vault(struct envx_ctx *ctx, bool writable,
  */
 int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
                       struct envx_error *err);
-/* The passphrase callback: $ENVX_PASSPHRASE, --passphrase-file, a no-echo
- * prompt on /dev/tty, else ENVX_E_LOCKED saying how to provide one. */
+/*
+ * The passphrase callback: --passphrase-file, else $ENVX_PASSPHRASE, else a
+ * no-echo prompt on /dev/tty showing prompt, else ENVX_E_LOCKED saying how
+ * to provide one. Nothing is cached: this is for new passphrases. Unlocking
+ * asks through per-purpose callbacks that cache (see pass_identity,
+ * pass_env).
+ */
 int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
                         struct envx_error *err);
 /* Opens and unlocks env with the identity (if any) and passphrases. */

@@ -32,7 +32,6 @@ new_passphrase(struct envx_ctx *ctx, struct envx_secbuf *pass,
 	}
 	if (r == 0 && getenv("ENVX_PASSPHRASE") == NULL &&
 	    ctx->passphrase_file == NULL) {
-		envx_secbuf_release(&ctx->passphrase);
 		r = envx_secbuf_init(&again, 1024, err);
 		if (r == 0) {
 			r = envx_ctx_passphrase(ctx, "repeat the passphrase",

@@ -13,13 +13,6 @@
 #include "crypto/crypto.h"
 #include "util/banned.h"
 
-void
-envx_ad_init(struct envx_ad *ad)
-{
-	ad->len = 0;
-	ad->overflow = false;
-}
-
 static void
 le64(unsigned char out[8], uint64_t v)
 {
@@ -31,130 +24,106 @@ le64(unsigned char out[8], uint64_t v)
 }
 
 void
-envx_ad_bytes(struct envx_ad *ad, const void *p, size_t n)
+envx_lp_init_ad(struct envx_lp *w)
 {
-	if (ad->overflow || n > sizeof(ad->data) - 8 ||
-	    ad->len > sizeof(ad->data) - 8 - n) {
-		ad->overflow = true;
-		return;
-	}
-	le64(ad->data + ad->len, (uint64_t)n);
-	memcpy(ad->data + ad->len + 8, p, n);
-	ad->len += 8 + n;
+	w->len = 0;
+	w->cap = ENVX_AD_MAX_BYTES;
+	w->overflow = false;
+	w->hashing = false;
 }
 
 void
-envx_ad_str(struct envx_ad *ad, const char *s)
+envx_lp_init_hash(struct envx_lp *w, const unsigned char *key, size_t keylen)
 {
-	envx_ad_bytes(ad, s, strlen(s));
-}
-
-void
-envx_ad_u64(struct envx_ad *ad, uint64_t v)
-{
-	unsigned char b[8];
-
-	le64(b, v);
-	envx_ad_bytes(ad, b, sizeof(b));
-}
-
-void
-envx_hash_bytes(crypto_generichash_state *st, const void *p, size_t n)
-{
-	unsigned char b[8];
-
-	le64(b, (uint64_t)n);
-	crypto_generichash_update(st, b, sizeof(b));
-	crypto_generichash_update(st, p, n);
-}
-
-void
-envx_hash_str(crypto_generichash_state *st, const char *s)
-{
-	envx_hash_bytes(st, s, strlen(s));
-}
-
-void
-envx_hash_u64(crypto_generichash_state *st, uint64_t v)
-{
-	unsigned char b[8];
-
-	le64(b, v);
-	envx_hash_bytes(st, b, sizeof(b));
-}
-
-void
-envx_hashw_init(struct envx_hashw *w, const unsigned char *key, size_t keylen)
-{
+	w->len = 0;
+	w->cap = sizeof(w->data);
+	w->overflow = false;
+	w->hashing = true;
 	crypto_generichash_init(&w->st, key, keylen, ENVX_HASH_BYTES);
-	w->n = 0;
 }
 
+/* A hash writer only: raw bytes through the buffer, or straight into
+ * BLAKE2b when they would not fit in it. */
 static void
-hashw_flush(struct envx_hashw *w)
+lp_raw(struct envx_lp *w, const void *p, size_t n)
 {
-	if (w->n > 0) {
-		crypto_generichash_update(&w->st, w->buf, w->n);
-		w->n = 0;
-	}
-}
-
-static void
-hashw_raw(struct envx_hashw *w, const void *p, size_t n)
-{
-	if (n > sizeof(w->buf) - w->n) {
-		hashw_flush(w);
-		if (n >= sizeof(w->buf)) {
+	if (n > w->cap - w->len) {
+		crypto_generichash_update(&w->st, w->data, w->len);
+		w->len = 0;
+		if (n >= w->cap) {
 			crypto_generichash_update(&w->st, p, n);
 			return;
 		}
 	}
-	memcpy(w->buf + w->n, p, n);
-	w->n += n;
+	memcpy(w->data + w->len, p, n);
+	w->len += n;
 }
 
+/* VF-1.2 */
 void
-envx_hashw_bytes(struct envx_hashw *w, const void *p, size_t n)
+envx_lp_bytes(struct envx_lp *w, const void *p, size_t n)
 {
-	unsigned char b[8];
+	unsigned char prefix[8];
 
-	if (w->n <= sizeof(w->buf) - 8 && n <= sizeof(w->buf) - 8 - w->n) {
-		/* the common case: prefix and field both fit */
-		le64(w->buf + w->n, (uint64_t)n);
-		if (n > 0) {
-			memcpy(w->buf + w->n + 8, p, n);
-		}
-		w->n += 8 + n;
+	if (w->overflow) {
 		return;
 	}
-	le64(b, (uint64_t)n);
-	hashw_raw(w, b, sizeof(b));
+	if (w->len <= w->cap - 8 && n <= w->cap - 8 - w->len) {
+		/* the common case: prefix and field both fit */
+		le64(w->data + w->len, (uint64_t)n);
+		if (n > 0) {
+			memcpy(w->data + w->len + 8, p, n);
+		}
+		w->len += 8 + n;
+		return;
+	}
+	if (!w->hashing) {
+		w->overflow = true;
+		return;
+	}
+	le64(prefix, (uint64_t)n);
+	lp_raw(w, prefix, sizeof(prefix));
 	if (n > 0) {
-		hashw_raw(w, p, n);
+		lp_raw(w, p, n);
 	}
 }
 
 void
-envx_hashw_str(struct envx_hashw *w, const char *s)
+envx_lp_str(struct envx_lp *w, const char *s)
 {
-	envx_hashw_bytes(w, s, strlen(s));
+	envx_lp_bytes(w, s, strlen(s));
 }
 
 void
-envx_hashw_u64(struct envx_hashw *w, uint64_t v)
+envx_lp_u64(struct envx_lp *w, uint64_t v)
 {
 	unsigned char b[8];
 
 	le64(b, v);
-	envx_hashw_bytes(w, b, sizeof(b));
+	envx_lp_bytes(w, b, sizeof(b));
 }
 
 void
-envx_hashw_final(struct envx_hashw *w, unsigned char *out, size_t outlen)
+envx_lp_final(struct envx_lp *w, unsigned char out[ENVX_HASH_BYTES])
 {
-	hashw_flush(w);
-	crypto_generichash_final(&w->st, out, outlen);
-	sodium_memzero(w->buf, sizeof(w->buf));
+	if (w->len > 0) {
+		crypto_generichash_update(&w->st, w->data, w->len);
+	}
+	crypto_generichash_final(&w->st, out, ENVX_HASH_BYTES);
+	w->len = 0;
+}
+
+/* VF-3.4 */
+void
+envx_crypto_ciphertext_hash(const void *nonce, size_t nlen, const void *ct,
+                            size_t ctlen, unsigned char out[ENVX_HASH_BYTES])
+{
+	struct envx_lp w;
+
+	envx_lp_init_hash(&w, NULL, 0);
+	envx_lp_bytes(&w, nonce, nlen);
+	envx_lp_bytes(&w, ct, ctlen);
+	envx_lp_final(&w, out);
 }
 
 /* VF-3.1: subkey i = crypto_kdf_derive_from_key(32, i, "envx-env", key). */
@@ -175,20 +144,29 @@ envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],
 	sodium_memzero(ck, sizeof(ck));
 }
 
-void
+int
 envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
-                       const struct envx_ad *ad, const unsigned char *pt,
+                       const struct envx_lp *ad, const unsigned char *pt,
                        size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
-                       unsigned char *ct)
+                       unsigned char *ct, struct envx_error *err)
 {
+	/* VF-1.2: an AD that cannot be built binds nothing; opening refuses
+	 * it too, so sealing under it would only write an unreadable value */
+	if (ad->overflow) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "cannot encrypt: associated data longer "
+		                      "than %zu bytes",
+		                      sizeof(ad->data));
+	}
 	randombytes_buf(nonce, ENVX_NONCE_BYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 	        ct, NULL, pt, ptlen, ad->data, ad->len, NULL, nonce, key);
+	return 0;
 }
 
 int
 envx_crypto_open_value(const unsigned char key[ENVX_KEY_BYTES],
-                       const struct envx_ad *ad,
+                       const struct envx_lp *ad,
                        const unsigned char nonce[ENVX_NONCE_BYTES],
                        const unsigned char *ct, size_t ctlen, unsigned char *pt)
 {

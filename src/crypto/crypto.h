@@ -49,56 +49,71 @@ struct envx_env_subkeys {
 	unsigned char commit[ENVX_HASH_BYTES]; /* the commitment itself */
 };
 
-/* Length-prefixed associated data builder (VF-1.2): fixed buffer. */
-struct envx_ad {
-	unsigned char data[1024];
-	size_t len;
-	bool overflow;
-};
-
-void envx_ad_init(struct envx_ad *ad);
-void envx_ad_bytes(struct envx_ad *ad, const void *p, size_t n);
-void envx_ad_str(struct envx_ad *ad, const char *s);
-void envx_ad_u64(struct envx_ad *ad, uint64_t v);
-
-/* Length-prefixed hashing into a BLAKE2b state (VF-1.2). */
-void envx_hash_bytes(crypto_generichash_state *st, const void *p, size_t n);
-void envx_hash_str(crypto_generichash_state *st, const char *s);
-void envx_hash_u64(crypto_generichash_state *st, uint64_t v);
-
 /*
- * The same length-prefixed stream as envx_hash_*, buffered: many small
- * fields cost one BLAKE2b update per buffer instead of two per field. The
- * digest is identical (BLAKE2b does not depend on how input is split).
+ * VF-1.2: the one encoder of length-prefixed fields, lp(x) = u64le(len(x))
+ * || x (an integer v is lp(u64le(v)), 16 bytes). Every associated data
+ * string and every hashed sequence of the format is built with it, so the
+ * bytes the spec fixes are written in one place.
+ *
+ * A writer is caller-owned storage (no release) of one of two kinds:
+ * - an AD (envx_lp_init_ad): the fields are collected in data, at most
+ *   ENVX_AD_MAX_BYTES; a field that does not fit sets overflow, after which
+ *   the AD neither seals nor opens anything;
+ * - a hash (envx_lp_init_hash): the fields stream into BLAKE2b, buffered so
+ *   that many small fields cost one update per buffer; envx_lp_final gives
+ *   the digest, which does not depend on how the input was split.
  */
-struct envx_hashw {
+#define ENVX_AD_MAX_BYTES 1024
+#define ENVX_LP_BUF_BYTES 2048
+
+struct envx_lp {
+	unsigned char data[ENVX_LP_BUF_BYTES];
+	size_t len;
+	size_t cap; /* ENVX_AD_MAX_BYTES for an AD, ENVX_LP_BUF_BYTES for a hash
+	             */
+	bool overflow;
+	bool hashing;
 	crypto_generichash_state st;
-	size_t n;
-	unsigned char buf[2048];
 };
 
-void envx_hashw_init(struct envx_hashw *w, const unsigned char *key,
-                     size_t keylen);
-void envx_hashw_bytes(struct envx_hashw *w, const void *p, size_t n);
-void envx_hashw_str(struct envx_hashw *w, const char *s);
-void envx_hashw_u64(struct envx_hashw *w, uint64_t v);
-void envx_hashw_final(struct envx_hashw *w, unsigned char *out, size_t outlen);
+void envx_lp_init_ad(struct envx_lp *w);
+/* BLAKE2b with a 32-byte output; key may be NULL (keylen 0). */
+void envx_lp_init_hash(struct envx_lp *w, const unsigned char *key,
+                       size_t keylen);
+void envx_lp_bytes(struct envx_lp *w, const void *p, size_t n);
+/* lp of the bytes of s, without its terminator. */
+void envx_lp_str(struct envx_lp *w, const char *s);
+/* lp_u64(v) = lp(u64le(v)). */
+void envx_lp_u64(struct envx_lp *w, uint64_t v);
+/* The digest of a hash writer (ENVX_HASH_BYTES) into out. The buffer is not
+ * wiped: what the format hashes is public (ciphertexts, names, metadata). */
+void envx_lp_final(struct envx_lp *w, unsigned char out[ENVX_HASH_BYTES]);
+
+/* VF-3.4: a version's ciphertext hash, BLAKE2b-256(lp(nonce) ||
+ * lp(ciphertext)). */
+void envx_crypto_ciphertext_hash(const void *nonce, size_t nlen, const void *ct,
+                                 size_t ctlen,
+                                 unsigned char out[ENVX_HASH_BYTES]);
 
 /* VF-3.1: derives the value key, MAC key and key commitment. Caller-owned
  * out, which should be sodium_malloc memory and wiped after use. */
 void envx_crypto_subkeys(const unsigned char env_key[ENVX_KEY_BYTES],
                          struct envx_env_subkeys *out);
 
-/* XChaCha20-Poly1305-IETF with a fresh random nonce written to nonce;
- * ct must hold ptlen + ENVX_TAG_BYTES. */
-void envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
-                            const struct envx_ad *ad, const unsigned char *pt,
-                            size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
-                            unsigned char *ct);
+/*
+ * XChaCha20-Poly1305-IETF with a fresh random nonce written to nonce;
+ * ct must hold ptlen + ENVX_TAG_BYTES. Returns 0, or ENVX_E_INTERNAL (err
+ * filled, nonce and ct untouched) when the AD overflowed: a truncated AD
+ * would bind less than the spec says (VF-1.2).
+ */
+int envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
+                           const struct envx_lp *ad, const unsigned char *pt,
+                           size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
+                           unsigned char *ct, struct envx_error *err);
 /* Decrypts into pt (ctlen - ENVX_TAG_BYTES bytes); ENVX_E_INTEGRITY on a
  * bad tag or short input. */
 int envx_crypto_open_value(const unsigned char key[ENVX_KEY_BYTES],
-                           const struct envx_ad *ad,
+                           const struct envx_lp *ad,
                            const unsigned char nonce[ENVX_NONCE_BYTES],
                            const unsigned char *ct, size_t ctlen,
                            unsigned char *pt);

@@ -171,40 +171,6 @@ envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
 	return r;
 }
 
-int
-envx_file_check_private(const char *path, struct envx_error *err)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0) {
-		return envx_error_set(
-		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
-		        "cannot read key file '%s': %s", path, strerror(errno));
-	}
-	if (S_ISLNK(st.st_mode)) {
-		return envx_error_set(err, ENVX_E_UNSAFE,
-		                      "refusing key file '%s': it is a "
-		                      "symbolic link",
-		                      path);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		return envx_error_set(err, ENVX_E_UNSAFE,
-		                      "refusing key file '%s': not a regular "
-		                      "file",
-		                      path);
-	}
-	if ((st.st_mode & 077) != 0) {
-		return envx_error_set(err, ENVX_E_UNSAFE,
-		                      "refusing key file '%s': permissions "
-		                      "%04o are too open (it must not be "
-		                      "accessible by group or others; run "
-		                      "chmod 600 '%s')",
-		                      path, (unsigned)(st.st_mode & 07777),
-		                      path);
-	}
-	return 0;
-}
-
 /* Grows a secure buffer by copying: sodium_malloc memory cannot be
  * reallocated in place. */
 static int
@@ -224,36 +190,19 @@ secbuf_grow(struct envx_secbuf *b, size_t cap, struct envx_error *err)
 	return 0;
 }
 
-int
-envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
-                      struct envx_error *err)
+/*
+ * Reads fd to its end into out, a secure buffer this function initializes
+ * (at least hint bytes), failing with ENVX_E_INPUT past max. Closes nothing.
+ */
+static int
+read_fd_secure(int fd, const char *path, size_t hint, size_t max,
+               struct envx_secbuf *out, struct envx_error *err)
 {
-	struct stat st;
-	size_t cap = 64 * 1024;
-	int fd;
 	int r;
 
-	out->data = NULL;
-	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
-	                            : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return envx_error_set(
-		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
-		        "cannot open '%s': %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		if ((size_t)st.st_size > max) {
-			r = envx_error_set(err, ENVX_E_INPUT,
-			                   "'%s' is too large (more than %zu "
-			                   "bytes)",
-			                   path, max);
-			goto out;
-		}
-		cap = (size_t)st.st_size + 1;
-	}
-	r = envx_secbuf_init(out, cap, err);
+	r = envx_secbuf_init(out, hint, err);
 	if (r < 0) {
-		goto out;
+		return r;
 	}
 	for (;;) {
 		ssize_t n;
@@ -292,9 +241,10 @@ envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
 		r = envx_error_set(err, ENVX_E_INPUT,
 		                   "'%s' is too large (more than %zu bytes)",
 		                   path, max);
+		goto out;
 	}
+	r = 0;
 out:
-	close(fd);
 	if (r < 0) {
 		envx_secbuf_release(out);
 	}
@@ -365,5 +315,109 @@ envx_file_ensure_line(const char *path, const char *line, bool *added,
 	}
 out:
 	envx_buf_release(&buf);
+	return r;
+}
+
+int
+envx_file_read_secure(const char *path, size_t max, struct envx_secbuf *out,
+                      struct envx_error *err)
+{
+	struct stat st;
+	size_t cap = 64 * 1024;
+	int fd;
+	int r;
+
+	out->data = NULL;
+	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
+	                            : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return envx_error_set(
+		        err, errno == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+		        "cannot open '%s': %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((size_t)st.st_size > max) {
+			r = envx_error_set(err, ENVX_E_INPUT,
+			                   "'%s' is too large (more than %zu "
+			                   "bytes)",
+			                   path, max);
+			goto out;
+		}
+		cap = (size_t)st.st_size + 1;
+	}
+	r = read_fd_secure(fd, path, cap, max, out, err);
+out:
+	close(fd);
+	return r;
+}
+
+/*
+ * Opens first and checks what was opened: a check by path followed by an
+ * open by path lets the file be swapped in between (a FIFO would block the
+ * read forever). O_NOFOLLOW refuses a final symlink, O_NONBLOCK makes
+ * opening a FIFO or device return at once so fstat can refuse it.
+ */
+int
+envx_file_read_private(const char *path, size_t max, struct envx_secbuf *out,
+                       struct envx_error *err)
+{
+	struct stat st;
+	int fd;
+	int r;
+
+	out->data = NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ELOOP) {
+			return envx_error_set(err, ENVX_E_UNSAFE,
+			                      "refusing key file '%s': it is a "
+			                      "symbolic link",
+			                      path);
+		}
+		return envx_error_set(
+		        err, e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+		        "cannot read key file '%s': %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) < 0) {
+		r = envx_error_set(err, ENVX_E_IO,
+		                   "cannot read key file '%s': %s", path,
+		                   strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = envx_error_set(err, ENVX_E_UNSAFE,
+		                   "refusing key file '%s': not a regular "
+		                   "file",
+		                   path);
+		goto out;
+	}
+	/* ssh's rule: the user's own file, or root's */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		r = envx_error_set(err, ENVX_E_UNSAFE,
+		                   "refusing key file '%s': it is owned by "
+		                   "another user (uid %u)",
+		                   path, (unsigned)st.st_uid);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		r = envx_error_set(err, ENVX_E_UNSAFE,
+		                   "refusing key file '%s': permissions "
+		                   "%04o are too open (it must not be "
+		                   "accessible by group or others; run "
+		                   "chmod 600 '%s')",
+		                   path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		r = envx_error_set(err, ENVX_E_INPUT,
+		                   "'%s' is too large (more than %zu bytes)",
+		                   path, max);
+		goto out;
+	}
+	r = read_fd_secure(fd, path, (size_t)st.st_size + 1, max, out, err);
+out:
+	close(fd);
 	return r;
 }

@@ -124,7 +124,7 @@ decrypt_range_run(void *arg)
 	for (i = dr->from; i < dr->to; i++) {
 		const struct decrypt_job *job = &dr->jobs->items[i];
 		const struct envx_kv *kv = &dr->values->items[job->kv];
-		struct envx_ad ad;
+		struct envx_lp ad;
 
 		envx_value_ad(&ad, dr->e, envx_kvset_name(dr->values, job->kv),
 		              job->version);
@@ -190,33 +190,6 @@ decrypt_all(const struct envx_env *e, const unsigned char *key,
 	return 0;
 }
 
-/* VF-3.4: the ciphertext hash, BLAKE2b-256(lp(nonce) || lp(ciphertext)),
- * in one call when the row is small. */
-static void
-ciphertext_hash(const void *nonce, size_t nlen, const void *ct, size_t ctlen,
-                unsigned char out[ENVX_HASH_BYTES])
-{
-	unsigned char buf[1024];
-	struct envx_hashw w;
-	size_t i;
-
-	if (nlen + ctlen + 16 > sizeof(buf)) {
-		envx_hashw_init(&w, NULL, 0);
-		envx_hashw_bytes(&w, nonce, nlen);
-		envx_hashw_bytes(&w, ct, ctlen);
-		envx_hashw_final(&w, out, ENVX_HASH_BYTES);
-		return;
-	}
-	for (i = 0; i < 8; i++) {
-		buf[i] = (unsigned char)((uint64_t)nlen >> (8 * i));
-		buf[8 + nlen + i] = (unsigned char)((uint64_t)ctlen >> (8 * i));
-	}
-	memcpy(buf + 8, nonce, nlen);
-	memcpy(buf + 16 + nlen, ct, ctlen);
-	crypto_generichash(out, ENVX_HASH_BYTES, buf, nlen + ctlen + 16, NULL,
-	                   0);
-}
-
 /*
  * VF-3.4: the environment MAC over every secret and version row. With
  * values (and e unlocked), the current version of each secret is also
@@ -231,7 +204,7 @@ compute_mac(const struct envx_env *e, int64_t generation,
 {
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
-	struct envx_hashw hs;
+	struct envx_lp hs;
 	unsigned char cth[ENVX_HASH_BYTES];
 	char last[ENVX_NAME_MAX_BYTES + 2] = "";
 	bool have_last = false;
@@ -254,11 +227,11 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
-	envx_hashw_init(&hs, sub->mac, ENVX_KEY_BYTES);
-	envx_hashw_str(&hs, "envx-env-mac-v1");
-	envx_hashw_bytes(&hs, v->vault_id, sizeof(v->vault_id));
-	envx_hashw_str(&hs, e->name);
-	envx_hashw_u64(&hs, (uint64_t)generation);
+	envx_lp_init_hash(&hs, sub->mac, ENVX_KEY_BYTES);
+	envx_lp_str(&hs, "envx-env-mac-v1");
+	envx_lp_bytes(&hs, v->vault_id, sizeof(v->vault_id));
+	envx_lp_str(&hs, e->name);
+	envx_lp_u64(&hs, (uint64_t)generation);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *desc = (const char *)sqlite3_column_text(st, 2);
@@ -277,16 +250,13 @@ compute_mac(const struct envx_env *e, int64_t generation,
 
 		if (!have_last || strcmp(last, name) != 0) {
 			current = sqlite3_column_int64(st, 1);
-			envx_hashw_str(&hs, "secret");
-			envx_hashw_str(&hs, name);
-			envx_hashw_u64(&hs, (uint64_t)current);
-			envx_hashw_str(&hs, desc);
-			envx_hashw_u64(&hs,
-			               (uint64_t)sqlite3_column_int64(st, 3));
-			envx_hashw_u64(&hs,
-			               (uint64_t)sqlite3_column_int64(st, 4));
-			envx_hashw_u64(&hs,
-			               (uint64_t)sqlite3_column_int64(st, 5));
+			envx_lp_str(&hs, "secret");
+			envx_lp_str(&hs, name);
+			envx_lp_u64(&hs, (uint64_t)current);
+			envx_lp_str(&hs, desc);
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 3));
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 4));
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 5));
 			if (nlen >= sizeof(last)) {
 				r = envx_error_set(
 				        err, ENVX_E_INTEGRITY,
@@ -303,18 +273,19 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			continue; /* a secret without versions: hashed as such
 			           */
 		}
-		ciphertext_hash(sqlite3_column_blob(st, 10),
-		                (size_t)sqlite3_column_bytes(st, 10),
-		                sqlite3_column_blob(st, 11),
-		                (size_t)sqlite3_column_bytes(st, 11), cth);
-		envx_hashw_str(&hs, "version");
-		envx_hashw_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
-		envx_hashw_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
-		envx_hashw_bytes(&hs, sqlite3_column_text(st, 8),
-		                 (size_t)sqlite3_column_bytes(st, 8));
-		envx_hashw_bytes(&hs, sqlite3_column_text(st, 9),
-		                 (size_t)sqlite3_column_bytes(st, 9));
-		envx_hashw_bytes(&hs, cth, sizeof(cth));
+		envx_crypto_ciphertext_hash(
+		        sqlite3_column_blob(st, 10),
+		        (size_t)sqlite3_column_bytes(st, 10),
+		        sqlite3_column_blob(st, 11),
+		        (size_t)sqlite3_column_bytes(st, 11), cth);
+		envx_lp_str(&hs, "version");
+		envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
+		envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
+		envx_lp_bytes(&hs, sqlite3_column_text(st, 8),
+		              (size_t)sqlite3_column_bytes(st, 8));
+		envx_lp_bytes(&hs, sqlite3_column_text(st, 9),
+		              (size_t)sqlite3_column_bytes(st, 9));
+		envx_lp_bytes(&hs, cth, sizeof(cth));
 		nversions++;
 		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
 			r = queue_value(e, st, name, values, jobs, err);
@@ -327,10 +298,10 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	envx_hashw_str(&hs, "end");
-	envx_hashw_u64(&hs, nsecrets);
-	envx_hashw_u64(&hs, nversions);
-	envx_hashw_final(&hs, out, ENVX_HASH_BYTES);
+	envx_lp_str(&hs, "end");
+	envx_lp_u64(&hs, nsecrets);
+	envx_lp_u64(&hs, nversions);
+	envx_lp_final(&hs, out);
 	r = 0;
 out:
 	sqlite3_finalize(st);
@@ -465,14 +436,14 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 
 /* VF-3.5: AD of a passphrase-wrapped environment key. */
 static void
-passphrase_ad(struct envx_ad *ad, const struct envx_vault *v, const char *env,
+passphrase_ad(struct envx_lp *ad, const struct envx_vault *v, const char *env,
               const unsigned char params[ENVX_KDF_PARAMS_BYTES])
 {
-	envx_ad_init(ad);
-	envx_ad_str(ad, "envx-env-passphrase-v1");
-	envx_ad_bytes(ad, v->vault_id, sizeof(v->vault_id));
-	envx_ad_str(ad, env);
-	envx_ad_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
+	envx_lp_init_ad(ad);
+	envx_lp_str(ad, "envx-env-passphrase-v1");
+	envx_lp_bytes(ad, v->vault_id, sizeof(v->vault_id));
+	envx_lp_str(ad, env);
+	envx_lp_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
 }
 
 static int
@@ -814,6 +785,29 @@ envx_env_is_unlocked(const struct envx_env *e)
 	return e->sub != NULL;
 }
 
+/* "identity file 'x' is not one of its recipients", or why there is no
+ * identity: the first half of every "cannot unlock" message. */
+static void
+describe_identity(const struct envx_unlock *how, char *out, size_t outsz)
+{
+	char pub[ENVX_PUBKEY_TEXT_BYTES];
+
+	if (how != NULL && how->identity == NULL &&
+	    how->identity_label != NULL) {
+		snprintf(out, outsz, "%s", how->identity_label);
+	} else if (how == NULL || how->identity == NULL) {
+		snprintf(out, outsz, "no identity was given");
+	} else if (how->identity_label != NULL) {
+		snprintf(out, outsz, "%s is not one of its recipients",
+		         how->identity_label);
+	} else {
+		envx_pubkey_format(how->identity->pk, pub);
+		snprintf(out, outsz,
+		         "your identity (%.20s…) is not one of its recipients",
+		         pub);
+	}
+}
+
 static int
 try_passphrase(struct envx_env *e, const struct envx_unlock *how,
                const unsigned char *kdf, const unsigned char *wrapped,
@@ -821,7 +815,7 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
                struct envx_error *err)
 {
 	struct envx_kdf_params kp;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	unsigned char *kek = NULL;
 	char prompt[128];
 	int r;
@@ -843,6 +837,19 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 			snprintf(prompt, sizeof(prompt),
 			         "passphrase for environment '%s'", e->name);
 			r = how->ask(how->ask_ctx, prompt, pass, err);
+		}
+		if (r == ENVX_E_LOCKED && err != NULL) {
+			/* say what was tried before what is missing */
+			char why[ENVX_ERROR_MSG_BYTES];
+			char who[ENVX_ERROR_MSG_BYTES];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			describe_identity(how, who, sizeof(who));
+			envx_error_set(
+			        err, ENVX_E_LOCKED,
+			        "cannot unlock environment '%s': %s, and "
+			        "%s",
+			        e->name, who, why);
 		}
 		if (r < 0) {
 			return r;
@@ -987,11 +994,12 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	unsigned char *key = NULL;
 	struct envx_env_subkeys *sub = NULL;
 	struct envx_secbuf pass = {0};
-	char pub[ENVX_PUBKEY_TEXT_BYTES];
+	char who[ENVX_ERROR_MSG_BYTES];
 	const struct envx_identity *id = how != NULL ? how->identity : NULL;
 	bool opened = false;
 	bool has_passphrase = false;
 	bool snapshot = false;
+	int tries = 0;
 	int rc;
 	int r;
 
@@ -1043,8 +1051,6 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		opened = true;
 	}
 	if (!opened && has_passphrase && how != NULL && how->ask != NULL) {
-		int tries = 0;
-
 		sqlite3_reset(st);
 		/* VF-3.5: each try costs an Argon2id run, so a crafted vault
 		 * with many passphrase recipients cannot make envx spin */
@@ -1084,25 +1090,16 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		if (r < 0) {
 			goto out;
 		}
-		if (id != NULL) {
-			envx_pubkey_format(id->pk, pub);
-			r = envx_error_set(
-			        err, ENVX_E_LOCKED,
-			        "cannot unlock environment '%s': your "
-			        "identity (%.20s…) is not one of its "
-			        "recipients%s",
-			        e->name, pub,
-			        has_passphrase ? " and no passphrase opened it"
-			                       : "");
-		} else {
-			r = envx_error_set(
-			        err, ENVX_E_LOCKED,
-			        "cannot unlock environment '%s': no identity "
-			        "%s",
-			        e->name,
-			        has_passphrase ? "and no matching passphrase"
-			                       : "was given");
-		}
+		/* VF-3.5 step 4: say what was tried */
+		describe_identity(how, who, sizeof(who));
+		r = envx_error_set(
+		        err, ENVX_E_LOCKED,
+		        "cannot unlock environment '%s': %s%s", e->name, who,
+		        !has_passphrase ? " and it has no passphrase recipient"
+		        : tries > 0     ? "; the passphrase given did not open "
+		                          "any of its passphrase recipients"
+		                        : " and no passphrase could be asked "
+		                          "for its passphrase recipients");
 		goto out;
 	}
 	envx_crypto_subkeys(key, sub);
@@ -1196,7 +1193,7 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 	unsigned char
 	        wrapped[ENVX_NONCE_BYTES + ENVX_KEY_BYTES + ENVX_TAG_BYTES];
 	unsigned char *kek = NULL;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	int r;
 
 	if (e->key == NULL) {
@@ -1219,8 +1216,11 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 	if (r == 0) {
 		envx_kdf_encode(&kp, params);
 		passphrase_ad(&ad, e->v, e->name, params);
-		envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
-		                       wrapped, wrapped + ENVX_NONCE_BYTES);
+		r = envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
+		                           wrapped, wrapped + ENVX_NONCE_BYTES,
+		                           err);
+	}
+	if (r == 0) {
 		r = insert_recipient(e->v, e->id, label, "passphrase", NULL, 0,
 		                     params, sizeof(params), wrapped,
 		                     sizeof(wrapped), err);

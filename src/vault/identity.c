@@ -128,11 +128,11 @@ envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
 
 /* VF-2.2: AD = lp("envx-identity-v1") || lp(params). */
 static void
-identity_ad(struct envx_ad *ad, const unsigned char *params)
+identity_ad(struct envx_lp *ad, const unsigned char *params)
 {
-	envx_ad_init(ad);
-	envx_ad_str(ad, "envx-identity-v1");
-	envx_ad_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
+	envx_lp_init_ad(ad);
+	envx_lp_str(ad, "envx-identity-v1");
+	envx_lp_bytes(ad, params, ENVX_KDF_PARAMS_BYTES);
 }
 
 int
@@ -145,7 +145,7 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	unsigned char *payload = NULL;
 	unsigned char *key = NULL;
 	struct envx_kdf_params kp;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	char head[256];
 	size_t linesz = 512;
 	int n;
@@ -177,10 +177,14 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 		}
 		envx_kdf_encode(&kp, payload);
 		identity_ad(&ad, payload);
-		envx_crypto_seal_value(key, &ad, id->sk, ENVX_KEY_BYTES,
-		                       payload + ENVX_KDF_PARAMS_BYTES,
-		                       payload + ENVX_KDF_PARAMS_BYTES +
-		                               ENVX_NONCE_BYTES);
+		r = envx_crypto_seal_value(key, &ad, id->sk, ENVX_KEY_BYTES,
+		                           payload + ENVX_KDF_PARAMS_BYTES,
+		                           payload + ENVX_KDF_PARAMS_BYTES +
+		                                   ENVX_NONCE_BYTES,
+		                           err);
+		if (r < 0) {
+			goto out;
+		}
 		key_text(ENVX_ENCKEY_PREFIX, payload, ENC_PAYLOAD_BYTES, true,
 		         line, linesz);
 	}
@@ -214,7 +218,7 @@ parse_encrypted(const char *b32, size_t len, const char *source,
 	unsigned char *key = NULL;
 	struct envx_secbuf pass = {0};
 	struct envx_kdf_params kp;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	char prompt[256];
 	int r;
 
@@ -355,22 +359,19 @@ int
 envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
                    struct envx_identity **out, struct envx_error *err)
 {
-	struct envx_buf buf;
+	struct envx_secbuf text = {0};
 	char source[512];
 	int r;
 
-	r = envx_file_check_private(path, err);
-	if (r < 0) {
-		return r;
-	}
-	envx_buf_init(&buf, ENVX_IDENTITY_TEXT_MAX_BYTES);
-	r = envx_file_read(path, true, &buf, err);
+	/* VF-2.4: the key text only ever lives in secure memory */
+	r = envx_file_read_private(path, ENVX_IDENTITY_TEXT_MAX_BYTES, &text,
+	                           err);
 	if (r == 0) {
 		snprintf(source, sizeof(source), "identity file '%s'", path);
-		r = envx_identity_parse(buf.data, buf.len, source, ask, ask_ctx,
-		                        out, err);
+		r = envx_identity_parse((const char *)text.data, text.len,
+		                        source, ask, ask_ctx, out, err);
 	}
-	envx_buf_release(&buf);
+	envx_secbuf_release(&text);
 	return r;
 }
 

@@ -75,7 +75,7 @@ int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
 int envx_env_seal(struct envx_env *e, struct envx_error *err);
 
 /* VF-3.3: the associated data of a value. */
-void envx_value_ad(struct envx_ad *ad, const struct envx_env *e,
+void envx_value_ad(struct envx_lp *ad, const struct envx_env *e,
                    const char *name, uint64_t version);
 
 const char *const *envx_schema_migration(int from_version);

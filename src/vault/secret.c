@@ -11,15 +11,15 @@
 
 /* VF-3.3 */
 void
-envx_value_ad(struct envx_ad *ad, const struct envx_env *e, const char *name,
+envx_value_ad(struct envx_lp *ad, const struct envx_env *e, const char *name,
               uint64_t version)
 {
-	envx_ad_init(ad);
-	envx_ad_str(ad, "envx-value-v1");
-	envx_ad_bytes(ad, e->v->vault_id, ENVX_VAULT_ID_BYTES);
-	envx_ad_str(ad, e->name);
-	envx_ad_str(ad, name);
-	envx_ad_u64(ad, version);
+	envx_lp_init_ad(ad);
+	envx_lp_str(ad, "envx-value-v1");
+	envx_lp_bytes(ad, e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(ad, e->name);
+	envx_lp_str(ad, name);
+	envx_lp_u64(ad, version);
 }
 
 static int
@@ -119,7 +119,7 @@ static int
 open_row(const struct envx_env *e, sqlite3_stmt *st, int nc, const char *name,
          uint64_t ver, unsigned char *dst, struct envx_error *err)
 {
-	struct envx_ad ad;
+	struct envx_lp ad;
 
 	if (sqlite3_column_bytes(st, nc) != ENVX_NONCE_BYTES) {
 		goto bad;
@@ -247,7 +247,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	sqlite3_stmt *st = NULL;
 	unsigned char nonce[ENVX_NONCE_BYTES];
 	unsigned char *ct = NULL;
-	struct envx_ad ad;
+	struct envx_lp ad;
 	int64_t secret_id = 0;
 	uint64_t ver = 1;
 	unsigned flags = opts != NULL ? opts->flags : 0;
@@ -363,7 +363,11 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		goto out;
 	}
 	envx_value_ad(&ad, e, name, ver);
-	envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct);
+	r = envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct,
+	                           err);
+	if (r < 0) {
+		goto out;
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "INSERT INTO versions (secret_id, version, "
 	                       "nonce, ciphertext, created_at, author, kind) "

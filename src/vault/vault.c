@@ -855,7 +855,7 @@ envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
 	sqlite3_stmt *st = NULL;
 	unsigned char prev[ENVX_HASH_BYTES];
 	unsigned char hash[ENVX_HASH_BYTES];
-	crypto_generichash_state hs;
+	struct envx_lp hs;
 	int64_t seq = 1;
 	int64_t at = envx_now();
 	int r;
@@ -881,18 +881,18 @@ envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	crypto_generichash_init(&hs, NULL, 0, sizeof(hash));
-	envx_hash_str(&hs, "envx-audit-v1");
-	envx_hash_bytes(&hs, v->vault_id, sizeof(v->vault_id));
-	envx_hash_bytes(&hs, prev, sizeof(prev));
-	envx_hash_u64(&hs, (uint64_t)seq);
-	envx_hash_u64(&hs, (uint64_t)at);
-	envx_hash_str(&hs, v->actor);
-	envx_hash_str(&hs, action);
-	envx_hash_str(&hs, env);
-	envx_hash_str(&hs, name);
-	envx_hash_str(&hs, detail);
-	crypto_generichash_final(&hs, hash, sizeof(hash));
+	envx_lp_init_hash(&hs, NULL, 0);
+	envx_lp_str(&hs, "envx-audit-v1");
+	envx_lp_bytes(&hs, v->vault_id, sizeof(v->vault_id));
+	envx_lp_bytes(&hs, prev, sizeof(prev));
+	envx_lp_u64(&hs, (uint64_t)seq);
+	envx_lp_u64(&hs, (uint64_t)at);
+	envx_lp_str(&hs, v->actor);
+	envx_lp_str(&hs, action);
+	envx_lp_str(&hs, env);
+	envx_lp_str(&hs, name);
+	envx_lp_str(&hs, detail);
+	envx_lp_final(&hs, hash);
 	if (sqlite3_prepare_v2(v->db,
 	                       "INSERT INTO audit (seq, at, actor, action, "
 	                       "env, name, detail, prev, hash) VALUES "

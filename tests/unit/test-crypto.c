@@ -38,15 +38,15 @@ elapsed_ms(const struct timespec *a)
 }
 
 static void
-value_ad(struct envx_ad *ad, const unsigned char *vault_id, const char *env,
+value_ad(struct envx_lp *ad, const unsigned char *vault_id, const char *env,
          const char *name, uint64_t version)
 {
-	envx_ad_init(ad);
-	envx_ad_str(ad, "envx-value-v1");
-	envx_ad_bytes(ad, vault_id, ENVX_VAULT_ID_BYTES);
-	envx_ad_str(ad, env);
-	envx_ad_str(ad, name);
-	envx_ad_u64(ad, version);
+	envx_lp_init_ad(ad);
+	envx_lp_str(ad, "envx-value-v1");
+	envx_lp_bytes(ad, vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(ad, env);
+	envx_lp_str(ad, name);
+	envx_lp_u64(ad, version);
 }
 
 static void
@@ -61,27 +61,32 @@ test_crypto_aead_round_trip(void **state)
 	unsigned char pt[64];
 	const char *msg = "postgres://u:p@h/db";
 	size_t len = strlen(msg);
-	struct envx_ad ad;
+	struct envx_lp ad;
 
 	(void)state;
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(vid, sizeof(vid));
 	value_ad(&ad, vid, "staging", "DATABASE_URL", 1);
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)msg, len, nonce,
-	                       ct);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)msg, len,
+	                                        nonce, ct, NULL),
+	                 0);
 	assert_int_equal(envx_crypto_open_value(key, &ad, nonce, ct,
 	                                        len + ENVX_TAG_BYTES, pt),
 	                 0);
 	assert_memory_equal(pt, msg, len);
 
 	/* a fresh nonce each time: the same value never repeats */
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)msg, len,
-	                       nonce2, ct2);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)msg, len,
+	                                        nonce2, ct2, NULL),
+	                 0);
 	assert_memory_not_equal(nonce, nonce2, sizeof(nonce));
 	assert_memory_not_equal(ct, ct2, len + ENVX_TAG_BYTES);
 
 	/* the empty value is a bare tag */
-	envx_crypto_seal_value(key, &ad, NULL, 0, nonce, ct);
+	assert_int_equal(
+	        envx_crypto_seal_value(key, &ad, NULL, 0, nonce, ct, NULL), 0);
 	assert_int_equal(
 	        envx_crypto_open_value(key, &ad, nonce, ct, ENVX_TAG_BYTES, pt),
 	        0);
@@ -99,7 +104,7 @@ test_crypto_aead_every_flipped_bit_fails(void **state)
 	/* nonce || ciphertext || tag, flipped as one buffer */
 	unsigned char blob[ENVX_NONCE_BYTES + 5 + ENVX_TAG_BYTES];
 	unsigned char pt[5];
-	struct envx_ad ad;
+	struct envx_lp ad;
 	size_t bit;
 	size_t failures = 0;
 
@@ -107,8 +112,10 @@ test_crypto_aead_every_flipped_bit_fails(void **state)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(vid, sizeof(vid));
 	value_ad(&ad, vid, "production", "TOKEN", 7);
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)"hello", 5,
-	                       blob, blob + ENVX_NONCE_BYTES);
+	assert_int_equal(
+	        envx_crypto_seal_value(key, &ad, (const unsigned char *)"hello",
+	                               5, blob, blob + ENVX_NONCE_BYTES, NULL),
+	        0);
 	assert_int_equal(envx_crypto_open_value(key, &ad, blob,
 	                                        blob + ENVX_NONCE_BYTES,
 	                                        5 + ENVX_TAG_BYTES, pt),
@@ -146,7 +153,7 @@ test_crypto_aead_other_name_env_version_or_vault_fails(void **state)
 	unsigned char nonce[ENVX_NONCE_BYTES];
 	unsigned char ct[3 + ENVX_TAG_BYTES];
 	unsigned char pt[3];
-	struct envx_ad ad;
+	struct envx_lp ad;
 
 	(void)state;
 	randombytes_buf(key, sizeof(key));
@@ -154,8 +161,10 @@ test_crypto_aead_other_name_env_version_or_vault_fails(void **state)
 	memcpy(vid2, vid, sizeof(vid));
 	vid2[0] ^= 1;
 	value_ad(&ad, vid, "staging", "A", 2);
-	envx_crypto_seal_value(key, &ad, (const unsigned char *)"abc", 3, nonce,
-	                       ct);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)"abc", 3,
+	                                        nonce, ct, NULL),
+	                 0);
 	value_ad(&ad, vid, "staging", "B", 2);
 	assert_int_equal(
 	        envx_crypto_open_value(key, &ad, nonce, ct, sizeof(ct), pt),
@@ -185,7 +194,7 @@ test_crypto_aead_other_name_env_version_or_vault_fails(void **state)
 static void
 test_crypto_ad_layout_is_length_prefixed(void **state)
 {
-	struct envx_ad ad;
+	struct envx_lp ad;
 	unsigned char vid[ENVX_VAULT_ID_BYTES];
 	unsigned char big[1100];
 	size_t i;
@@ -205,8 +214,8 @@ test_crypto_ad_layout_is_length_prefixed(void **state)
 
 	/* an AD that does not fit is marked and never opens anything */
 	memset(big, 'x', sizeof(big));
-	envx_ad_init(&ad);
-	envx_ad_bytes(&ad, big, sizeof(big));
+	envx_lp_init_ad(&ad);
+	envx_lp_bytes(&ad, big, sizeof(big));
 	assert_true(ad.overflow);
 	{
 		unsigned char key[ENVX_KEY_BYTES] = {0};
@@ -217,6 +226,47 @@ test_crypto_ad_layout_is_length_prefixed(void **state)
 		                                        sizeof(ct), NULL),
 		                 ENVX_E_INTEGRITY);
 	}
+}
+
+/* Sealing refuses an AD that overflowed, as opening does: a truncated AD
+ * would bind less than VF-1.2 says, and nothing is written. */
+static void
+test_crypto_seal_refuses_overflowed_ad(void **state)
+{
+	static unsigned char big[2048];
+	unsigned char key[ENVX_KEY_BYTES] = {0};
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	unsigned char ct[5 + ENVX_TAG_BYTES];
+	unsigned char untouched[sizeof(ct)];
+	struct envx_error err = {0};
+	struct envx_lp ad;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	envx_lp_init_ad(&ad);
+	envx_lp_str(&ad, "envx-value-v1");
+	envx_lp_bytes(&ad, big, 1024 - 8 - 21 + 1); /* one byte too many */
+	assert_true(ad.overflow);
+	memset(ct, 0x5a, sizeof(ct));
+	memcpy(untouched, ct, sizeof(ct));
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)"hello",
+	                                        5, nonce, ct, &err),
+	                 ENVX_E_INTERNAL);
+	assert_int_equal(err.code, ENVX_E_INTERNAL);
+	assert_non_null(strstr(err.msg, "associated data"));
+	assert_memory_equal(ct, untouched, sizeof(ct));
+
+	/* exactly 1024 bytes still fits */
+	envx_lp_init_ad(&ad);
+	envx_lp_str(&ad, "envx-value-v1");
+	envx_lp_bytes(&ad, big, 1024 - 8 - 21);
+	assert_false(ad.overflow);
+	assert_int_equal(ad.len, 1024);
+	assert_int_equal(envx_crypto_seal_value(key, &ad,
+	                                        (const unsigned char *)"hello",
+	                                        5, nonce, ct, &err),
+	                 0);
 }
 
 static void
@@ -510,79 +560,180 @@ test_crypto_key_checksum_known_answer(void **state)
 	assert_memory_not_equal(sum, h, 4);
 }
 
-static void
-test_crypto_length_prefixed_hash(void **state)
-{
-	crypto_generichash_state a;
-	crypto_generichash_state b;
-	unsigned char ha[32];
-	unsigned char hb[32];
-	unsigned char raw[] = {3, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c', 8, 0, 0,
-	                       0, 0, 0, 0, 0, 5, 0, 0, 0,   0,   0,   0, 0};
+/*
+ * VF-1.2: the one length-prefixed encoder. Each case is a list of fields
+ * and the exact bytes the spec fixes for them (SPEC §8); an AD writer must
+ * produce those bytes and a hash writer their BLAKE2b-256, keyed or not.
+ */
+enum lp_kind { LP_END, LP_STR, LP_U64 };
 
-	(void)state;
-	crypto_generichash_init(&a, NULL, 0, 32);
-	envx_hash_str(&a, "abc");
-	envx_hash_u64(&a, 5);
-	crypto_generichash_final(&a, ha, sizeof(ha));
-	crypto_generichash_init(&b, NULL, 0, 32);
-	crypto_generichash_update(&b, raw, sizeof(raw));
-	crypto_generichash_final(&b, hb, sizeof(hb));
-	assert_memory_equal(ha, hb, 32);
+struct lp_field {
+	enum lp_kind kind;
+	const char *s;
+	uint64_t v;
+};
+
+static const struct {
+	const char *what;
+	struct lp_field f[4];
+	const char *hex;
+} lp_vectors[] = {
+        {"empty string", {{LP_STR, "", 0}}, "0000000000000000"},
+        {"string", {{LP_STR, "abc", 0}}, "0300000000000000616263"},
+        {"integer", {{LP_U64, NULL, 5}}, "08000000000000000500000000000000"},
+        {"integer -1 as u64 (VF-1.1)",
+         {{LP_U64, NULL, UINT64_MAX}},
+         "0800000000000000ffffffffffffffff"},
+        {"(stag, ingA)",
+         {{LP_STR, "stag", 0}, {LP_STR, "ingA", 0}},
+         "0400000000000000737461670400000000000000696e6741"},
+        {"(staging, A)",
+         {{LP_STR, "staging", 0}, {LP_STR, "A", 0}},
+         "070000000000000073746167696e67010000000000000041"},
+        {"string, integer",
+         {{LP_STR, "abc", 0}, {LP_U64, NULL, 5}},
+         "030000000000000061626308000000000000000500000000000000"},
+        {"no fields", {{LP_END, NULL, 0}}, ""},
+};
+
+static void
+lp_put(struct envx_lp *w, const struct lp_field *f)
+{
+	for (; f->kind != LP_END; f++) {
+		if (f->kind == LP_STR) {
+			envx_lp_str(w, f->s);
+		} else {
+			envx_lp_u64(w, f->v);
+		}
+	}
 }
 
-/* The buffered writer yields the digest of the unbuffered stream for any
- * split of fields, including ones that straddle or exceed its buffer. */
 static void
-test_crypto_hashw_matches_unbuffered(void **state)
+test_crypto_lp_vectors(void **state)
+{
+	unsigned char want[64];
+	unsigned char h1[ENVX_HASH_BYTES];
+	unsigned char h2[ENVX_HASH_BYTES];
+	unsigned char key[ENVX_KEY_BYTES];
+	struct envx_lp w;
+	size_t wantlen;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(key); i++) {
+		key[i] = (unsigned char)i;
+	}
+	for (i = 0; i < sizeof(lp_vectors) / sizeof(lp_vectors[0]); i++) {
+		print_message("# %s\n", lp_vectors[i].what);
+		assert_int_equal(sodium_hex2bin(want, sizeof(want),
+		                                lp_vectors[i].hex,
+		                                strlen(lp_vectors[i].hex), NULL,
+		                                &wantlen, NULL),
+		                 0);
+		envx_lp_init_ad(&w);
+		lp_put(&w, lp_vectors[i].f);
+		assert_false(w.overflow);
+		assert_hex(w.data, w.len, lp_vectors[i].hex);
+
+		envx_lp_init_hash(&w, NULL, 0);
+		lp_put(&w, lp_vectors[i].f);
+		envx_lp_final(&w, h1);
+		crypto_generichash(h2, sizeof(h2), want, wantlen, NULL, 0);
+		assert_memory_equal(h1, h2, sizeof(h1));
+
+		envx_lp_init_hash(&w, key, sizeof(key));
+		lp_put(&w, lp_vectors[i].f);
+		envx_lp_final(&w, h1);
+		crypto_generichash(h2, sizeof(h2), want, wantlen, key,
+		                   sizeof(key));
+		assert_memory_equal(h1, h2, sizeof(h1));
+	}
+}
+
+/* A hash writer's digest is BLAKE2b of the concatenated fields however
+ * they fall against its buffer: many small ones, ones that straddle it, and
+ * ones larger than it. The reference is VF-1.2 written out by hand. */
+static void
+test_crypto_lp_hash_any_split(void **state)
 {
 	static unsigned char data[9000];
-	crypto_generichash_state st;
-	struct envx_hashw w;
+	static unsigned char ref[60 * (8 + sizeof(data))];
 	unsigned char a[ENVX_HASH_BYTES];
 	unsigned char b[ENVX_HASH_BYTES];
 	unsigned char key[ENVX_KEY_BYTES];
+	struct envx_lp w;
 	int round;
 	int i;
+	int k;
 
 	(void)state;
 	randombytes_buf(data, sizeof(data));
 	randombytes_buf(key, sizeof(key));
 	for (round = 0; round < 200; round++) {
 		int nfields = 1 + (int)randombytes_uniform(60);
+		size_t reflen = 0;
 
-		crypto_generichash_init(&st, key, sizeof(key), sizeof(a));
-		envx_hashw_init(&w, key, sizeof(key));
+		envx_lp_init_hash(&w, key, sizeof(key));
 		for (i = 0; i < nfields; i++) {
-			/* mostly small fields, some near and past 2048 */
+			/* mostly small fields, some near and past the buffer */
 			uint32_t kind = randombytes_uniform(10);
 			size_t n = kind < 7   ? randombytes_uniform(40)
-			           : kind < 9 ? 2030 + randombytes_uniform(40)
+			           : kind < 9 ? ENVX_LP_BUF_BYTES - 20 +
+			                                randombytes_uniform(40)
 			                      : randombytes_uniform(9000);
-			if (kind == 3) {
-				envx_hash_u64(&st, n);
-				envx_hashw_u64(&w, n);
-			} else {
-				envx_hash_bytes(&st, data, n);
-				envx_hashw_bytes(&w, data, n);
+
+			for (k = 0; k < 8; k++) {
+				ref[reflen++] = (unsigned char)(n >> (8 * k));
 			}
+			memcpy(ref + reflen, data, n);
+			reflen += n;
+			envx_lp_bytes(&w, data, n);
 		}
-		crypto_generichash_final(&st, a, sizeof(a));
-		envx_hashw_final(&w, b, sizeof(b));
+		envx_lp_final(&w, a);
+		crypto_generichash(b, sizeof(b), ref, reflen, key, sizeof(key));
 		assert_memory_equal(a, b, sizeof(a));
 	}
+}
+
+/* VF-3.4: h = BLAKE2b-256(lp(nonce) || lp(ciphertext)), SPEC §8. */
+static void
+test_crypto_ciphertext_hash_known_answer(void **state)
+{
+	static unsigned char big[3000];
+	unsigned char nonce[ENVX_NONCE_BYTES];
+	unsigned char ct[19];
+	unsigned char h[ENVX_HASH_BYTES];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(nonce); i++) {
+		nonce[i] = (unsigned char)i;
+	}
+	for (i = 0; i < sizeof(ct); i++) {
+		ct[i] = (unsigned char)(0x20 + i);
+	}
+	envx_crypto_ciphertext_hash(nonce, sizeof(nonce), ct, sizeof(ct), h);
+	assert_hex(h, sizeof(h),
+	           "1cbb47d3b6b3abae876f97d9253c4c16"
+	           "d053e29c5b2248256707bfc9da8b2535");
+	/* a ciphertext larger than the writer's buffer */
+	memset(big, 'a', sizeof(big));
+	envx_crypto_ciphertext_hash(nonce, sizeof(nonce), big, sizeof(big), h);
+	assert_hex(h, sizeof(h),
+	           "ed49465864a98f026e9439f0e3822809"
+	           "c1a7d2259cb6d0640dfbee4bb8e7fac2");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_crypto_hashw_matches_unbuffered),
 	        cmocka_unit_test(test_crypto_aead_round_trip),
 	        cmocka_unit_test(test_crypto_aead_every_flipped_bit_fails),
 	        cmocka_unit_test(
 	                test_crypto_aead_other_name_env_version_or_vault_fails),
 	        cmocka_unit_test(test_crypto_ad_layout_is_length_prefixed),
+	        cmocka_unit_test(test_crypto_seal_refuses_overflowed_ad),
 	        cmocka_unit_test(test_crypto_subkeys_known_answer),
 	        cmocka_unit_test(test_crypto_kdf_bounds),
 	        cmocka_unit_test(test_crypto_kdf_refuses_before_deriving),
@@ -591,7 +742,9 @@ main(void)
 	        cmocka_unit_test(test_crypto_base32_round_trip),
 	        cmocka_unit_test(test_crypto_base32_rejects_bad_input),
 	        cmocka_unit_test(test_crypto_key_checksum_known_answer),
-	        cmocka_unit_test(test_crypto_length_prefixed_hash),
+	        cmocka_unit_test(test_crypto_lp_vectors),
+	        cmocka_unit_test(test_crypto_lp_hash_any_split),
+	        cmocka_unit_test(test_crypto_ciphertext_hash_known_answer),
 	};
 
 	if (sodium_init() < 0) {

@@ -145,20 +145,44 @@ test_util_private_file_checks(void **state)
 	char dir[] = "/tmp/envx-util-XXXXXX";
 	char path[256];
 	char link[256];
+	char fifo[256];
 	struct envx_error err;
+	struct envx_secbuf sb = {0};
 	struct envx_buf b;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/key", dir);
 	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	assert_int_equal(envx_file_write_atomic(path, "abc", 3, 0600, &err), 0);
-	assert_int_equal(envx_file_check_private(path, &err), 0);
+	assert_int_equal(envx_file_read_private(path, 100, &sb, &err), 0);
+	assert_int_equal(sb.len, 3);
+	assert_memory_equal(sb.data, "abc", 3);
+	envx_secbuf_release(&sb);
+	assert_int_equal(envx_file_read_private(path, 2, &sb, &err),
+	                 ENVX_E_INPUT);
+	assert_null(sb.data);
 	assert_int_equal(chmod(path, 0640), 0);
-	assert_int_equal(envx_file_check_private(path, &err), ENVX_E_UNSAFE);
+	assert_int_equal(envx_file_read_private(path, 100, &sb, &err),
+	                 ENVX_E_UNSAFE);
 	assert_non_null(strstr(err.msg, "too open"));
+	assert_null(sb.data);
 	assert_int_equal(symlink(path, link), 0);
-	assert_int_equal(envx_file_check_private(link, &err), ENVX_E_UNSAFE);
+	assert_int_equal(envx_file_read_private(link, 100, &sb, &err),
+	                 ENVX_E_UNSAFE);
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	/* a FIFO with no writer is refused at once, not waited on */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(envx_file_read_private(fifo, 100, &sb, &err),
+	                 ENVX_E_UNSAFE);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	assert_int_equal(envx_file_read_private(dir, 100, &sb, &err),
+	                 ENVX_E_UNSAFE);
+	snprintf(fifo, sizeof(fifo), "%s/absent", dir);
+	assert_int_equal(envx_file_read_private(fifo, 100, &sb, &err),
+	                 ENVX_E_NOTFOUND);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	assert_int_equal(envx_file_write_atomic(link, "x", 1, 0600, &err),
 	                 ENVX_E_UNSAFE);
 	envx_buf_init(&b, 2);
@@ -169,6 +193,7 @@ test_util_private_file_checks(void **state)
 	assert_string_equal(b.data, "abc");
 	assert_int_equal(envx_file_read(link, true, &b, &err), ENVX_E_UNSAFE);
 	envx_buf_release(&b);
+	unlink(fifo);
 	unlink(link);
 	unlink(path);
 	rmdir(dir);
