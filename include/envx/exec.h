@@ -52,7 +52,7 @@ void envx_exec_env_init(struct envx_exec_env *e);
  *   under one of those names is still injected: the user put it there);
  * - ENVX_ENV=env_name is always set and wins over any other ENVX_ENV
  *   (env_name NULL: ENVX_ENV is left as inherited);
- * - dangerous names (envx_name_dangerous) from secrets are never injected and
+ * - refused names (envx_name_refused) from secrets are never injected and
  *   are listed in e->skipped; an inherited one is left alone.
  * O((parent + secrets) log(parent + secrets)). Returns 0, ENVX_E_INPUT for an
  * invalid secret name or a value containing NUL (naming the secret, never the
@@ -61,6 +61,14 @@ void envx_exec_env_init(struct envx_exec_env *e);
 int envx_exec_env_build(struct envx_exec_env *e, char *const *parent,
                         const struct envx_kvset *secrets, const char *env_name,
                         unsigned flags, struct envx_error *err);
+
+/* As envx_exec_env_build, but the refused names in allowed[0..nallowed)
+ * (an environment's allowances, envx env allow) are injected too. */
+int envx_exec_env_build_allowing(struct envx_exec_env *e, char *const *parent,
+                                 const struct envx_kvset *secrets,
+                                 const char *env_name, unsigned flags,
+                                 const char *const *allowed, size_t nallowed,
+                                 struct envx_error *err);
 
 /* Wipes the arena and frees everything; accepts an initialized, built or
  * released e. */

@@ -112,11 +112,23 @@ void envx_kvset_release(struct envx_kvset *s);
 bool envx_name_valid(const char *name, size_t len);
 /* [a-z0-9][a-z0-9._-]*, at most ENVX_ENV_NAME_MAX_BYTES. */
 bool envx_env_name_valid(const char *name);
-/* A name that can hijack a loader or shell (DESIGN §5): LD_*, DYLD_*,
- * BASH_ENV, ENV, BASH_FUNC_*, SHELLOPTS, BASHOPTS, PS4, IFS. */
-bool envx_name_dangerous(const char *name, size_t len);
-/* Checks name validity and danger, filling err with ENVX_E_INPUT and a
- * message naming it. */
+/*
+ * A refused name (DESIGN §5): one that makes a loader, shell, interpreter or
+ * common tool run code from its value or load code from a path in it.
+ * pattern is the name, or a prefix followed by '*'; why says whose.
+ */
+struct envx_refused {
+	const char *pattern;
+	const char *why;
+};
+/* The whole list (envx(1), REFUSED NAMES), in its documented order. */
+const struct envx_refused *envx_refused_list(size_t *n);
+/* The entry that refuses name (len bytes), or NULL. */
+const struct envx_refused *envx_name_refused(const char *name, size_t len);
+/* Checks name's syntax (envx_name_valid), filling err with ENVX_E_INPUT and
+ * a message that shows the name only up to an '=' (what follows could be a
+ * value: `envx set ENV NAME=value` is answered with the safe form). Whether
+ * a valid name is refused in an environment is envx_env_name_permitted's. */
 int envx_name_check(const char *name, struct envx_error *err);
 
 /* ---- durations and time ---- */

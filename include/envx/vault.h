@@ -21,7 +21,7 @@
 
 #define ENVX_VAULT_FILENAME "envx.vault"
 /* VF-4.1: the schema version this build writes. */
-#define ENVX_VAULT_SCHEMA_VERSION 2
+#define ENVX_VAULT_SCHEMA_VERSION 3
 /* The largest secret value accepted (ENVX_E_INPUT past it). */
 #define ENVX_VALUE_MAX_BYTES       ((size_t)1024 * 1024)
 #define ENVX_DESCRIPTION_MAX_BYTES 1024
@@ -212,6 +212,29 @@ int envx_env_history(struct envx_env *e, const char *name,
  * "rollback"; its rotation clock is that of the restored version. */
 int envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
                       uint64_t *version_out, struct envx_error *err);
+
+/* ---- allowed names (VF-3.7) ---- */
+
+/*
+ * Whether name may be stored in and read from e: a valid name that is not
+ * refused (envx_name_refused), or one e allows. ENVX_E_INPUT otherwise,
+ * with a message naming the name, what it can hijack, and the
+ * `envx env allow` line. Needs unlock (the allowances are those the MAC
+ * verified).
+ */
+int envx_env_name_permitted(const struct envx_env *e, const char *name,
+                            struct envx_error *err);
+bool envx_env_name_allowed(const struct envx_env *e, const char *name);
+/* e's allowed names, sorted, borrowed from e (valid until the next verify,
+ * write or envx_env_free). */
+const char *const *envx_env_allowed(const struct envx_env *e, size_t *n);
+/*
+ * Allows (allow) or withdraws (!allow) a refused name in e, inside a write
+ * transaction; *changed says whether anything changed. Allowing a name
+ * that is not refused is ENVX_E_INPUT. The caller audits. Needs unlock.
+ */
+int envx_env_allow(struct envx_env *e, const char *name, bool allow,
+                   bool *changed, struct envx_error *err);
 
 /* ---- recipients ---- */
 

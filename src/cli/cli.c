@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -18,12 +19,51 @@
 #include "cli/cli.h"
 #include "util/banned.h"
 
+/*
+ * Every message envx prints on stderr passes through here: "envx: ", the
+ * message with control bytes, C1 controls and invalid UTF-8 escaped
+ * (envx_safe_text), a newline. Messages carry names, paths and arguments
+ * that a user or a vault chose; none of them may drive the terminal.
+ */
+static void
+vsay(const char *prefix, const char *fmt, va_list ap)
+{
+	char msg[2 * ENVX_ERROR_MSG_BYTES];
+	char safe[4 * sizeof(msg)];
+
+	fflush(stdout);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	envx_safe_text(msg, safe, sizeof(safe));
+	fprintf(stderr, "envx: %s%s\n", prefix, safe);
+}
+
+void
+envx_cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("", fmt, ap);
+	va_end(ap);
+}
+
+void
+envx_cli_refused_skip(const char *what, const char *env, const char *name)
+{
+	const struct envx_refused *why = envx_name_refused(name, strlen(name));
+
+	envx_cli_warn("%s '%s' from %s: %s can take code to run from it "
+	              "(refused: %s); if %s really needs it: envx env allow "
+	              "%s %s",
+	              what, name, env, why != NULL ? why->why : "a program",
+	              why != NULL ? why->pattern : name, env, env, name);
+}
+
 int
 envx_cli_fail(const struct envx_error *err)
 {
-	fflush(stdout);
-	fprintf(stderr, "envx: %s\n",
-	        err->msg[0] != '\0' ? err->msg : envx_error_name(err->code));
+	envx_cli_warn("%s", err->msg[0] != '\0' ? err->msg
+	                                        : envx_error_name(err->code));
 	return envx_error_exit_status(err->code);
 }
 
@@ -32,25 +72,23 @@ envx_cli_error(int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("envx: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return status;
 }
 
 int
 envx_cli_usage(const struct envx_ctx *ctx, const char *fmt, ...)
 {
+	char prefix[64];
 	va_list ap;
 
-	fprintf(stderr, "envx: %s: ", ctx->cmd != NULL ? ctx->cmd->name : "");
+	snprintf(prefix, sizeof(prefix),
+	         "%s: ", ctx->cmd != NULL ? ctx->cmd->name : "");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(prefix, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (ctx->cmd != NULL) {
 		fprintf(stderr, "usage: envx %s\n", ctx->cmd->usage);
 	}
@@ -65,12 +103,9 @@ envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
 	if (ctx->quiet) {
 		return;
 	}
-	fflush(stdout);
-	fputs("envx: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int
@@ -119,8 +154,7 @@ envx_global_opt(struct envx_ctx *ctx, int argc, char **argv, int *index)
 		(*index)++;
 	}
 	if (*value == '\0') {
-		fprintf(stderr, "envx: option '%s' needs a value\n",
-		        valued[i].name);
+		envx_cli_warn("option '%s' needs a value", valued[i].name);
 		return -1;
 	}
 	*slot = value;
@@ -790,32 +824,80 @@ envx_out_secret(const void *p, size_t n)
 	return envx_emit_fd(&fd, p, n);
 }
 
+/* Length of the valid UTF-8 character at p (1-4), or 0 when p does not
+ * start one (overlong forms, surrogates and values past U+10FFFF are not
+ * valid). */
+static size_t
+utf8_char_len(const unsigned char *p)
+{
+	size_t n;
+	size_t i;
+	uint32_t cp;
+
+	if (p[0] < 0x80) {
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return 0; /* also stops at the terminating NUL */
+		}
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+		return 0;
+	}
+	return n;
+}
+
 const char *
 envx_safe_text(const char *s, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0;
 
 	if (outsz == 0) {
 		return out;
 	}
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*p != '\0') {
+		size_t n = utf8_char_len(p);
+		bool escape = n == 0 || p[0] < 0x20 || p[0] == 0x7f ||
+		              (n == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+		size_t i;
 
-		if (c < 0x20 || c == 0x7f) {
-			if (o + 4 >= outsz) {
+		if (escape) {
+			/* one byte at a time: a C1 control is two */
+			n = n == 0 ? 1 : n;
+			if (o + 4 * n >= outsz) {
 				break;
 			}
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
+			for (i = 0; i < n; i++) {
+				out[o++] = '\\';
+				out[o++] = 'x';
+				out[o++] = hex[p[i] >> 4];
+				out[o++] = hex[p[i] & 15];
+			}
 		} else {
-			if (o + 1 >= outsz) {
+			if (o + n >= outsz) {
 				break;
 			}
-			out[o++] = (char)c;
+			memcpy(out + o, p, n);
+			o += n;
 		}
+		p += n;
 	}
 	out[o] = '\0';
 	return out;

@@ -56,6 +56,17 @@ extern const struct envx_command envx_commands[];
 extern const size_t envx_ncommands;
 const struct envx_command *envx_command_find(const char *name);
 
+/*
+ * Every message to stderr goes through these: "envx: " and the message with
+ * control bytes escaped as envx_safe_text does (user- and vault-supplied
+ * names and paths in a message cannot drive the terminal).
+ */
+/* Prints "envx: <printf>" to stderr. */
+void envx_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The error for a refused name a read path leaves out: "envx: <what>
+ * 'NAME' from ENV: <whose> can take code to run from it; ..." with the
+ * `envx env allow` line. */
+void envx_cli_refused_skip(const char *what, const char *env, const char *name);
 /* Prints "envx: <msg>" to stderr and returns the exit status for err. */
 int envx_cli_fail(const struct envx_error *err);
 /* Prints "envx: <printf>" and returns status. */
@@ -182,8 +193,10 @@ int envx_secout_finish(struct envx_secout *o);
 
 /*
  * Copies s into out (outsz bytes) with every control byte (below 0x20, and
- * 0x7f) written as \xNN, so text read from a vault (descriptions, authors)
- * cannot drive the terminal. Truncates to fit; returns out.
+ * 0x7f), every C1 control (U+0080-U+009F, which some terminals obey as
+ * ESC sequences) and every byte that is not part of valid UTF-8 written as
+ * \xNN, so text read from a vault or typed by a user cannot drive the
+ * terminal. Truncates to fit, never inside a character; returns out.
  */
 const char *envx_safe_text(const char *s, char *out, size_t outsz);
 

@@ -14,8 +14,8 @@ static const char *const opts_init[] = {"--env", NULL};
 static const char *const opts_identity[] = {"--passphrase", "--output", "-o",
                                             "--force", NULL};
 static const char *const subs_identity[] = {"new", "show", NULL};
-static const char *const opts_env[] = {"--force", NULL};
-static const char *const subs_env[] = {"list", "add", "rm", NULL};
+static const char *const opts_env[] = {"--force", "--remove", NULL};
+static const char *const subs_env[] = {"list", "add", "rm", "allow", NULL};
 static const char *const opts_set[] = {"--rotate-every", "--description",
                                        "--generate",     "--raw",
                                        "--allow-empty",  NULL};
@@ -30,12 +30,17 @@ static const char *const opts_import[] = {"--lenient", NULL};
 const struct envx_command envx_commands[] = {
         {"__complete", cmd_complete, ENVX_CMD_HIDDEN, "__complete [WORD...]",
          "Print completion candidates (for shells).", none, none},
+        {"__refused", cmd_refused, ENVX_CMD_HIDDEN, "__refused",
+         "Print the refused names, one pattern and its reason per line.", none,
+         none},
         {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "check (ENV | --all) [--template FILE] [--strict]",
          "Validate environments against .env.example.", opts_check, none},
         {"env", cmd_env, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
-         "env (list | add NAME | rm NAME [--force])",
-         "List, add or remove environments.", opts_env, subs_env},
+         "env (list | add NAME | rm NAME [--force] | allow ENV [NAME] "
+         "[--remove])",
+         "List, add or remove environments; allow a refused name in one.",
+         opts_env, subs_env},
         {"exec", cmd_exec, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "exec ENV [--template FILE] [--only NAME,...] [--keep-existing] "
          "[--redact] -- CMD [ARG...]",

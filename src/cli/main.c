@@ -36,8 +36,10 @@ take_globals(int argc, char **argv, struct envx_ctx *ctx)
 			return -1;
 		}
 		if (r == 0) {
-			fprintf(stderr, "envx: unknown option '%s'\n%s",
-			        argv[in], global_usage);
+			/* never past '=': that could be a value */
+			envx_cli_warn("unknown option '%.*s'",
+			              (int)strcspn(argv[in], "="), argv[in]);
+			fputs(global_usage, stderr);
 			return -1;
 		}
 	}
@@ -51,8 +53,8 @@ finish_stdout(int status)
 		if (errno == EPIPE) {
 			return status;
 		}
-		fprintf(stderr, "envx: cannot write to standard output: %s\n",
-		        strerror(errno));
+		envx_cli_warn("cannot write to standard output: %s",
+		              strerror(errno));
 		return status == 0 ? 6 : status;
 	}
 	return status;
@@ -87,10 +89,9 @@ main(int argc, char **argv)
 	}
 	cmd = envx_command_find(argv[1]);
 	if (cmd == NULL) {
-		fprintf(stderr,
-		        "envx: unknown command '%s' (run 'envx help' for the "
-		        "list)\n",
-		        argv[1]);
+		envx_cli_warn("unknown command '%.64s' (run 'envx help' for "
+		              "the list)",
+		              argv[1]);
 		return 2;
 	}
 	if (sodium_init() < 0) {

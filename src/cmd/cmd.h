@@ -24,6 +24,7 @@ int envx_check_gate(struct envx_ctx *ctx, const char *template_path,
 int cmd_check(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_complete(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_env(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_refused(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_exec(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_export(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_get(int argc, char **argv, struct envx_ctx *ctx);

@@ -89,8 +89,8 @@ select_names(const struct envx_kvset *all, char **names, size_t n,
 		const unsigned char *v;
 
 		if (j < 0) {
-			fprintf(stderr, "envx: exec: '%s' is not set in %s\n",
-			        names[i], env);
+			envx_cli_warn("exec: '%s' is not set in %s", names[i],
+			              env);
 			missing++;
 			continue;
 		}
@@ -191,6 +191,8 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	struct envx_error err;
 	const struct envx_kvset *inject = &all;
 	const char *template_path = NULL;
+	const char *const *allowed;
+	size_t nallowed;
 	char *only = NULL;
 	char **names = NULL;
 	size_t nnames = 0;
@@ -283,15 +285,15 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		inject = &chosen;
 	}
-	if (envx_exec_env_build(&ee, environ, inject, env, flags, &err) < 0) {
+	allowed = envx_env_allowed(e, &nallowed);
+	if (envx_exec_env_build_allowing(&ee, environ, inject, env, flags,
+	                                 allowed, nallowed, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}
 	for (i = 0; i < ee.nskipped; i++) {
-		fprintf(stderr,
-		        "envx: exec: not injecting '%s' from %s: the name can "
-		        "hijack a loader or shell\n",
-		        envx_kvset_name(inject, ee.skipped[i]), env);
+		envx_cli_refused_skip("exec: not injecting", env,
+		                      envx_kvset_name(inject, ee.skipped[i]));
 	}
 	fflush(stdout);
 	/* nothing more is read from the vault: close it so its descriptor

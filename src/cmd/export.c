@@ -87,21 +87,59 @@ write_github(const struct envx_kvset *set, struct envx_error *err)
 	return r;
 }
 
+/*
+ * DESIGN §5: a refused name the environment does not allow is left out of
+ * every format (the `github` one would hand it to every later step of the
+ * job), each with an error; *skipped counts them. Copies the rest of all
+ * into out.
+ */
+static int
+drop_refused(const struct envx_env *e, const struct envx_kvset *all,
+             struct envx_kvset *out, size_t *skipped, struct envx_error *err)
+{
+	size_t i;
+
+	*skipped = 0;
+	for (i = 0; i < all->count; i++) {
+		const char *name = envx_kvset_name(all, i);
+		size_t len;
+		const unsigned char *v = envx_kvset_value(all, i, &len);
+		int r;
+
+		if (envx_name_refused(name, strlen(name)) != NULL &&
+		    !envx_env_name_allowed(e, name)) {
+			envx_cli_refused_skip("export: leaving out",
+			                      envx_env_name(e), name);
+			(*skipped)++;
+			continue;
+		}
+		r = envx_kvset_add(out, name, strlen(name), v, len, 0, err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	envx_kvset_sort(out);
+	return 0;
+}
+
 int
 cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {{"--format", 1, 1},
 	                                       {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
+	struct envx_kvset all;
 	struct envx_kvset set;
 	struct envx_secout out = {.fd = -1};
 	struct envx_env *e = NULL;
 	struct envx_error err;
 	enum format fmt = FMT_DOTENV;
+	size_t skipped = 0;
 	int status = 0;
 	int r;
 	int o;
 
+	envx_kvset_init(&all);
 	envx_kvset_init(&set);
 	if (ctx->json) {
 		fmt = FMT_JSON;
@@ -130,7 +168,8 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	if (status != 0) {
 		goto done;
 	}
-	if (envx_ctx_unlock_all(ctx, st.positional[0], &e, &set, &err) < 0) {
+	if (envx_ctx_unlock_all(ctx, st.positional[0], &e, &all, &err) < 0 ||
+	    drop_refused(e, &all, &set, &skipped, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}
@@ -157,8 +196,16 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (r < 0) {
 		status = envx_cli_fail(&err);
+	} else if (skipped > 0) {
+		/* the rest was written; a script must still notice */
+		status = envx_cli_error(7,
+		                        "export: %zu refused name%s left out "
+		                        "of %s",
+		                        skipped, skipped == 1 ? "" : "s",
+		                        st.positional[0]);
 	}
 done:
+	envx_kvset_release(&all);
 	envx_kvset_release(&set);
 	envx_env_free(e);
 	free(st.positional);

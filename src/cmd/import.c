@@ -25,12 +25,12 @@ print_diags(struct envx_ctx *ctx, const char *file,
 		if (!d->is_error && ctx->quiet) {
 			continue;
 		}
-		fprintf(stderr, "envx: %s:%u: %s: %s\n", file, d->line,
-		        d->is_error ? "error" : "warning", d->msg);
+		envx_cli_warn("%s:%u: %s: %s", file, d->line,
+		              d->is_error ? "error" : "warning", d->msg);
 	}
 	if (res->ndiags_dropped > 0) {
-		fprintf(stderr, "envx: %s: %zu more diagnostics not shown\n",
-		        file, res->ndiags_dropped);
+		envx_cli_warn("%s: %zu more diagnostics not shown", file,
+		              res->ndiags_dropped);
 	}
 }
 
@@ -122,7 +122,8 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	envx_kvset_sort(&res.pairs);
 	for (i = 0; i < res.pairs.count; i++) {
-		if (envx_name_check(envx_kvset_name(&res.pairs, i), &err) < 0) {
+		if (envx_env_name_permitted(e, envx_kvset_name(&res.pairs, i),
+		                            &err) < 0) {
 			status = envx_cli_error(7,
 			                        "import: %s:%u: %s; nothing "
 			                        "was imported",

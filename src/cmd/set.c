@@ -127,7 +127,9 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 	if (status != 0) {
 		goto done;
 	}
-	if (envx_ctx_unlock(ctx, env, &e, &err) < 0) {
+	/* refused before a value is asked for */
+	if (envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
+	    envx_env_name_permitted(e, name, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}

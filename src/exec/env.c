@@ -135,10 +135,35 @@ put(unsigned char *arena, size_t *used, const char *name, size_t nlen,
 	return s;
 }
 
+/* Whether name (len bytes) is one of allowed[0..n). */
+static bool
+is_allowed(const char *name, size_t len, const char *const *allowed, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (name_is(name, len, allowed[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int
 envx_exec_env_build(struct envx_exec_env *e, char *const *parent,
                     const struct envx_kvset *secrets, const char *env_name,
                     unsigned flags, struct envx_error *err)
+{
+	return envx_exec_env_build_allowing(e, parent, secrets, env_name, flags,
+	                                    NULL, 0, err);
+}
+
+int
+envx_exec_env_build_allowing(struct envx_exec_env *e, char *const *parent,
+                             const struct envx_kvset *secrets,
+                             const char *env_name, unsigned flags,
+                             const char *const *allowed, size_t nallowed,
+                             struct envx_error *err)
 {
 	struct ent *pe = NULL;
 	struct ent *se = NULL;
@@ -224,7 +249,8 @@ envx_exec_env_build(struct envx_exec_env *e, char *const *parent,
 		if (i + 1 < ns && name_cmp(s, &se[i + 1]) == 0) {
 			continue;
 		}
-		if (envx_name_dangerous(s->name, s->nlen)) {
+		if (envx_name_refused(s->name, s->nlen) != NULL &&
+		    !is_allowed(s->name, s->nlen, allowed, nallowed)) {
 			inject[s->idx] = 3;
 			continue;
 		}

@@ -46,48 +46,143 @@ envx_env_name_valid(const char *name)
 	return true;
 }
 
-static bool
-has_prefix(const char *name, size_t len, const char *prefix)
-{
-	size_t n = strlen(prefix);
+/*
+ * The refused names (DESIGN §5), one list: each makes a loader, a shell, an
+ * interpreter or a common tool run code given in the value, or load code
+ * or configuration from a path in it. envx(1) lists exactly these (a test
+ * compares the two through `envx __refused`). A pattern ending in '*'
+ * matches every name that starts with what comes before it.
+ */
+static const struct envx_refused refused[] = {
+        {"LD_*", "the dynamic loader (preloads, library paths, audit)"},
+        {"DYLD_*", "the macOS dynamic loader"},
+        {"GCONV_PATH", "glibc (loads character-set modules)"},
+        {"GLIBC_TUNABLES", "glibc"},
+        {"LOCPATH", "glibc (locale files)"},
+        {"NLSPATH", "glibc (message catalogs)"},
+        {"OPENSSL_CONF", "OpenSSL (loads engines and providers)"},
+        {"OPENSSL_ENGINES", "OpenSSL"},
+        {"OPENSSL_MODULES", "OpenSSL"},
+        {"PATH", "every program that starts another, envx included"},
+        {"SHELL", "programs that start $SHELL"},
+        {"BASH_ENV", "bash (a file run at start)"},
+        {"ENV", "sh and dash (a file run at start)"},
+        {"BASH_FUNC_*", "bash (exported functions)"},
+        {"BASH_LOADABLES_PATH", "bash"},
+        {"SHELLOPTS", "bash"},
+        {"BASHOPTS", "bash"},
+        {"PS0", "bash (prompts expand commands)"},
+        {"PS1", "shells (prompts expand commands)"},
+        {"PS2", "shells"},
+        {"PS3", "shells"},
+        {"PS4", "shells (xtrace expands commands)"},
+        {"PROMPT_COMMAND", "bash"},
+        {"IFS", "shells (word splitting)"},
+        {"ZDOTDIR", "zsh (start-up files)"},
+        {"FPATH", "zsh and ksh (autoloaded functions)"},
+        {"HOME", "shells, git and most tools (start-up and config files)"},
+        {"XDG_CONFIG_HOME", "git and most tools (config files)"},
+        {"PERL5OPT", "perl (options, -M runs code)"},
+        {"PERL5LIB", "perl (module path)"},
+        {"PERLLIB", "perl (module path)"},
+        {"PERL5DB", "perl (debugger code)"},
+        {"PYTHONSTARTUP", "python (a file run at start)"},
+        {"PYTHONPATH", "python (module path)"},
+        {"PYTHONHOME", "python (standard library path)"},
+        {"PYTHONUSERBASE", "python (site-packages, .pth files run code)"},
+        {"PYTHONWARNINGS", "python (imports the category's module)"},
+        {"PYTHONBREAKPOINT", "python (imports a callable)"},
+        {"NODE_OPTIONS", "node (--require runs code)"},
+        {"NODE_PATH", "node (module path)"},
+        {"RUBYOPT", "ruby (options, -r runs code)"},
+        {"RUBYLIB", "ruby (library path)"},
+        {"JAVA_TOOL_OPTIONS", "the JVM (-javaagent runs code)"},
+        {"_JAVA_OPTIONS", "the JVM"},
+        {"JDK_JAVA_OPTIONS", "the java launcher"},
+        {"LUA_INIT*", "lua (code run at start)"},
+        {"LUA_PATH*", "lua (module path)"},
+        {"LUA_CPATH*", "lua (native module path)"},
+        {"PHPRC", "php (php.ini: auto_prepend_file)"},
+        {"PHP_INI_SCAN_DIR", "php"},
+        {"GIT_CONFIG*", "git (config: core.sshCommand, aliases, hooks)"},
+        {"GIT_SSH", "git (the ssh it runs)"},
+        {"GIT_SSH_COMMAND", "git (a command it runs)"},
+        {"GIT_PROXY_COMMAND", "git (a command it runs)"},
+        {"GIT_ASKPASS", "git (a command it runs)"},
+        {"GIT_EDITOR", "git (a command it runs)"},
+        {"GIT_SEQUENCE_EDITOR", "git (a command it runs)"},
+        {"GIT_PAGER", "git (a command it runs)"},
+        {"GIT_EXTERNAL_DIFF", "git (a command it runs)"},
+        {"GIT_EXEC_PATH", "git (where its commands are)"},
+        {"GIT_TEMPLATE_DIR", "git (hooks copied into new repositories)"},
+        {"GIT_DIR", "git (a repository's config and hooks)"},
+        {"EDITOR", "programs that run it as a command"},
+        {"VISUAL", "programs that run it as a command"},
+        {"PAGER", "programs that run it as a command"},
+        {"MANPAGER", "man (a command it runs)"},
+        {"LESSOPEN", "less (a command it runs)"},
+        {"LESSCLOSE", "less (a command it runs)"},
+        {"BROWSER", "programs that run it as a command"},
+        {"SSH_ASKPASS", "ssh (a command it runs)"},
+        {"SUDO_ASKPASS", "sudo (a command it runs)"},
+        {"MAKEFLAGS", "make (variables such as SHELL, --eval)"},
+        {"MFLAGS", "make"},
+        {"npm_config_*", "npm (config: script-shell, node-options)"},
+        {"NPM_CONFIG_*", "npm (config: script-shell, node-options)"},
+        {"RUSTC_WRAPPER", "cargo (a command it runs)"},
+        {"RUSTC_WORKSPACE_WRAPPER", "cargo (a command it runs)"},
+};
 
-	return len >= n && memcmp(name, prefix, n) == 0;
+const struct envx_refused *
+envx_refused_list(size_t *n)
+{
+	*n = sizeof(refused) / sizeof(refused[0]);
+	return refused;
 }
 
-static bool
-is(const char *name, size_t len, const char *word)
+const struct envx_refused *
+envx_name_refused(const char *name, size_t len)
 {
-	return strlen(word) == len && memcmp(name, word, len) == 0;
-}
+	size_t i;
 
-bool
-envx_name_dangerous(const char *name, size_t len)
-{
-	return has_prefix(name, len, "LD_") || has_prefix(name, len, "DYLD_") ||
-	       has_prefix(name, len, "BASH_FUNC_") ||
-	       is(name, len, "BASH_ENV") || is(name, len, "ENV") ||
-	       is(name, len, "SHELLOPTS") || is(name, len, "BASHOPTS") ||
-	       is(name, len, "PS4") || is(name, len, "IFS");
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		const char *pat = refused[i].pattern;
+		size_t plen = strlen(pat);
+
+		if (pat[plen - 1] == '*'
+		            ? len >= plen - 1 &&
+		                      memcmp(name, pat, plen - 1) == 0
+		            : len == plen && memcmp(name, pat, len) == 0) {
+			return &refused[i];
+		}
+	}
+	return NULL;
 }
 
 int
 envx_name_check(const char *name, struct envx_error *err)
 {
 	size_t len = strlen(name);
+	size_t before = strcspn(name, "=");
 
-	if (!envx_name_valid(name, len)) {
-		return envx_error_set(err, ENVX_E_INPUT,
-		                      "invalid secret name '%.*s': names are "
-		                      "letters, digits and '_', not starting "
-		                      "with a digit",
-		                      (int)(len > 64 ? 64 : len), name);
+	if (envx_name_valid(name, len)) {
+		return 0;
 	}
-	if (envx_name_dangerous(name, len)) {
+	if (before < len && envx_name_valid(name, before)) {
+		/* NAME=VALUE: the value is never repeated, not even here */
 		return envx_error_set(
 		        err, ENVX_E_INPUT,
-		        "refusing secret name '%s': it can hijack "
-		        "a loader or shell",
-		        name);
+		        "invalid secret name '%.*s=…': values are read from "
+		        "standard input, never from the command line (where "
+		        "shell history, process lists and CI logs keep them); "
+		        "write: printf '%%s' \"$VALUE\" | envx set ENV %.*s",
+		        (int)before, name, (int)before, name);
 	}
-	return 0;
+	/* never past an '=': what follows could be a value */
+	return envx_error_set(err, ENVX_E_INPUT,
+	                      "invalid secret name '%.*s%s': names are "
+	                      "letters, digits and '_', not starting with a "
+	                      "digit",
+	                      (int)(before > 64 ? 64 : before), name,
+	                      before > 64 || before < len ? "…" : "");
 }

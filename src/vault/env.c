@@ -190,6 +190,107 @@ decrypt_all(const struct envx_env *e, const unsigned char *key,
 	return 0;
 }
 
+void
+envx_names_release(struct envx_names *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->names[i]);
+	}
+	free(l->names);
+	l->names = NULL;
+	l->n = 0;
+}
+
+static int
+names_add(struct envx_names *l, const char *name, struct envx_error *err)
+{
+	char **grown = realloc(l->names, (l->n + 1) * sizeof(*grown));
+	char *copy = strdup(name);
+
+	if (grown == NULL || copy == NULL) {
+		free(copy);
+		if (grown != NULL) {
+			l->names = grown;
+		}
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	l->names = grown;
+	l->names[l->n++] = copy;
+	return 0;
+}
+
+/* Replaces e's allowed names with *l (which is left empty). */
+static void
+take_allowed(struct envx_env *e, struct envx_names *l)
+{
+	envx_names_release(&e->allowed);
+	e->allowed = *l;
+	l->names = NULL;
+	l->n = 0;
+}
+
+/*
+ * VF-3.7: the environment's allowed names, in name order, appended to the
+ * MAC input; a format-2 vault (read-only, not migrated) has none. With
+ * allowed, the names are also collected into it (released on failure).
+ */
+static int
+hash_allowed(const struct envx_env *e, struct envx_lp *hs,
+             struct envx_names *allowed, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 0;
+
+	if (v->schema < 3) {
+		return 0;
+	}
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT name, created_at, author "
+	                       "FROM allowed_names WHERE env_id = ? "
+	                       "ORDER BY name",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
+
+		if (name == NULL || strlen(name) != nlen ||
+		    !envx_name_valid(name, nlen) ||
+		    sqlite3_column_type(st, 2) != SQLITE_TEXT) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "environment '%s' has a malformed "
+			                   "allowed-name row",
+			                   e->name);
+			break;
+		}
+		envx_lp_str(hs, "allow");
+		envx_lp_str(hs, name);
+		envx_lp_u64(hs, (uint64_t)sqlite3_column_int64(st, 1));
+		envx_lp_bytes(hs, sqlite3_column_text(st, 2),
+		              (size_t)sqlite3_column_bytes(st, 2));
+		if (allowed != NULL) {
+			r = names_add(allowed, name, err);
+			if (r < 0) {
+				break;
+			}
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_finalize(st);
+	if (r < 0 && allowed != NULL) {
+		envx_names_release(allowed);
+	}
+	return r;
+}
+
 /*
  * VF-3.4: the environment MAC over every secret and version row. With
  * values (and e unlocked), the current version of each secret is also
@@ -200,7 +301,8 @@ static int
 compute_mac(const struct envx_env *e, int64_t generation,
             const struct envx_env_subkeys *sub,
             unsigned char out[ENVX_HASH_BYTES], struct envx_kvset *values,
-            struct decrypt_jobs *jobs, struct envx_error *err)
+            struct decrypt_jobs *jobs, struct envx_names *allowed,
+            struct envx_error *err)
 {
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
@@ -298,6 +400,10 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
+	r = hash_allowed(e, &hs, allowed, err);
+	if (r < 0) {
+		goto out;
+	}
 	envx_lp_str(&hs, "end");
 	envx_lp_u64(&hs, nsecrets);
 	envx_lp_u64(&hs, nversions);
@@ -336,6 +442,7 @@ out:
 int
 envx_env_seal(struct envx_env *e, struct envx_error *err)
 {
+	struct envx_names allowed = {0};
 	unsigned char mac[ENVX_HASH_BYTES];
 	int64_t gen = e->generation + 1;
 	int r;
@@ -345,14 +452,16 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		                      "environment '%s' changed while locked",
 		                      e->name);
 	}
-	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, err);
+	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, &allowed, err);
 	if (r == 0) {
 		r = store_seal(e->v, e->id, gen, mac, err);
 	}
 	if (r == 0) {
 		e->generation = gen;
 		memcpy(e->mac, mac, sizeof(mac));
+		take_allowed(e, &allowed);
 	}
+	envx_names_release(&allowed);
 	return r;
 }
 
@@ -365,6 +474,7 @@ reverify(struct envx_env *e, struct envx_error *err)
 	sqlite3_stmt *st = NULL;
 	unsigned char stored[ENVX_HASH_BYTES];
 	unsigned char mac[ENVX_HASH_BYTES];
+	struct envx_names allowed = {0};
 	int64_t gen;
 	int r;
 
@@ -385,7 +495,7 @@ reverify(struct envx_env *e, struct envx_error *err)
 	}
 	gen = sqlite3_column_int64(st, 0);
 	memcpy(stored, sqlite3_column_blob(st, 1), sizeof(stored));
-	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, err);
+	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, &allowed, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -399,7 +509,9 @@ reverify(struct envx_env *e, struct envx_error *err)
 	}
 	e->generation = gen;
 	memcpy(e->mac, stored, sizeof(stored));
+	take_allowed(e, &allowed);
 out:
+	envx_names_release(&allowed);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -581,7 +693,7 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	tmp.v = v;
 	tmp.id = env_id;
 	snprintf(tmp.name, sizeof(tmp.name), "%s", name);
-	r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, err);
+	r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, NULL, err);
 	if (r == 0) {
 		r = store_seal(v, env_id, 1, mac, err);
 	}
@@ -770,6 +882,7 @@ envx_env_free(struct envx_env *e)
 	}
 	sodium_free(e->key);
 	sodium_free(e->sub);
+	envx_names_release(&e->allowed);
 	free(e);
 }
 
@@ -879,14 +992,16 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
  * On failure values is released: nothing unverified reaches a caller.
  */
 static int
-verify_and_collect(const struct envx_env *e, const struct envx_env_subkeys *sub,
+verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
                    struct envx_kvset *values, struct envx_error *err)
 {
 	struct decrypt_jobs jobs = {0};
+	struct envx_names allowed = {0};
 	unsigned char mac[ENVX_HASH_BYTES];
 	int r;
 
-	r = compute_mac(e, e->generation, sub, mac, values, &jobs, err);
+	r = compute_mac(e, e->generation, sub, mac, values, &jobs, &allowed,
+	                err);
 	if (r < 0) {
 		goto out;
 	}
@@ -910,7 +1025,9 @@ verify_and_collect(const struct envx_env *e, const struct envx_env_subkeys *sub,
 		}
 		envx_kvset_sort(values);
 	}
+	take_allowed(e, &allowed);
 out:
+	envx_names_release(&allowed);
 	jobs_release(&jobs);
 	if (r < 0 && values != NULL) {
 		envx_kvset_release(values);

@@ -40,6 +40,12 @@ struct envx_vault {
 	size_t ndirty;
 };
 
+/* A list of names owned by its holder (strdup'd). */
+struct envx_names {
+	char **names;
+	size_t n;
+};
+
 struct envx_env {
 	struct envx_vault *v;
 	int64_t id;
@@ -50,7 +56,12 @@ struct envx_env {
 	unsigned char *key;           /* sodium_malloc, NULL if locked */
 	struct envx_env_subkeys *sub; /* sodium_malloc, NULL if locked */
 	bool dirty;
+	/* VF-3.7: names allowed in this environment, as of the last MAC
+	 * that verified (or was sealed), sorted */
+	struct envx_names allowed;
 };
+
+void envx_names_release(struct envx_names *l);
 
 /* Maps the database's last error to an ENVX_E_* code with a message
  * "<what>: <sqlite's reason>". */

@@ -47,8 +47,17 @@ static const char *const v2[] = {
         NULL,
 };
 
+/* Names an environment lets in although envx refuses them (VF-3.7). */
+static const char *const v3[] = {
+        "CREATE TABLE allowed_names (env_id INTEGER NOT NULL "
+        "REFERENCES envs (id) ON DELETE CASCADE, name TEXT NOT NULL, "
+        "created_at INTEGER NOT NULL, author TEXT NOT NULL, "
+        "PRIMARY KEY (env_id, name)) WITHOUT ROWID",
+        NULL,
+};
+
 /* migrations[i] takes a vault from version i to version i + 1 */
-static const char *const *const migrations[] = {v1, v2};
+static const char *const *const migrations[] = {v1, v2, v3};
 
 const char *const *
 envx_schema_migration(int from_version)

@@ -150,6 +150,10 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	int r;
 
 	out->data = NULL;
+	r = envx_name_check(name, err);
+	if (r < 0) {
+		return r;
+	}
 	r = need_key(e, err);
 	if (r < 0) {
 		return r;
@@ -291,6 +295,12 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		                      "negative rotation interval");
 	}
 	r = envx_env_mark_dirty(e, err);
+	if (r < 0) {
+		return r;
+	}
+	/* DESIGN §5: after mark_dirty, so the allowances are the ones
+	 * verified inside this write */
+	r = envx_env_name_permitted(e, name, err);
 	if (r < 0) {
 		return r;
 	}
@@ -446,6 +456,10 @@ envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
 	sqlite3_stmt *st = NULL;
 	int r;
 
+	r = envx_name_check(name, err);
+	if (r < 0) {
+		return r;
+	}
 	r = need_key(e, err);
 	if (r < 0) {
 		return r;
@@ -486,6 +500,10 @@ envx_env_history(struct envx_env *e, const char *name,
 	int rc;
 	int r;
 
+	r = envx_name_check(name, err);
+	if (r < 0) {
+		return r;
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "SELECT ver.version, ver.created_at, "
 	                       "ver.author, ver.kind FROM secrets s JOIN "

@@ -67,7 +67,8 @@ ok "a value over 1 MiB is refused (exit 7)" t_too_large
 t_bad_names() {
   echo v >"$TEST_DIR/v"
   run_in "$TEST_DIR/v" set staging 9LIVES && expect_rc 7 && expect_err "invalid secret name" &&
-    run_in "$TEST_DIR/v" set staging LD_PRELOAD && expect_rc 7 && expect_err "hijack" &&
+    run_in "$TEST_DIR/v" set staging LD_PRELOAD && expect_rc 7 && expect_err "code to run" &&
+    expect_err "envx env allow staging LD_PRELOAD" &&
     run_in "$TEST_DIR/v" set staging BASH_ENV && expect_rc 7 &&
     run_in "$TEST_DIR/v" set staging "A-B" && expect_rc 7
 }

@@ -84,15 +84,35 @@ test_util_names(void **state)
 	assert_false(envx_env_name_valid("Staging"));
 	assert_false(envx_env_name_valid("-x"));
 	assert_false(envx_env_name_valid(""));
-	assert_true(envx_name_dangerous("LD_PRELOAD", 10));
-	assert_true(envx_name_dangerous("DYLD_INSERT_LIBRARIES", 21));
-	assert_true(envx_name_dangerous("BASH_FUNC_x%%", 13));
-	assert_true(envx_name_dangerous("ENV", 3));
-	assert_true(envx_name_dangerous("IFS", 3));
-	assert_false(envx_name_dangerous("ENVIRONMENT", 11));
-	assert_false(envx_name_dangerous("OLD_PRELOAD", 11));
-	assert_int_equal(envx_name_check("LD_PRELOAD", &err), ENVX_E_INPUT);
-	assert_non_null(strstr(err.msg, "LD_PRELOAD"));
+	assert_non_null(envx_name_refused("LD_PRELOAD", 10));
+	assert_non_null(envx_name_refused("DYLD_INSERT_LIBRARIES", 21));
+	assert_non_null(envx_name_refused("BASH_FUNC_x%%", 13));
+	assert_non_null(envx_name_refused("ENV", 3));
+	assert_non_null(envx_name_refused("IFS", 3));
+	assert_non_null(envx_name_refused("PERL5OPT", 8));
+	assert_non_null(envx_name_refused("GIT_CONFIG_KEY_0", 16));
+	assert_non_null(envx_name_refused("GIT_CONFIG", 10));
+	assert_non_null(envx_name_refused("npm_config_script_shell", 23));
+	assert_non_null(envx_name_refused("PATH", 4));
+	assert_string_equal(envx_name_refused("NODE_OPTIONS", 12)->pattern,
+	                    "NODE_OPTIONS");
+	/* a prefix of a refused name, or a name it is a prefix of, is not */
+	assert_null(envx_name_refused("ENVIRONMENT", 11));
+	assert_null(envx_name_refused("OLD_PRELOAD", 11));
+	assert_null(envx_name_refused("PATHS", 5));
+	assert_null(envx_name_refused("PAT", 3));
+	assert_null(envx_name_refused("LD", 2));
+	assert_null(envx_name_refused("NODE_ENV", 8));
+	/* the length is honoured, not the terminator */
+	assert_non_null(envx_name_refused("PATHX", 4));
+	/* the syntax check never repeats what follows an '=' */
+	assert_int_equal(envx_name_check("API_KEY=s3cret", &err), ENVX_E_INPUT);
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_non_null(strstr(err.msg, "standard input"));
+	assert_non_null(strstr(err.msg, "envx set ENV API_KEY"));
+	assert_int_equal(envx_name_check("9X=s3cret", &err), ENVX_E_INPUT);
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_int_equal(envx_name_check("LD_PRELOAD", &err), 0);
 	assert_int_equal(envx_name_check("A B", &err), ENVX_E_INPUT);
 	assert_int_equal(envx_name_check("API_KEY", &err), 0);
 }

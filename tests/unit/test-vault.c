@@ -1224,11 +1224,13 @@ test_vault_migrates_format_1(void **state)
 	snprintf(journal, sizeof(journal), "%s-journal", path);
 	assert_int_equal(access(journal, F_OK), -1);
 
-	/* writable: migrated to format 2 in one transaction */
+	/* writable: migrated to the current format in one transaction */
 	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 2);
+	assert_int_equal(envx_vault_schema_version(v), 3);
 	envx_vault_close(v);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM allowed_names"),
+	                 0);
 	assert_int_equal(sql_int(path, "PRAGMA application_id"), 0x656e7678);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 0);
 	assert_int_equal(access(journal, F_OK), -1);
@@ -1305,13 +1307,13 @@ test_vault_newer_format_refused(void **state)
 	(void)state;
 	tmp_path(path, sizeof(path), "newer");
 	make_vault(path, &owner);
-	sql(path, "PRAGMA user_version = 3");
+	sql(path, "PRAGMA user_version = 4");
 	assert_int_equal(envx_vault_open(path, false, &v, &err),
 	                 ENVX_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "newer"));
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
 	sql(path, "PRAGMA user_version = 0");
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
