@@ -1235,7 +1235,8 @@ test_vault_migrates_format_1(void **state)
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 0);
 	assert_int_equal(access(journal, F_OK), -1);
 	/* old secrets still decrypt (the MAC does not cover the audit
-	 * table), and writes work, audit included */
+	 * table, and an empty allowed_names table adds nothing to it), and
+	 * writes work, audit included */
 	assert_int_equal(
 	        open_env(path, true, "staging", id, NULL, &v, &e, &err), 0);
 	assert_get(e, "UNICODE",
@@ -1253,6 +1254,210 @@ test_vault_migrates_format_1(void **state)
 	envx_vault_close(v);
 	assert_true(same_bytes(path, copy));
 	envx_identity_free(id);
+}
+
+static json_t *load_expected(void);
+static int verify_audit(const char *path);
+
+static void
+test_vault_migrates_format_2(void **state)
+{
+	json_t *root = load_expected();
+	json_t *staging = json_object_get(
+	        json_object_get(json_object_get(root, "environments"),
+	                        "staging"),
+	        "secrets");
+	struct envx_identity *id = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	const char *name;
+	json_t *val;
+	char src[512];
+	char path[512];
+	char copy[512];
+	char journal[600];
+	char idpath[512];
+	unsigned char *text;
+	size_t len = 0;
+	size_t n = 0;
+	bool changed = false;
+
+	(void)state;
+	vectors_path(src, sizeof(src), "v2.vault");
+	vectors_path(idpath, sizeof(idpath), "identity.txt");
+	text = slurp(idpath, &len);
+	assert_int_equal(envx_identity_parse((const char *)text, len, "vector",
+	                                     NULL, NULL, &id, &err),
+	                 0);
+	free(text);
+	tmp_path(path, sizeof(path), "v2");
+	tmp_path(copy, sizeof(copy), "v2-copy");
+	copy_file(src, path);
+	copy_file(src, copy);
+	chmod(path, 0644);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema "
+	                               "WHERE name = 'allowed_names'"),
+	                 0);
+
+	/* read-only: format 2 is read as is, with no allowances, and the
+	 * file is untouched */
+	assert_int_equal(
+	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_vault_schema_version(v), 2);
+	envx_env_allowed(e, &n);
+	assert_int_equal(n, 0);
+	assert_false(envx_env_name_allowed(e, "NODE_OPTIONS"));
+	json_object_foreach(staging, name, val)
+	{
+		if (strcmp(name, "NODE_OPTIONS") != 0) {
+			assert_get(e, name, json_string_value(val));
+		}
+	}
+	{
+		struct envx_secbuf out = {0};
+
+		assert_int_equal(envx_env_get(e, "NODE_OPTIONS", &out, &err),
+		                 ENVX_E_NOTFOUND);
+		envx_secbuf_release(&out);
+	}
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_true(same_bytes(path, copy));
+	snprintf(journal, sizeof(journal), "%s-journal", path);
+	assert_int_equal(access(journal, F_OK), -1);
+
+	/* writable: migrated to format 3 in one transaction, with an empty
+	 * allowed_names table; the audit log is kept */
+	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
+	assert_int_equal(envx_vault_schema_version(v), 3);
+	envx_vault_close(v);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM allowed_names"),
+	                 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 22);
+	assert_int_equal(verify_audit(path), 22);
+	assert_int_equal(access(journal, F_OK), -1);
+
+	/* every MAC still verifies: no allowance, nothing added */
+	assert_int_equal(
+	        open_env(path, true, "staging", id, NULL, &v, &e, &err), 0);
+	assert_get(e, "API_KEY", "ak-first-0001");
+	envx_env_allowed(e, &n);
+	assert_int_equal(n, 0);
+	/* and the migrated vault takes an allowance */
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(
+	        envx_env_allow(e, "NODE_OPTIONS", true, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(envx_vault_audit(v, "allow", "staging", "NODE_OPTIONS",
+	                                  "NODE_OPTIONS", &err),
+	                 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	set_value(v, e, "NODE_OPTIONS", "--max-old-space-size=4096");
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(verify_audit(path), 24);
+	assert_int_equal(
+	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
+	assert_true(envx_env_name_allowed(e, "NODE_OPTIONS"));
+	assert_get(e, "NODE_OPTIONS", "--max-old-space-size=4096");
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(id);
+	json_decref(root);
+}
+
+/* VF-3.7: allowances are MAC-covered. A file writer without the key cannot
+ * let LD_PRELOAD in, nor take an allowance away unnoticed. */
+static void
+test_vault_allowed_names_forge_detected(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *sql;
+	} cases[] = {
+	        {"forged allowance",
+	         "INSERT INTO allowed_names (env_id, name, created_at, author) "
+	         "VALUES (1, 'LD_PRELOAD', 0, 'mallory')"},
+	        {"deleted allowance",
+	         "DELETE FROM allowed_names WHERE env_id = 1 AND name = "
+	         "'NODE_OPTIONS'"},
+	        {"renamed allowance",
+	         "UPDATE allowed_names SET name = 'LD_PRELOAD' WHERE env_id = "
+	         "1"},
+	        {"allowance time",
+	         "UPDATE allowed_names SET created_at = created_at + 1"},
+	        {"allowance author", "UPDATE allowed_names SET author = 'x'"},
+	        {"malformed name",
+	         "INSERT INTO allowed_names (env_id, name, created_at, author) "
+	         "VALUES (1, 'LD PRELOAD', 0, 'mallory')"},
+	};
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char pristine[512];
+	char path[512];
+	bool changed = false;
+	size_t i;
+	int r;
+
+	(void)state;
+	tmp_path(pristine, sizeof(pristine), "allow");
+	make_vault(pristine, &owner);
+	assert_int_equal(sql_int(pristine, "SELECT id FROM envs WHERE name = "
+	                                   "'staging'"),
+	                 1);
+
+	/* the attack on a vault with no allowance: a plain SQLite insert */
+	tmp_path(path, sizeof(path), "allow-forged");
+	copy_file(pristine, path);
+	sql(path, cases[0].sql);
+	r = open_env(path, false, "staging", owner, NULL, NULL, NULL, &err);
+	assert_int_equal(r, ENVX_E_INTEGRITY);
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, NULL, NULL, &err),
+	        ENVX_E_INTEGRITY);
+	/* production, which the row does not name, still opens */
+	assert_int_equal(try_unlock(path, "production", owner, NULL), 0);
+
+	/* with a real allowance in staging */
+	assert_int_equal(
+	        open_env(pristine, true, "staging", owner, NULL, &v, &e, &err),
+	        0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(
+	        envx_env_allow(e, "NODE_OPTIONS", true, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(envx_vault_audit(v, "allow", "staging", "NODE_OPTIONS",
+	                                  "NODE_OPTIONS", &err),
+	                 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(try_unlock(pristine, "staging", owner, NULL), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tmp_path(path, sizeof(path), "allow");
+		copy_file(pristine, path);
+		sql(path, cases[i].sql);
+		r = open_env(path, false, "staging", owner, NULL, NULL, NULL,
+		             &err);
+		if (r != ENVX_E_INTEGRITY) {
+			print_error("case '%s': got %d\n", cases[i].what, r);
+		}
+		assert_int_equal(r, ENVX_E_INTEGRITY);
+	}
+	/* an allowance moved to another environment fails there */
+	tmp_path(path, sizeof(path), "allow-moved");
+	copy_file(pristine, path);
+	sql(path, "UPDATE allowed_names SET env_id = 2");
+	assert_int_equal(try_unlock(path, "production", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	assert_int_equal(try_unlock(path, "staging", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	envx_identity_free(owner);
 }
 
 static void
@@ -1625,6 +1830,24 @@ check_env_against(struct envx_env *e, json_t *secrets)
 	envx_kvset_release(&all);
 }
 
+/* e's allowed names (VF-3.7) are exactly want, a JSON array in order. */
+static void
+check_allowed_against(const struct envx_env *e, json_t *want)
+{
+	const char *const *names;
+	size_t n = 0;
+	size_t i;
+
+	assert_non_null(want);
+	names = envx_env_allowed(e, &n);
+	assert_int_equal(n, json_array_size(want));
+	for (i = 0; i < n; i++) {
+		assert_string_equal(names[i],
+		                    json_string_value(json_array_get(want, i)));
+		assert_true(envx_env_name_allowed(e, names[i]));
+	}
+}
+
 static void
 test_vault_vectors_decrypt(void **state)
 {
@@ -1653,6 +1876,8 @@ test_vault_vectors_decrypt(void **state)
 	a.pass = pass;
 	assert_string_equal(
 	        pass, json_string_value(json_object_get(root, "passphrase")));
+	assert_int_equal(json_integer_value(json_object_get(root, "format")),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	vectors_path(src, sizeof(src), "vector.vault");
 	tmp_path(path, sizeof(path), "vector");
 	tmp_path(copy, sizeof(copy), "vector-copy");
@@ -1677,8 +1902,16 @@ test_vault_vectors_decrypt(void **state)
 	/* staging with the identity */
 	assert_int_equal(
 	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_vault_schema_version(v), 3);
 	check_env_against(e, json_object_get(json_object_get(envs, "staging"),
 	                                     "secrets"));
+	check_allowed_against(
+	        e,
+	        json_object_get(json_object_get(envs, "staging"), "allowed"));
+	assert_true(envx_env_name_allowed(e, "NODE_OPTIONS"));
+	assert_int_equal(envx_env_name_permitted(e, "NODE_OPTIONS", &err), 0);
+	assert_int_equal(envx_env_name_permitted(e, "LD_PRELOAD", &err),
+	                 ENVX_E_INPUT);
 	hist = json_object_get(
 	        json_object_get(json_object_get(envs, "staging"), "history"),
 	        "API_KEY");
@@ -1706,6 +1939,11 @@ test_vault_vectors_decrypt(void **state)
 	check_env_against(e,
 	                  json_object_get(json_object_get(envs, "production"),
 	                                  "secrets"));
+	check_allowed_against(
+	        e, json_object_get(json_object_get(envs, "production"),
+	                           "allowed"));
+	assert_int_equal(envx_env_name_permitted(e, "NODE_OPTIONS", &err),
+	                 ENVX_E_INPUT);
 	envx_env_free(e);
 	envx_vault_close(v);
 	assert_int_equal(try_unlock(path, "production", id, NULL),
@@ -1732,7 +1970,7 @@ test_vault_vectors_decrypt(void **state)
 		envx_vault_close(v);
 	}
 	assert_true(same_bytes(path, copy));
-	assert_int_equal(verify_audit(path), 22);
+	assert_int_equal(verify_audit(path), 24);
 	envx_identity_free(id);
 	envx_identity_free(eid);
 	json_decref(root);
@@ -1799,7 +2037,7 @@ spec_subkey(const unsigned char key[32], unsigned id, unsigned char out[32])
 
 /* VF-3.4, from the spec's description */
 static void
-spec_mac(sqlite3 *db, const unsigned char vid[16], int64_t env_id,
+spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
          const char *env, int64_t generation, const unsigned char mackey[32],
          unsigned char out[32])
 {
@@ -1860,6 +2098,25 @@ spec_mac(sqlite3 *db, const unsigned char vid[16], int64_t env_id,
 		nv++;
 	}
 	sqlite3_finalize(q);
+	/* VF-3.7: format 3 adds the allowances, before "end"; a format-2
+	 * vault has no allowed_names table and adds nothing */
+	if (format >= 3) {
+		assert_int_equal(sqlite3_prepare_v2(db,
+		                                    "SELECT name, created_at, "
+		                                    "author FROM allowed_names "
+		                                    "WHERE env_id = ? ORDER BY "
+		                                    "name",
+		                                    -1, &q, NULL),
+		                 SQLITE_OK);
+		sqlite3_bind_int64(q, 1, env_id);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			lp(&st, "allow", 5);
+			lp_text(&st, q, 0);
+			lp_u64(&st, (uint64_t)sqlite3_column_int64(q, 1));
+			lp_text(&st, q, 2);
+		}
+		sqlite3_finalize(q);
+	}
 	lp(&st, "end", 3);
 	lp_u64(&st, ns);
 	lp_u64(&st, nv);
@@ -1891,9 +2148,34 @@ ad_put_u64(unsigned char *ad, size_t *n, uint64_t v)
 	ad_put(ad, n, b, 8);
 }
 
+/* The environment's allowed names in name order, against want (a JSON
+ * array, the same order): read from the rows the MAC just covered. */
 static void
-spec_open_env(sqlite3 *db, const unsigned char vid[16], const char *env,
-              const unsigned char key[32], json_t *secrets)
+spec_check_allowed(sqlite3 *db, int64_t env_id, json_t *want)
+{
+	sqlite3_stmt *q = NULL;
+	size_t n = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT name FROM allowed_names "
+	                                    "WHERE env_id = ? ORDER BY name",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		assert_true(n < json_array_size(want));
+		assert_string_equal((const char *)sqlite3_column_text(q, 0),
+		                    json_string_value(json_array_get(want, n)));
+		n++;
+	}
+	sqlite3_finalize(q);
+	assert_int_equal(n, json_array_size(want));
+}
+
+static void
+spec_open_env(sqlite3 *db, int format, const unsigned char vid[16],
+              const char *env, const unsigned char key[32], json_t *secrets,
+              json_t *allowed)
 {
 	sqlite3_stmt *q = NULL;
 	unsigned char sub[3][32];
@@ -1923,9 +2205,12 @@ spec_open_env(sqlite3 *db, const unsigned char vid[16], const char *env,
 	env_id = sqlite3_column_int64(q, 0);
 	gen = sqlite3_column_int64(q, 2);
 	assert_memory_equal(sqlite3_column_blob(q, 1), commit, 32);
-	spec_mac(db, vid, env_id, env, gen, sub[1], mac);
+	spec_mac(db, format, vid, env_id, env, gen, sub[1], mac);
 	assert_memory_equal(sqlite3_column_blob(q, 3), mac, 32);
 	sqlite3_finalize(q);
+	if (format >= 3) {
+		spec_check_allowed(db, env_id, allowed);
+	}
 
 	assert_int_equal(sqlite3_prepare_v2(
 	                         db,
@@ -1980,6 +2265,7 @@ test_vault_vectors_independent_reader(void **state)
 	unsigned char sk[32];
 	unsigned char pk[32];
 	unsigned char key[32];
+	unsigned char staging_key[32];
 	unsigned char vid[16];
 	unsigned char ad[256];
 	size_t adlen;
@@ -2029,7 +2315,7 @@ test_vault_vectors_independent_reader(void **state)
 			return;
 		}
 		assert_memory_equal(raw, "SQLite format 3\0", 16);
-		assert_memory_equal(raw + 60, "\x00\x00\x00\x02", 4);
+		assert_memory_equal(raw + 60, "\x00\x00\x00\x03", 4);
 		assert_memory_equal(raw + 68, "envx", 4);
 		assert_int_equal(raw[18], 1); /* rollback journal */
 		assert_int_equal(raw[19], 1);
@@ -2067,9 +2353,16 @@ test_vault_vectors_independent_reader(void **state)
 	}
 	sqlite3_finalize(q);
 	assert_true(opened);
+	/* the staging MAC covers an allowance (NODE_OPTIONS): the vector
+	 * for VF-3.7 */
+	assert_int_equal(json_array_size(json_object_get(
+	                         json_object_get(envs, "staging"), "allowed")),
+	                 1);
 	spec_open_env(
-	        db, vid, "staging", key,
-	        json_object_get(json_object_get(envs, "staging"), "secrets"));
+	        db, 3, vid, "staging", key,
+	        json_object_get(json_object_get(envs, "staging"), "secrets"),
+	        json_object_get(json_object_get(envs, "staging"), "allowed"));
+	memcpy(staging_key, key, 32);
 
 	/* VF-3.5: production via the passphrase recipient */
 	assert_int_equal(sqlite3_prepare_v2(db,
@@ -2111,9 +2404,32 @@ test_vault_vectors_independent_reader(void **state)
 		        0);
 	}
 	sqlite3_finalize(q);
-	spec_open_env(db, vid, "production", key,
-	              json_object_get(json_object_get(envs, "production"),
-	                              "secrets"));
+	spec_open_env(
+	        db, 3, vid, "production", key,
+	        json_object_get(json_object_get(envs, "production"), "secrets"),
+	        json_object_get(json_object_get(envs, "production"),
+	                        "allowed"));
+	sqlite3_close(db);
+
+	/* v2.vault (format 2): the same staging key and MAC rule without
+	 * the allow loop; it was copied before NODE_OPTIONS was allowed */
+	vectors_path(path, sizeof(path), "v2.vault");
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	                 SQLITE_OK);
+	{
+		json_t *older = json_deep_copy(json_object_get(
+		        json_object_get(envs, "staging"), "secrets"));
+
+		assert_int_equal(json_object_del(older, "NODE_OPTIONS"), 0);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version",
+		                                    -1, &q, NULL),
+		                 SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(q, 0), 2);
+		sqlite3_finalize(q);
+		spec_open_env(db, 2, vid, "staging", staging_key, older, NULL);
+		json_decref(older);
+	}
 	sqlite3_close(db);
 	json_decref(root);
 	free(pass);
@@ -2541,6 +2857,8 @@ main(void)
 	        cmocka_unit_test(
 	                test_vault_key_commitment_mismatch_is_integrity),
 	        cmocka_unit_test(test_vault_migrates_format_1),
+	        cmocka_unit_test(test_vault_migrates_format_2),
+	        cmocka_unit_test(test_vault_allowed_names_forge_detected),
 	        cmocka_unit_test(
 	                test_vault_open_without_writes_leaves_file_identical),
 	        cmocka_unit_test(test_vault_newer_format_refused),

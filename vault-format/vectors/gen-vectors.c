@@ -1,10 +1,12 @@
 /*
- * Generates the known-answer vectors of vault-format/SPEC.md: a format-2
+ * Generates the known-answer vectors of vault-format/SPEC.md: a format-3
  * vault, the identity and passphrase that open two of its environments, the
- * expected plaintexts, and a format-1 copy for the migration test. Not part
- * of the meson build; see README.md beside this file for how to build it.
+ * expected plaintexts, and format-2 and format-1 copies for the migration
+ * tests. Not part of the meson build; see README.md beside this file for how
+ * to build it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,11 @@ static const struct item staging[] = {
 /* API_KEY in staging: three values, then a rollback to version 1. */
 static const char *const api_key[] = {"ak-first-0001", "ak-second-0002",
                                       "ak-third-0003"};
+
+/* Allowed in staging (VF-3.7) after the older-format copies are taken,
+ * then set: a refused name that one environment lets in. */
+#define ALLOWED_NAME  "NODE_OPTIONS"
+#define ALLOWED_VALUE "--max-old-space-size=4096"
 
 static const struct item production[] = {
         {"DATABASE_URL", "postgres://app:prod-pw@db.prod.internal:5432/app"},
@@ -117,8 +124,12 @@ open_unlocked(struct envx_vault *v, const char *name,
 	return e;
 }
 
+/*
+ * Copies dir/vector.vault to dir/name and runs stmts on the copy with plain
+ * SQLite: how the older-format migration inputs are made (CHANGES.md).
+ */
 static void
-make_v1(const char *dir)
+make_older(const char *dir, const char *name, const char *stmts)
 {
 	char src[4096];
 	char dst[4096];
@@ -129,7 +140,7 @@ make_v1(const char *dir)
 	sqlite3 *db = NULL;
 
 	snprintf(src, sizeof(src), "%s/vector.vault", dir);
-	snprintf(dst, sizeof(dst), "%s/v1.vault", dir);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	unlink(dst);
 	in = fopen(src, "rb");
 	out = fopen(dst, "wb");
@@ -138,22 +149,17 @@ make_v1(const char *dir)
 	}
 	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
 		if (fwrite(buf, 1, n, out) != n) {
-			die("cannot write v1.vault", NULL);
+			die(name, NULL);
 		}
 	}
 	fclose(in);
 	if (fclose(out) != 0) {
-		die("cannot write v1.vault", NULL);
+		die(name, NULL);
 	}
-	/* Format 1 is format 2 without the audit table (CHANGES.md); the
-	 * environment MAC does not cover the audit log, so every MAC stays
-	 * valid. */
 	if (sqlite3_open_v2(dst, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	            SQLITE_OK ||
-	    sqlite3_exec(db,
-	                 "DROP TABLE audit; PRAGMA user_version = 1; VACUUM",
-	                 NULL, NULL, NULL) != SQLITE_OK) {
-		fprintf(stderr, "gen-vectors: v1.vault: %s\n",
+	    sqlite3_exec(db, stmts, NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "gen-vectors: %s: %s\n", name,
 		        sqlite3_errmsg(db));
 		exit(1);
 	}
@@ -270,6 +276,48 @@ main(int argc, char **argv)
 	envx_vault_close(v);
 	v = NULL;
 
+	/* The migration inputs, from the vault as it is now, before staging
+	 * allows anything: without an allowance every MAC is the same in
+	 * formats 1, 2 and 3 (CHANGES.md), so dropping the tables that the
+	 * older formats lack leaves every MAC valid. */
+	make_older(dir, "v2.vault",
+	           "DROP TABLE allowed_names; PRAGMA user_version = 2; VACUUM");
+	make_older(dir, "v1.vault",
+	           "DROP TABLE allowed_names; DROP TABLE audit; "
+	           "PRAGMA user_version = 1; VACUUM");
+
+	/* staging allows NODE_OPTIONS (VF-3.7), audited as the CLI does,
+	 * then holds a value under it */
+	if (envx_vault_open(path, true, &v, &err) < 0) {
+		die("reopen", &err);
+	}
+	envx_vault_set_actor(v, "vectors");
+	if (envx_vault_begin(v, &err) < 0) {
+		die("begin", &err);
+	}
+	e = open_unlocked(v, "staging", ci);
+	{
+		bool changed = false;
+
+		if (envx_env_allow(e, ALLOWED_NAME, true, &changed, &err) < 0 ||
+		    !changed ||
+		    envx_vault_audit(v, "allow", "staging", ALLOWED_NAME,
+		                     ALLOWED_NAME, &err) < 0 ||
+		    envx_vault_commit(v, &err) < 0) {
+			die("allow " ALLOWED_NAME, &err);
+		}
+	}
+	if (envx_vault_begin(v, &err) < 0) {
+		die("begin", &err);
+	}
+	set(v, e, ALLOWED_NAME, ALLOWED_VALUE, NULL);
+	if (envx_vault_commit(v, &err) < 0) {
+		die("commit " ALLOWED_NAME, &err);
+	}
+	envx_env_free(e);
+	envx_vault_close(v);
+	v = NULL;
+
 	/* identity.txt, identity-encrypted.txt, passphrase.txt */
 	if (envx_identity_encode(ci, NULL, 0, &text, &err) < 0) {
 		die("identity text", &err);
@@ -295,12 +343,14 @@ main(int argc, char **argv)
 		                    json_string(staging[i].value));
 	}
 	json_object_set_new(secrets, "API_KEY", json_string(api_key[0]));
+	json_object_set_new(secrets, ALLOWED_NAME, json_string(ALLOWED_VALUE));
 	hist = json_array();
 	for (i = 0; i < 3; i++) {
 		json_array_append_new(hist, json_string(api_key[i]));
 	}
 	json_array_append_new(hist, json_string(api_key[0]));
 	json_object_set_new(env, "unlock", json_string("identity.txt"));
+	json_object_set_new(env, "allowed", json_pack("[s]", ALLOWED_NAME));
 	json_object_set_new(env, "secrets", secrets);
 	json_object_set_new(env, "history",
 	                    json_pack("{s:o}", "API_KEY", hist));
@@ -312,13 +362,15 @@ main(int argc, char **argv)
 		                    json_string(production[i].value));
 	}
 	json_object_set_new(env, "unlock", json_string("passphrase.txt"));
+	json_object_set_new(env, "allowed", json_array());
 	json_object_set_new(env, "secrets", secrets);
 	json_object_set_new(envs, "production", env);
 	env = json_object();
 	json_object_set_new(env, "unlock", json_null());
+	json_object_set_new(env, "allowed", json_array());
 	json_object_set_new(env, "names", json_pack("[s]", "LOCAL_ONLY"));
 	json_object_set_new(envs, "local", env);
-	json_object_set_new(root, "format", json_integer(2));
+	json_object_set_new(root, "format", json_integer(3));
 	json_object_set_new(root, "passphrase", json_string(PASSPHRASE));
 	json_object_set_new(root, "environments", envs);
 	dump = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -329,9 +381,8 @@ main(int argc, char **argv)
 	free(dump);
 	json_decref(root);
 
-	make_v1(dir);
-
-	/* Self-check: the passphrase opens production read-only. */
+	/* Self-check: the passphrase opens production read-only, and the
+	 * identity opens staging with its allowance and allowed value. */
 	{
 		struct envx_unlock how = {.ask = ask_vector_passphrase};
 		struct envx_secbuf val = {0};
@@ -344,6 +395,16 @@ main(int argc, char **argv)
 		}
 		if (strcmp((const char *)val.data, production[3].value) != 0) {
 			die("self-check: wrong value", NULL);
+		}
+		envx_secbuf_release(&val);
+		envx_env_free(e);
+		e = open_unlocked(v, "staging", ci);
+		if (!envx_env_name_allowed(e, ALLOWED_NAME) ||
+		    envx_env_get(e, ALLOWED_NAME, &val, &err) < 0) {
+			die("self-check: staging", &err);
+		}
+		if (strcmp((const char *)val.data, ALLOWED_VALUE) != 0) {
+			die("self-check: wrong " ALLOWED_NAME, NULL);
 		}
 		envx_secbuf_release(&val);
 		envx_env_free(e);
