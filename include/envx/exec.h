@@ -6,6 +6,7 @@
 #ifndef ENVX_EXEC_H
 #define ENVX_EXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "envx/error.h"
@@ -14,6 +15,14 @@
 /* Exit statuses for a command that could not be run (as sh does). */
 #define ENVX_EXEC_STATUS_NOT_EXECUTABLE 126
 #define ENVX_EXEC_STATUS_NOT_FOUND      127
+
+/* The longest "NAME=value" string, NUL included, that Linux passes to a
+ * program (MAX_ARG_STRLEN: 32 pages); execve fails with E2BIG past it. */
+#define ENVX_EXEC_STRING_MAX ((size_t)131072)
+
+/* Whether a secret with a name_len-byte name and a value_len-byte value fits
+ * in one environment string (ENVX_EXEC_STRING_MAX). */
+bool envx_exec_fits(size_t name_len, size_t value_len);
 
 enum envx_exec_flags {
 	/* Variables already set in the parent win over vault values. */
@@ -55,8 +64,10 @@ void envx_exec_env_init(struct envx_exec_env *e);
  * - refused names (envx_name_refused) from secrets are never injected and
  *   are listed in e->skipped; an inherited one is left alone.
  * O((parent + secrets) log(parent + secrets)). Returns 0, ENVX_E_INPUT for an
- * invalid secret name or a value containing NUL (naming the secret, never the
- * value), or ENVX_E_INTERNAL; e is left released on failure. err may be NULL.
+ * invalid secret name, a value containing NUL or an injected secret that does
+ * not fit in one environment string (envx_exec_fits; naming the secret, never
+ * the value), or ENVX_E_INTERNAL; e is left released on failure. err may be
+ * NULL.
  */
 int envx_exec_env_build(struct envx_exec_env *e, char *const *parent,
                         const struct envx_kvset *secrets, const char *env_name,

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "envx/exec.h"
 #include "util/banned.h"
 
 /*
@@ -57,6 +58,19 @@ envx_cli_refused_skip(const char *what, const char *env, const char *name)
 	              "%s %s",
 	              what, name, env, why != NULL ? why->why : "a program",
 	              why != NULL ? why->pattern : name, env, env, name);
+}
+
+void
+envx_cli_exec_fit_warn(const char *env, const char *name, size_t len)
+{
+	if (envx_exec_fits(strlen(name), len)) {
+		return;
+	}
+	envx_cli_warn("warning: %s in %s is %zu bytes: 'envx exec' cannot pass "
+	              "it to a program (Linux passes at most %zu bytes per "
+	              "NAME=value string); 'envx get' and 'envx export' still "
+	              "read it",
+	              name, env, len, ENVX_EXEC_STRING_MAX);
 }
 
 int

@@ -67,6 +67,9 @@ void envx_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * 'NAME' from ENV: <whose> can take code to run from it; ..." with the
  * `envx env allow` line. */
 void envx_cli_refused_skip(const char *what, const char *env, const char *name);
+/* Warns when NAME's len-byte value in ENV is too long for exec to pass
+ * (envx_exec_fits): it is stored, and get and export still read it. */
+void envx_cli_exec_fit_warn(const char *env, const char *name, size_t len);
 /* Prints "envx: <msg>" to stderr and returns the exit status for err. */
 int envx_cli_fail(const struct envx_error *err);
 /* Prints "envx: <printf>" and returns status. */

@@ -163,6 +163,10 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	envx_cli_note(ctx, "imported %zu secret%s into %s (%zu unchanged)",
 	              written, written == 1 ? "" : "s", env,
 	              res.pairs.count - written);
+	for (i = 0; i < res.pairs.count; i++) {
+		envx_cli_exec_fit_warn(env, envx_kvset_name(&res.pairs, i),
+		                       res.pairs.items[i].value_len);
+	}
 done:
 	envx_kvset_release(&current);
 	envx_dotenv_result_release(&res);

@@ -168,6 +168,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	envx_cli_note(ctx, "set %s in %s (version %llu)", name, env,
 	              (unsigned long long)version);
+	envx_cli_exec_fit_warn(env, name, value.len);
 done:
 	envx_secbuf_release(&value);
 	envx_env_free(e);

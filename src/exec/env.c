@@ -118,6 +118,34 @@ check_secret(const struct envx_kvset *secrets, size_t i, struct envx_error *err)
 	return 0;
 }
 
+/* ENVX_E_INPUT when secret i cannot be one environment string. */
+static int
+check_fits(const struct envx_kvset *secrets, size_t i, struct envx_error *err)
+{
+	size_t nlen = secrets->items[i].name_len;
+	size_t vlen = secrets->items[i].value_len;
+
+	if (envx_exec_fits(nlen, vlen)) {
+		return 0;
+	}
+	return envx_error_set(
+	        err, ENVX_E_INPUT,
+	        "cannot pass secret '%s' to the command: "
+	        "'%s=value' is %zu bytes and Linux passes at most "
+	        "%zu per environment string (MAX_ARG_STRLEN); "
+	        "read it with 'envx get' or 'envx export', or "
+	        "store it in a file and pass its path",
+	        envx_kvset_name(secrets, i), envx_kvset_name(secrets, i),
+	        nlen + vlen + 2, ENVX_EXEC_STRING_MAX);
+}
+
+bool
+envx_exec_fits(size_t name_len, size_t value_len)
+{
+	return name_len < ENVX_EXEC_STRING_MAX &&
+	       value_len <= ENVX_EXEC_STRING_MAX - name_len - 2;
+}
+
 /* Appends "name=value\0" to the arena and returns its start. */
 static char *
 put(unsigned char *arena, size_t *used, const char *name, size_t nlen,
@@ -281,12 +309,20 @@ envx_exec_env_build_allowing(struct envx_exec_env *e, char *const *parent,
 		} else if (pfate[i] == P_ENVX) {
 			size += strlen(ENV_VAR) + strlen(env_name) + 2;
 		} else {
+			r = check_fits(secrets, pfate[i], err);
+			if (r < 0) {
+				goto out;
+			}
 			size += secrets->items[pfate[i]].name_len +
 			        secrets->items[pfate[i]].value_len + 2;
 		}
 	}
 	for (i = 0; i < nsec; i++) {
 		if (inject[i] == 1) {
+			r = check_fits(secrets, i, err);
+			if (r < 0) {
+				goto out;
+			}
 			count++;
 			size += secrets->items[i].name_len +
 			        secrets->items[i].value_len + 2;

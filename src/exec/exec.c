@@ -169,10 +169,49 @@ try_exec(const struct cands *c, char *const argv[], char *const envp[])
 	return saw_eacces ? EACCES : (c->searched ? ENOENT : last);
 }
 
+/*
+ * E2BIG: how big argv and envp are against the system's limit, and which
+ * environment string is the largest (by name, never its value).
+ */
 static int
-exec_failure(const char *cmd, const struct cands *c, int e, int *status,
-             struct envx_error *err)
+too_big(const char *cmd, char *const argv[], char *const envp[],
+        struct envx_error *err)
 {
+	size_t total = 0;
+	size_t n = 0;
+	size_t big = 0;
+	size_t biglen = 0;
+	size_t i;
+	long max = sysconf(_SC_ARG_MAX);
+
+	for (i = 0; argv[i] != NULL; i++, n++) {
+		total += strlen(argv[i]) + 1 + sizeof(char *);
+	}
+	for (i = 0; envp[i] != NULL; i++, n++) {
+		size_t len = strlen(envp[i]) + 1;
+
+		total += len + sizeof(char *);
+		if (len > biglen) {
+			biglen = len;
+			big = i;
+		}
+	}
+	return envx_error_set(
+	        err, ENVX_E_IO,
+	        "cannot run '%.200s': argument list and environment too long "
+	        "(%zu strings, %zu bytes; this system allows %ld in all "
+	        "(ARG_MAX) and %zu per string); the largest is %.*s (%zu "
+	        "bytes)",
+	        cmd, n, total, max, ENVX_EXEC_STRING_MAX,
+	        biglen > 0 ? (int)strcspn(envp[big], "=") : 0,
+	        biglen > 0 ? envp[big] : "", biglen);
+}
+
+static int
+exec_failure(char *const argv[], char *const envp[], const struct cands *c,
+             int e, int *status, struct envx_error *err)
+{
+	const char *cmd = argv[0];
 	struct stat st;
 	const char *why;
 
@@ -188,6 +227,9 @@ exec_failure(const char *cmd, const struct cands *c, int e, int *status,
 	if (status != NULL) {
 		*status = ENVX_EXEC_STATUS_NOT_EXECUTABLE;
 	}
+	if (e == E2BIG) {
+		return too_big(cmd, argv, envp, err);
+	}
 	switch (e) {
 	case EACCES:
 		why = "permission denied";
@@ -198,9 +240,6 @@ exec_failure(const char *cmd, const struct cands *c, int e, int *status,
 		break;
 	case ENOEXEC:
 		why = "exec format error (a script needs a '#!' line)";
-		break;
-	case E2BIG:
-		why = "argument list and environment too long";
 		break;
 	case ENOTDIR:
 		why = "not a directory";
@@ -257,7 +296,7 @@ envx_exec_replace(char *const argv[], char *const envp[], int *status,
 	 * fails, so restoring the rlimit early cannot leak a core. */
 	envx_harden_restore_for_child();
 	e = try_exec(&c, argv, envp);
-	r = exec_failure(argv[0], &c, e, status, err);
+	r = exec_failure(argv, envp, &c, e, status, err);
 out:
 	cands_release(&c);
 	return r;
@@ -714,7 +753,7 @@ envx_exec_redacted(char *const argv[], char *const envp[],
 	} while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(child_errno)) {
 		reap(&run, 0);
-		r = exec_failure(argv[0], &c, child_errno, status, err);
+		r = exec_failure(argv, envp, &c, child_errno, status, err);
 		status_done = true;
 		goto out;
 	}

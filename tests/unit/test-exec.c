@@ -189,6 +189,46 @@ test_exec_env_collapses_duplicate_names(void **state)
 	}
 }
 
+/* MAX_ARG_STRLEN: "NAME=value" with its NUL fits in 131072 bytes, or the
+ * build fails naming the secret (never the value); an inherited variable or
+ * a secret that is not injected is not checked. */
+static void
+test_exec_env_string_limit(void **state)
+{
+	char *parent[] = {S("KEEP=mine"), NULL};
+	size_t max = ENVX_EXEC_STRING_MAX;
+	char *v = malloc(max);
+	struct envx_kvset s;
+	struct envx_exec_env e;
+	struct envx_error err;
+
+	(void)state;
+	assert_non_null(v);
+	assert_true(envx_exec_fits(1, max - 3));
+	assert_false(envx_exec_fits(1, max - 2));
+	assert_false(envx_exec_fits(max, 0));
+	assert_false(envx_exec_fits(SIZE_MAX - 1, SIZE_MAX - 1));
+	memset(v, 'v', max);
+	envx_kvset_init(&s);
+	assert_int_equal(envx_kvset_add(&s, "OK", 2, v, max - 4, 0, NULL), 0);
+	assert_int_equal(envx_exec_env_build(&e, parent, &s, NULL, 0, NULL), 0);
+	assert_int_equal(strlen(e.envp[1]) + 1, max);
+	envx_exec_env_release(&e);
+	assert_int_equal(envx_kvset_add(&s, "KEEP", 4, v, max, 0, NULL), 0);
+	/* KEEP is inherited and kept: its long vault value is never passed */
+	assert_int_equal(envx_exec_env_build(&e, parent, &s, NULL,
+	                                     ENVX_EXEC_KEEP_EXISTING, NULL),
+	                 0);
+	envx_exec_env_release(&e);
+	assert_int_equal(envx_exec_env_build(&e, parent, &s, NULL, 0, &err),
+	                 ENVX_E_INPUT);
+	assert_non_null(strstr(err.msg, "'KEEP'"));
+	assert_non_null(strstr(err.msg, "131072"));
+	assert_null(strstr(err.msg, "vvvv"));
+	envx_kvset_release(&s);
+	free(v);
+}
+
 static void
 test_exec_env_dangerous_names_not_injected(void **state)
 {
@@ -752,6 +792,7 @@ main(void)
 	        cmocka_unit_test(test_exec_env_sets_envx_env),
 	        cmocka_unit_test(test_exec_env_removes_identity_and_passphrase),
 	        cmocka_unit_test(test_exec_env_collapses_duplicate_names),
+	        cmocka_unit_test(test_exec_env_string_limit),
 	        cmocka_unit_test(test_exec_env_dangerous_names_not_injected),
 	        cmocka_unit_test(test_exec_env_refuses_nul_and_bad_names),
 	        cmocka_unit_test(test_exec_env_strings_live_in_secure_arena),
