@@ -55,6 +55,7 @@ queue_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
 	int r;
 
 	if (ctlen < ENVX_TAG_BYTES ||
+	    ctlen - ENVX_TAG_BYTES > ENVX_VALUE_MAX_BYTES ||
 	    sqlite3_column_bytes(st, 10) != ENVX_NONCE_BYTES) {
 		return envx_error_set(
 		        err, ENVX_E_INTEGRITY,
@@ -131,7 +132,9 @@ decrypt_range_run(void *arg)
 		if (envx_crypto_open_value(
 		            dr->key, &ad, job->nonce,
 		            dr->jobs->pool + job->ct_off, job->ct_len,
-		            dr->values->arena + kv->value_off) < 0) {
+		            dr->values->arena + kv->value_off) < 0 ||
+		    !envx_value_storable(dr->values->arena + kv->value_off,
+		                         kv->value_len)) {
 			dr->failed = i;
 			break;
 		}
@@ -181,7 +184,8 @@ decrypt_all(const struct envx_env *e, const unsigned char *key,
 			return envx_error_set(
 			        err, ENVX_E_INTEGRITY,
 			        "secret '%s' in environment '%s' does not "
-			        "decrypt: the vault is corrupt or tampered",
+			        "decrypt to a storable value (VF-3.3): the "
+			        "vault is corrupt or tampered",
 			        envx_kvset_name(values,
 			                        jobs->items[half[k].failed].kv),
 			        e->name);
@@ -257,16 +261,22 @@ hash_allowed(const struct envx_env *e, struct envx_lp *hs,
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* types first: sqlite3_column_text converts in place */
+		bool typed = sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+		             sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
+		             sqlite3_column_type(st, 2) == SQLITE_TEXT;
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
 
-		if (name == NULL || strlen(name) != nlen ||
-		    !envx_name_valid(name, nlen) ||
-		    sqlite3_column_type(st, 2) != SQLITE_TEXT) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "environment '%s' has a malformed "
-			                   "allowed-name row",
-			                   e->name);
+		if (!typed || name == NULL || strlen(name) != nlen ||
+		    !envx_name_valid(name, nlen)) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "environment '%s' failed its "
+			        "integrity check: an allowed-name row "
+			        "has an invalid name or a value of "
+			        "the wrong type",
+			        e->name);
 			break;
 		}
 		envx_lp_str(hs, "allow");
@@ -292,6 +302,49 @@ hash_allowed(const struct envx_env *e, struct envx_lp *hs,
 }
 
 /*
+ * Whether a row of compute_mac's query has the storage class of every column
+ * (VF-4.6): SQLite's column affinity lets a REAL or TEXT into an INTEGER
+ * column, and the MAC hashes integers as read, so "0.5" and 0 would hash
+ * alike. The version columns are NULL for a secret without versions.
+ */
+static bool
+row_typed(sqlite3_stmt *st)
+{
+	static const int want[12] = {
+	        SQLITE_TEXT,    SQLITE_INTEGER, SQLITE_TEXT,    SQLITE_INTEGER,
+	        SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER,
+	        SQLITE_TEXT,    SQLITE_TEXT,    SQLITE_BLOB,    SQLITE_BLOB};
+	bool versionless = sqlite3_column_type(st, 6) == SQLITE_NULL;
+	int i;
+
+	for (i = 0; i < 12; i++) {
+		int t = sqlite3_column_type(st, i);
+
+		if (i >= 6 && versionless) {
+			if (t != SQLITE_NULL) {
+				return false;
+			}
+		} else if (t != want[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A secret whose current version has no row: fail closed (every command,
+ * not only get, must refuse it). */
+static int
+no_current(const struct envx_env *e, const char *name, int64_t current,
+           struct envx_error *err)
+{
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "secret '%s' in environment '%s' has no row for "
+	                      "its current version %lld: the vault is corrupt "
+	                      "or tampered",
+	                      name, e->name, (long long)current);
+}
+
+/*
  * VF-3.4: the environment MAC over every secret and version row. With
  * values (and e unlocked), the current version of each secret is also
  * decrypted into values in the same pass: exec and export read every row
@@ -310,6 +363,7 @@ compute_mac(const struct envx_env *e, int64_t generation,
 	unsigned char cth[ENVX_HASH_BYTES];
 	char last[ENVX_NAME_MAX_BYTES + 2] = "";
 	bool have_last = false;
+	bool seen_current = false;
 	int64_t current = 0;
 	uint64_t nsecrets = 0;
 	uint64_t nversions = 0;
@@ -328,6 +382,14 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
+	if (generation < 1) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "environment '%s' has generation %lld (it "
+		                   "must be at least 1): the vault is corrupt "
+		                   "or tampered",
+		                   e->name, (long long)generation);
+		goto out;
+	}
 	sqlite3_bind_int64(st, 1, e->id);
 	envx_lp_init_hash(&hs, sub->mac, ENVX_KEY_BYTES);
 	envx_lp_str(&hs, "envx-env-mac-v1");
@@ -335,22 +397,32 @@ compute_mac(const struct envx_env *e, int64_t generation,
 	envx_lp_str(&hs, e->name);
 	envx_lp_u64(&hs, (uint64_t)generation);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* types first: sqlite3_column_text converts in place */
+		bool typed = row_typed(st);
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *desc = (const char *)sqlite3_column_text(st, 2);
 
-		if (name == NULL || desc == NULL ||
+		if (!typed || name == NULL || desc == NULL ||
 		    !envx_name_valid(name,
 		                     (size_t)sqlite3_column_bytes(st, 0)) ||
 		    strlen(name) != (size_t)sqlite3_column_bytes(st, 0)) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "environment '%s' has a malformed "
-			                   "secret row",
-			                   e->name);
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "environment '%s' failed its "
+			        "integrity check: a secret or version "
+			        "row has an invalid name or a value of "
+			        "the wrong type",
+			        e->name);
 			goto out;
 		}
 		size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
 
 		if (!have_last || strcmp(last, name) != 0) {
+			if (have_last && !seen_current) {
+				r = no_current(e, last, current, err);
+				goto out;
+			}
+			seen_current = false;
 			current = sqlite3_column_int64(st, 1);
 			envx_lp_str(&hs, "secret");
 			envx_lp_str(&hs, name);
@@ -389,6 +461,9 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		              (size_t)sqlite3_column_bytes(st, 9));
 		envx_lp_bytes(&hs, cth, sizeof(cth));
 		nversions++;
+		if (sqlite3_column_int64(st, 6) == current) {
+			seen_current = true;
+		}
 		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
 			r = queue_value(e, st, name, values, jobs, err);
 			if (r < 0) {
@@ -398,6 +473,10 @@ compute_mac(const struct envx_env *e, int64_t generation,
 	}
 	if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	if (have_last && !seen_current) {
+		r = no_current(e, last, current, err);
 		goto out;
 	}
 	r = hash_allowed(e, &hs, allowed, err);

@@ -86,6 +86,10 @@ int envx_env_mark_dirty(struct envx_env *e, struct envx_error *err);
 int envx_env_seal(struct envx_env *e, struct envx_error *err);
 
 /* VF-3.3: the associated data of a value. */
+/* Whether a decrypted value is one a writer could have stored (VF-3.3): at
+ * most ENVX_VALUE_MAX_BYTES and no NUL byte. Anything else read from a
+ * vault is an integrity failure, never printed or exported. */
+bool envx_value_storable(const unsigned char *value, size_t len);
 void envx_value_ad(struct envx_lp *ad, const struct envx_env *e,
                    const char *name, uint64_t version);
 

@@ -113,6 +113,13 @@ out:
 	return r;
 }
 
+bool
+envx_value_storable(const unsigned char *value, size_t len)
+{
+	return len <= ENVX_VALUE_MAX_BYTES &&
+	       (len == 0 || memchr(value, '\0', len) == NULL);
+}
+
 /* Decrypts the row's (nonce, ciphertext) in columns nc, nc+1 for version
  * ver of name into dst (ctlen - tag bytes). */
 static int
@@ -128,7 +135,9 @@ open_row(const struct envx_env *e, sqlite3_stmt *st, int nc, const char *name,
 	if (envx_crypto_open_value(
 	            e->sub->value, &ad, sqlite3_column_blob(st, nc),
 	            sqlite3_column_blob(st, nc + 1),
-	            (size_t)sqlite3_column_bytes(st, nc + 1), dst) < 0) {
+	            (size_t)sqlite3_column_bytes(st, nc + 1), dst) < 0 ||
+	    !envx_value_storable(dst, (size_t)sqlite3_column_bytes(st, nc + 1) -
+	                                      ENVX_TAG_BYTES)) {
 		goto bad;
 	}
 	return 0;

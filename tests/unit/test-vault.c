@@ -831,6 +831,23 @@ test_vault_env_mac_detects_row_changes(void **state)
 	         "INSERT INTO secrets (env_id, name, version, description, "
 	         "rotate_every, rotated_at, state) VALUES (1, 'C', 1, '', 0, "
 	         "0, 0)"},
+	        /* storage classes (VF-4.6): each of these reads back as the
+	         * same integer or bytes, so the MAC alone would not change */
+	        {"rotation interval as REAL",
+	         "UPDATE secrets SET rotate_every = rotate_every + 0.5 WHERE "
+	         "name = 'A'"},
+	        {"state as REAL",
+	         "UPDATE secrets SET state = state + 0.25 WHERE name = 'B'"},
+	        {"version time as REAL",
+	         "UPDATE versions SET created_at = created_at + 0.5"},
+	        {"ciphertext as TEXT",
+	         "UPDATE versions SET ciphertext = CAST(ciphertext AS TEXT)"},
+	        {"nonce as TEXT",
+	         "UPDATE versions SET nonce = CAST(nonce AS TEXT)"},
+	        {"author as BLOB",
+	         "UPDATE versions SET author = CAST(author AS BLOB)"},
+	        {"description as BLOB",
+	         "UPDATE secrets SET description = CAST(description AS BLOB)"},
 	};
 	struct envx_identity *owner = NULL;
 	char pristine[512];
