@@ -116,9 +116,14 @@ envx_schema_check(sqlite3 *db, int version, struct envx_error *err)
 			expected++;
 		}
 	}
+	/* VF-4.3: SQLite's own statistics table (ANALYZE, PRAGMA optimize)
+	 * changes only query plans, never results: it is tolerated when it
+	 * is exactly the table SQLite makes, and not counted. */
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT sql FROM sqlite_schema "
-	                       "WHERE sql IS NOT NULL",
+	                       "WHERE sql IS NOT NULL AND NOT (type = 'table' "
+	                       "AND name = 'sqlite_stat1' AND sql = 'CREATE "
+	                       "TABLE sqlite_stat1(tbl,idx,stat)')",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(db, err, "cannot read vault schema");
 		goto out;

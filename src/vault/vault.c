@@ -519,6 +519,35 @@ probe_read(struct envx_vault *v, int flags)
 	return rc;
 }
 
+/*
+ * VF-4.4: envx never writes WAL mode (file header bytes 18 and 19 are 2).
+ * A writer's PRAGMA journal_mode = DELETE converts such a file back; a
+ * reader refuses it, since SQLite would create envx.vault-wal and -shm
+ * beside it and read changes from a -wal file that envx never wrote.
+ */
+static int
+refuse_wal(const char *path, struct envx_error *err)
+{
+	unsigned char b[2];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		return 0; /* SQLite's open reports it */
+	}
+	n = pread(fd, b, sizeof(b), 18);
+	close(fd);
+	if (n != (ssize_t)sizeof(b) || (b[0] == 1 && b[1] == 1)) {
+		return 0;
+	}
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "vault '%s' is in a journal mode envx never "
+	                      "writes (SQLite WAL: file header bytes 18-19 are "
+	                      "%u, %u): something other than envx changed it; "
+	                      "any envx write command converts it back",
+	                      path, b[0], b[1]);
+}
+
 /* The directory holding path (".", or up to the last slash). */
 static void
 parent_dir(const char *path, char *out, size_t outsz)
@@ -641,6 +670,9 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 	}
 	r = busy_timeout(&v->busy_ms, err);
+	if (r == 0 && !writable) {
+		r = refuse_wal(path, err);
+	}
 	if (r == 0) {
 		r = recover_hot_journal(v, err);
 	}

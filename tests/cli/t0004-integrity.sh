@@ -98,4 +98,23 @@ t_failed_write_unchanged() {
 }
 ok "failed writes leave the vault byte-identical" t_failed_write_unchanged
 
+t_analyzed_reads() {
+  fresh
+  sql "ANALYZE" && [ "$(sql "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")" = 1 ] &&
+    [ "$("$ENVX" get staging TOKEN)" = second-version ] &&
+    printf 'after' | "$ENVX" set staging AFTER_ANALYZE -q
+}
+ok "a vault someone ran ANALYZE on (sqlite_stat1) still reads and writes" t_analyzed_reads
+
+t_wal_refused_on_read() {
+  fresh
+  [ "$(sql "PRAGMA journal_mode = WAL")" = wal ] || return 1
+  fails 4 "journal mode envx never writes" get staging TOKEN &&
+    [ ! -e envx.vault-wal ] && [ ! -e envx.vault-shm ] &&
+    printf 'v' | "$ENVX" set staging AFTER_WAL -q &&
+    [ "$(od -A n -t u1 -j 18 -N 2 envx.vault | tr -s ' ')" = " 1 1" ] &&
+    [ "$("$ENVX" get staging TOKEN)" = second-version ]
+}
+ok "a vault switched to WAL: readers refuse it (exit 4, no -wal/-shm made), a write converts it back" t_wal_refused_on_read
+
 finish
