@@ -528,16 +528,18 @@ probe_read(struct envx_vault *v, int flags)
 static int
 refuse_wal(const char *path, struct envx_error *err)
 {
-	unsigned char b[2];
+	unsigned char h[20];
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0) {
 		return 0; /* SQLite's open reports it */
 	}
-	n = pread(fd, b, sizeof(b), 18);
+	n = pread(fd, h, sizeof(h), 0);
 	close(fd);
-	if (n != (ssize_t)sizeof(b) || (b[0] == 1 && b[1] == 1)) {
+	/* not an SQLite file at all: the open that follows says so */
+	if (n != (ssize_t)sizeof(h) || memcmp(h, "SQLite format 3", 16) != 0 ||
+	    (h[18] == 1 && h[19] == 1)) {
 		return 0;
 	}
 	return envx_error_set(err, ENVX_E_INTEGRITY,
@@ -545,7 +547,7 @@ refuse_wal(const char *path, struct envx_error *err)
 	                      "writes (SQLite WAL: file header bytes 18-19 are "
 	                      "%u, %u): something other than envx changed it; "
 	                      "any envx write command converts it back",
-	                      path, b[0], b[1]);
+	                      path, h[18], h[19]);
 }
 
 /* The directory holding path (".", or up to the last slash). */
