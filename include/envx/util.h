@@ -138,8 +138,9 @@ int envx_duration_parse(const char *text, int64_t *seconds,
                         struct envx_error *err);
 /* Formats seconds as the largest exact unit: "90d", "12w", "36h". */
 void envx_duration_format(int64_t seconds, char *out, size_t outsz);
-/* Seconds since the epoch; $ENVX_NOW (seconds or YYYY-MM-DDTHH:MM:SSZ)
- * overrides the clock so tests can move time. */
+/* Seconds since the epoch. Only in a build configured with -Dtest_clock=true,
+ * $ENVX_NOW (seconds or YYYY-MM-DDTHH:MM:SSZ) overrides the clock so tests
+ * can move time; every other build ignores it. */
 int64_t envx_now(void);
 /* UTC "YYYY-MM-DDTHH:MM:SSZ" into out (>= 21 bytes). */
 void envx_time_format(int64_t t, char *out, size_t outsz);

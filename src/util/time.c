@@ -1,6 +1,10 @@
 /*
- * Durations ("90d") and UTC timestamps. $ENVX_NOW lets tests move the clock:
- * rotation deadlines depend on it, and waiting 90 days is not a test.
+ * Durations ("90d") and UTC timestamps. In a build configured with
+ * -Dtest_clock=true (ENVX_TEST_CLOCK), $ENVX_NOW lets tests move the clock:
+ * rotation deadlines depend on it, and waiting 90 days is not a test. Every
+ * other build ignores $ENVX_NOW: the times envx records (versions, rotation
+ * dates, audit events) are evidence, and must not be backdated by whoever
+ * can set an environment variable.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -99,12 +103,14 @@ envx_time_parse(const char *text, int64_t *t)
 int64_t
 envx_now(void)
 {
+#ifdef ENVX_TEST_CLOCK
 	const char *fake = getenv("ENVX_NOW");
 	int64_t t;
 
 	if (fake != NULL && *fake != '\0' && envx_time_parse(fake, &t) == 0) {
 		return t;
 	}
+#endif
 	return (int64_t)time(NULL);
 }
 

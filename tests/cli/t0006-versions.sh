@@ -60,6 +60,36 @@ t_rm_locked() {
 }
 ok "rm and rollback need the key; history works without it (unverified)" t_rm_locked
 
+# Seconds since the epoch of the CREATED time of NAME's newest version.
+created_of() {
+  "$ENVX" --json history staging "$1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["versions"][-1]["created_at"])'
+}
+
+# $ENVX_NOW is for tests only: a build people use must record the real time,
+# or anyone who can set a variable could backdate versions and rotations.
+t_clock_ignored() {
+  local before after at t
+  before=$(date -u +%s) &&
+    printf 'v' | ENVX_NOW=2001-01-01T00:00:00Z "$ENVX" set staging CLOCK_REAL >/dev/null 2>&1 &&
+    after=$(date -u +%s) && at=$(created_of CLOCK_REAL) && t=$(date -u -d "$at" +%s) &&
+    [ "$t" -ge "$before" ] && [ "$t" -le "$after" ] || {
+    echo "created_at '$at' is not between $before and $after" >&2
+    return 1
+  }
+}
+t_clock_honoured() {
+  printf 'v' | ENVX_NOW=2001-01-01T00:00:00Z "$ENVX" set staging CLOCK_FAKE >/dev/null 2>&1 &&
+    [ "$(created_of CLOCK_FAKE)" = 2001-01-01T00:00:00Z ]
+}
+if [ "${ENVX_BUILD_TEST_CLOCK:-false}" = true ]; then
+  skip "a default build ignores ENVX_NOW" "built with -Dtest_clock=true"
+  ok "a -Dtest_clock=true build records the time ENVX_NOW gives" t_clock_honoured
+else
+  ok "a default build ignores ENVX_NOW and records the real time" t_clock_ignored
+  skip "a -Dtest_clock=true build honours ENVX_NOW" "built without -Dtest_clock=true"
+fi
+
 t_usage() {
   fails 2 "missing ENV or NAME" history staging && fails 2 "too many" rm staging A B
 }

@@ -10,12 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
 #include "envx/util.h"
+#include "skip.h"
+
+/* The library's build option, passed to the unit tests too by
+ * tests/meson.build: -Dtest_clock=true defines ENVX_TEST_CLOCK. */
+#ifdef ENVX_TEST_CLOCK
+static const int have_test_clock = 1;
+#else
+static const int have_test_clock = 0;
+#endif
 
 static void
 test_util_buf_refuses_growth_past_max(void **state)
@@ -143,7 +153,7 @@ test_util_durations(void **state)
 }
 
 static void
-test_util_time_parse_and_env_override(void **state)
+test_util_time_parse(void **state)
 {
 	int64_t t;
 	char out[32];
@@ -153,10 +163,42 @@ test_util_time_parse_and_env_override(void **state)
 	envx_time_format(t, out, sizeof(out));
 	assert_string_equal(out, "2026-01-02T03:04:05Z");
 	assert_int_equal(envx_time_parse("garbage", &t), -1);
+}
+
+/* Built with -Dtest_clock=true: $ENVX_NOW moves the clock. */
+static void
+test_util_now_honours_envx_now_with_test_clock(void **state)
+{
+	char out[32];
+
+	(void)state;
+	if (!have_test_clock) {
+		envx_skip("built without -Dtest_clock=true");
+	}
 	setenv("ENVX_NOW", "2030-01-01", 1);
 	envx_time_format(envx_now(), out, sizeof(out));
-	assert_string_equal(out, "2030-01-01T00:00:00Z");
 	unsetenv("ENVX_NOW");
+	assert_string_equal(out, "2030-01-01T00:00:00Z");
+}
+
+/* Any other build ignores $ENVX_NOW: the clock is the real one. */
+static void
+test_util_now_ignores_envx_now_without_test_clock(void **state)
+{
+	int64_t before;
+	int64_t now;
+	int64_t after;
+
+	(void)state;
+	if (have_test_clock) {
+		envx_skip("built with -Dtest_clock=true");
+	}
+	setenv("ENVX_NOW", "2001-01-01T00:00:00Z", 1);
+	before = (int64_t)time(NULL);
+	now = envx_now();
+	after = (int64_t)time(NULL);
+	unsetenv("ENVX_NOW");
+	assert_true(now >= before && now <= after);
 }
 
 static void
@@ -227,7 +269,11 @@ main(void)
 	        cmocka_unit_test(test_util_kvset_grows_and_sorts_last_wins),
 	        cmocka_unit_test(test_util_names),
 	        cmocka_unit_test(test_util_durations),
-	        cmocka_unit_test(test_util_time_parse_and_env_override),
+	        cmocka_unit_test(test_util_time_parse),
+	        cmocka_unit_test(
+	                test_util_now_honours_envx_now_with_test_clock),
+	        cmocka_unit_test(
+	                test_util_now_ignores_envx_now_without_test_clock),
 	        cmocka_unit_test(test_util_private_file_checks),
 	};
 

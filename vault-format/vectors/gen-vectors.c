@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "envx/identity.h"
+#include "envx/util.h"
 #include "envx/vault.h"
 
 #define PASSPHRASE "envx test vectors: correct horse battery staple"
@@ -199,6 +200,13 @@ main(int argc, char **argv)
 	setenv("ENVX_NOW", "2025-01-15T09:30:00Z", 1);
 	setenv("USER", "vectors", 1);
 	setenv("ENVX_KDF", "2,19456,1", 1);
+	/* Only a library configured with -Dtest_clock=true honours it. */
+	if (envx_now() != 1736933400) {
+		fprintf(stderr,
+		        "gen-vectors: ENVX_NOW is ignored: link against "
+		        "a library configured with -Dtest_clock=true\n");
+		return 1;
+	}
 	snprintf(path, sizeof(path), "%s/vector.vault", dir);
 	unlink(path);
 
