@@ -41,6 +41,11 @@ struct envx_error {
 int envx_error_set(struct envx_error *err, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* Appends printf-style text to err's message (truncated to fit); the code
+ * is unchanged. err may be NULL. */
+void envx_error_append(struct envx_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
 /* Resets err (may be NULL) to ENVX_OK with an empty message. */
 void envx_error_clear(struct envx_error *err);
 

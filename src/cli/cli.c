@@ -602,6 +602,120 @@ identity_configured(const struct envx_ctx *ctx)
 	       (file != NULL && *file != '\0');
 }
 
+/* Edit distance (insert, delete, substitute, swap neighbours), capped. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	size_t lb = strlen(b);
+	size_t d[65][65];
+	size_t i;
+	size_t j;
+
+	if (la > 64 || lb > 64) {
+		return SIZE_MAX;
+	}
+	for (i = 0; i <= la; i++) {
+		d[i][0] = i;
+	}
+	for (j = 0; j <= lb; j++) {
+		d[0][j] = j;
+	}
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best) {
+				best = d[i - 1][j] + 1;
+			}
+			if (d[i][j - 1] + 1 < best) {
+				best = d[i][j - 1] + 1;
+			}
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best) {
+				best = d[i - 2][j - 2] + 1;
+			}
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *
+envx_cli_nearest(const char *word, const char *const *cands, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	size_t wlen = strlen(word);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t d;
+
+		/* a prefix of two or more bytes: "prod" for "production" */
+		if (wlen >= 2 && strncmp(cands[i], word, wlen) == 0) {
+			d = 1;
+		} else {
+			d = distance(word, cands[i]);
+		}
+		if (d < best_d) {
+			best_d = d;
+			best = cands[i];
+		}
+	}
+	/* close enough to be a typo: at most 2 edits, fewer for short
+	 * words */
+	return best_d <= (wlen <= 4 ? 1 : 2) ? best : NULL;
+}
+
+/* "no environment 'x' in vault 'v'" plus the ones there are and the
+ * nearest: err keeps its code. */
+static void
+env_not_found_hint(struct envx_ctx *ctx, const char *env,
+                   struct envx_error *err)
+{
+	struct envx_env_info *list = NULL;
+	struct envx_error ignored;
+	const char **names = NULL;
+	const char *near;
+	char all[256] = "";
+	size_t n = 0;
+	size_t i;
+	size_t used = 0;
+
+	if (envx_vault_env_list(ctx->vault, &list, &n, &ignored) < 0) {
+		return;
+	}
+	names = calloc(n + 1, sizeof(*names));
+	if (names == NULL) {
+		free(list);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		int w = snprintf(all + used, sizeof(all) - used, "%s%s",
+		                 i > 0 ? ", " : "", list[i].name);
+
+		names[i] = list[i].name;
+		used = w < 0 || (size_t)w >= sizeof(all) - used
+		               ? sizeof(all) - 1
+		               : used + (size_t)w;
+	}
+	near = envx_cli_nearest(env, names, n);
+	if (n == 0) {
+		envx_error_append(err, " (it has no environments: add one with "
+		                       "'envx env add NAME')");
+	} else if (near != NULL) {
+		envx_error_append(err,
+		                  "; did you mean '%s'? (environments: %s)",
+		                  near, all);
+	} else {
+		envx_error_append(err, " (environments: %s)", all);
+	}
+	free(names);
+	free(list);
+}
+
 int
 envx_ctx_unlock(struct envx_ctx *ctx, const char *env, struct envx_env **out,
                 struct envx_error *err)
@@ -620,6 +734,9 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 	int r;
 
 	r = envx_env_open(ctx->vault, env, &e, err);
+	if (r == ENVX_E_NOTFOUND) {
+		env_not_found_hint(ctx, env, err);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -649,6 +766,13 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 		how.identity = id;
 		how.identity_label = label;
 		r = envx_env_unlock(e, &how, err);
+	}
+	if (r == ENVX_E_LOCKED && id != NULL) {
+		envx_error_append(err,
+		                  " (to be granted access: run 'envx "
+		                  "identity show' and send the public key to "
+		                  "someone who can open '%s')",
+		                  env);
 	}
 	if (r < 0) {
 		envx_env_free(e);

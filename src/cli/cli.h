@@ -78,6 +78,10 @@ int envx_cli_error(int status, const char *fmt, ...)
 /* Prints "envx: <cmd>: <msg>" and the command's usage; returns 2. */
 int envx_cli_usage(const struct envx_ctx *ctx, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* The candidate nearest to word (a prefix of it, or at most two edits
+ * away; one for words of four bytes or fewer), or NULL: "did you mean". */
+const char *envx_cli_nearest(const char *word, const char *const *cands,
+                             size_t n);
 /* Prints a notice to stderr unless --quiet. */
 void envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -89,9 +89,26 @@ main(int argc, char **argv)
 	}
 	cmd = envx_command_find(argv[1]);
 	if (cmd == NULL) {
-		envx_cli_warn("unknown command '%.64s' (run 'envx help' for "
-		              "the list)",
-		              argv[1]);
+		const char *names[64];
+		const char *near;
+		size_t n = 0;
+		size_t i;
+
+		for (i = 0; i < envx_ncommands && n < 64; i++) {
+			if ((envx_commands[i].flags & ENVX_CMD_HIDDEN) == 0) {
+				names[n++] = envx_commands[i].name;
+			}
+		}
+		near = envx_cli_nearest(argv[1], names, n);
+		if (near != NULL) {
+			envx_cli_warn("unknown command '%.64s': did you mean "
+			              "'%s'? (run 'envx help' for the list)",
+			              argv[1], near);
+		} else {
+			envx_cli_warn("unknown command '%.64s' (run 'envx "
+			              "help' for the list)",
+			              argv[1]);
+		}
 		return 2;
 	}
 	if (sodium_init() < 0) {

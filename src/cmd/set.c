@@ -149,11 +149,16 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		if (value.len == 0 && !allow_empty) {
 			/* an empty stdin is far more often a mistake (a job
 			 * with no input) than a wish to blank a secret */
-			status = envx_cli_error(7,
-			                        "refusing to store an empty "
-			                        "value for %s in %s (pass "
-			                        "--allow-empty to store one)",
-			                        name, env);
+			status = envx_cli_error(
+			        7,
+			        "refusing to store an empty "
+			        "value for %s in %s: pipe the "
+			        "value in (printf '%%s' \"$VAR\" "
+			        "| envx set %s %s), or pass "
+			        "--generate for a random one, or "
+			        "--allow-empty to store an empty "
+			        "one",
+			        name, env, env, name);
 			goto done;
 		}
 	}

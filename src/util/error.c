@@ -25,6 +25,21 @@ envx_error_set(struct envx_error *err, int code, const char *fmt, ...)
 }
 
 void
+envx_error_append(struct envx_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	size_t used;
+
+	if (err == NULL) {
+		return;
+	}
+	used = strnlen(err->msg, sizeof(err->msg) - 1);
+	va_start(ap, fmt);
+	vsnprintf(err->msg + used, sizeof(err->msg) - used, fmt, ap);
+	va_end(ap);
+}
+
+void
 envx_error_clear(struct envx_error *err)
 {
 	if (err == NULL) {

@@ -214,4 +214,25 @@ PY
 }
 ok "^C at the hidden prompt restores echo and stores nothing" t_tty_prompt_interrupt_restores_echo
 
+t_did_you_mean() {
+  fails 2 "unknown command 'exce': did you mean 'exec'?" exce staging &&
+    fails 2 "did you mean 'list'?" lst staging &&
+    run frobnicate && expect_rc 2 && ! expect_err "did you mean" 2>/dev/null &&
+    fails 9 "no environment 'prod' in vault" exec prod -- true &&
+    expect_err "did you mean 'production'? (environments: local, production, staging)" &&
+    fails 9 "did you mean 'staging'?" get stagin X &&
+    fails 9 "(environments: local, production, staging)" get zzz X &&
+    ! expect_err "did you mean" 2>/dev/null
+}
+ok "a mistyped command or environment: the nearest match and what exists" t_did_you_mean
+
+t_next_steps() {
+  local other="$TEST_DIR/other-identity"
+  ENVX_IDENTITY='' "$ENVX" identity new -o "$other" >/dev/null 2>&1 &&
+    fails 3 "to be granted access: run 'envx identity show'" --identity "$other" get staging A &&
+    printf '' >"$TEST_DIR/empty" && run_in "$TEST_DIR/empty" set staging EMPTY_ONE &&
+    expect_rc 7 && expect_err "pipe the value in" && expect_err "--generate"
+}
+ok "cannot unlock and an empty stdin say what to do next" t_next_steps
+
 finish
