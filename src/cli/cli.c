@@ -205,8 +205,7 @@ envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 			break;
 		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			printf("usage: envx %s\n\n%s\n", ctx->cmd->usage,
-			       ctx->cmd->summary);
+			envx_cli_command_help(ctx->cmd);
 			return -1;
 		}
 		if (a[0] != '-' || a[1] == '\0') {

@@ -42,6 +42,13 @@ enum envx_cmd_flags {
 	ENVX_CMD_DECRYPTS = 1 << 3, /* harden the process before running */
 };
 
+/* What one option of a command does, for `envx help COMMAND`. */
+struct envx_optdoc {
+	const char *name; /* as in the options list: "--only" */
+	const char *arg;  /* "NAME,...", or NULL for a flag */
+	const char *help; /* one line */
+};
+
 struct envx_command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct envx_ctx *ctx);
@@ -50,7 +57,16 @@ struct envx_command {
 	const char *summary;        /* one line */
 	const char *const *options; /* long options, for completion */
 	const char *const *subcommands;
+	const struct envx_optdoc *docs; /* one per option, NULL-terminated */
+	const char *exits;   /* the exit statuses it can return: "0 2 3" */
+	const char *example; /* one command line */
 };
+
+/* The meaning of an exit status (0-10, 126, 127), one line. */
+const char *envx_exit_meaning(int status);
+/* Prints `envx help COMMAND`: usage, summary, options, exit statuses and an
+ * example, from the table (help.c). */
+void envx_cli_command_help(const struct envx_command *c);
 
 extern const struct envx_command envx_commands[];
 extern const size_t envx_ncommands;

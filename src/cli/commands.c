@@ -27,60 +27,140 @@ static const char *const opts_exec[] = {"--template", "--only",
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
 
+static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
+static const struct envx_optdoc docs_init[] = {
+        {"--env", "NAME",
+         "create this environment (repeat it; default: local, staging, "
+         "production)"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_identity[] = {
+        {"--passphrase", NULL,
+         "new: protect the secret key with a passphrase (Argon2id)"},
+        {"--output", "FILE", "new: write the identity to FILE"},
+        {"-o", "FILE", "the same as --output"},
+        {"--force", NULL, "new: overwrite an existing identity file"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_env[] = {
+        {"--force", NULL, "rm: delete an environment that still holds secrets"},
+        {"--remove", NULL,
+         "allow: withdraw the allowance (the secret stays, exec and export "
+         "skip it)"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_set[] = {
+        {"--rotate-every", "DUR",
+         "rotation schedule: a number and h, d or w (90d, 12w)"},
+        {"--description", "TEXT", "what the secret is for (not secret)"},
+        {"--generate", "[=LEN]",
+         "store LEN (default 32) random letters and digits instead of "
+         "reading a value"},
+        {"--raw", NULL, "keep a trailing newline of standard input"},
+        {"--allow-empty", NULL, "store an empty value (refused otherwise)"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_check[] = {
+        {"--template", "FILE",
+         "the template to check against (default ./.env.example; - for "
+         "standard input)"},
+        {"--strict", NULL,
+         "a name set but not in the template is an error, not a warning"},
+        {"--all", NULL,
+         "check every environment and look for values reused across them"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_exec[] = {
+        {"--template", "FILE",
+         "inject only the template's names; refuse to run when a required "
+         "one is missing"},
+        {"--only", "NAME,...",
+         "inject only these names; exit 1 before running when one is "
+         "missing"},
+        {"--keep-existing", NULL,
+         "variables already set win over vault values"},
+        {"--redact", NULL,
+         "stay the parent and replace every value in the command's output "
+         "with [redacted:NAME]"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_export[] = {
+        {"--format", "dotenv|json|shell|github",
+         "output format (default dotenv; github appends to $GITHUB_ENV with "
+         "masks)"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_import[] = {
+        {"--lenient", NULL,
+         "skip unparseable lines (with a warning) instead of importing "
+         "nothing"},
+        {NULL, NULL, NULL}};
+
 const struct envx_command envx_commands[] = {
         {"__complete", cmd_complete, ENVX_CMD_HIDDEN, "__complete [WORD...]",
-         "Print completion candidates (for shells).", none, none},
+         "Print completion candidates (for shells).", none, none, docs_none,
+         "0", "envx __complete exec --"},
         {"__refused", cmd_refused, ENVX_CMD_HIDDEN, "__refused",
          "Print the refused names, one pattern and its reason per line.", none,
-         none},
+         none, docs_none, "0", "envx __refused"},
         {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "check (ENV | --all) [--template FILE] [--strict]",
-         "Validate environments against .env.example.", opts_check, none},
+         "Validate environments against .env.example.", opts_check, none,
+         docs_check, "0 1 2 3 4 6 7 8 9",
+         "envx check staging --template .env.example"},
         {"env", cmd_env, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "env (list | add NAME | rm NAME [--force] | allow ENV [NAME] "
          "[--remove])",
          "List, add or remove environments; allow a refused name in one.",
-         opts_env, subs_env},
+         opts_env, subs_env, docs_env, "0 2 3 4 6 7 8 9",
+         "envx env allow production NODE_OPTIONS"},
         {"exec", cmd_exec, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "exec ENV [--template FILE] [--only NAME,...] [--keep-existing] "
          "[--redact] -- CMD [ARG...]",
-         "Run a command with the environment's secrets.", opts_exec, none},
+         "Run a command with the environment's secrets.", opts_exec, none,
+         docs_exec, "0 1 2 3 4 6 7 8 9 126 127",
+         "envx exec staging --redact -- npm run migrate:up"},
         {"export", cmd_export, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "export ENV [--format dotenv|json|shell|github]",
-         "Print an environment's values for another tool.", opts_export, none},
+         "Print an environment's values for another tool.", opts_export, none,
+         docs_export, "0 2 3 4 6 7 8 9", "envx export staging --format github"},
         {"get", cmd_get, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "get ENV NAME",
-         "Print one secret's value.", none, none},
+         "Print one secret's value.", none, none, docs_none, "0 2 3 4 6 7 8 9",
+         "envx get staging DATABASE_URL"},
         {"help", cmd_help, 0, "help [COMMAND]",
-         "Show the commands, or one command's usage.", none, none},
+         "Show the commands, or one command's usage.", none, none, docs_none,
+         "0 2", "envx help exec"},
         {"history", cmd_history, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "history ENV NAME",
          "Show a secret's versions with dates and authors, never values.", none,
-         none},
+         none, docs_none, "0 2 3 4 6 7 8 9",
+         "envx history staging DATABASE_URL"},
         {"identity", cmd_identity, ENVX_CMD_DECRYPTS,
          "identity (new [--passphrase] [-o FILE] [--force] | show)",
          "Create an identity, or print its public key.", opts_identity,
-         subs_identity},
+         subs_identity, docs_identity, "0 2 3 6 7 8 9",
+         "envx identity new --passphrase"},
         {"import", cmd_import, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "import ENV FILE|- [--lenient]",
          "Read a dotenv file into an environment (values literal).",
-         opts_import, none},
+         opts_import, none, docs_import, "0 2 3 4 6 7 8 9",
+         "envx import local .env"},
         {"init", cmd_init, ENVX_CMD_DECRYPTS, "init [--env NAME]...",
          "Create envx.vault here (and an identity if you have none).",
-         opts_init, none},
+         opts_init, none, docs_init, "0 2 3 4 6 7 8",
+         "envx init --env dev --env prod"},
         {"list", cmd_list, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "list ENV",
-         "List secret names and metadata, never values.", none, none},
+         "List secret names and metadata, never values.", none, none, docs_none,
+         "0 2 3 4 6 7 8 9", "envx list staging"},
         {"rm", cmd_rm, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS, "rm ENV NAME",
-         "Delete a secret and all its versions.", none, none},
+         "Delete a secret and all its versions.", none, none, docs_none,
+         "0 2 3 4 6 7 8 9", "envx rm staging OLD_TOKEN"},
         {"rollback", cmd_rollback, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "rollback ENV NAME [VERSION]",
          "Write an earlier value (default: the previous one) as a new version.",
-         none, none},
+         none, none, docs_none, "0 2 3 4 6 7 8 9",
+         "envx rollback staging DATABASE_URL"},
         {"set", cmd_set, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "set ENV NAME [--rotate-every DUR] [--description TEXT] "
          "[--generate[=LEN]] [--raw] [--allow-empty]",
-         "Store a value read from standard input or a prompt.", opts_set, none},
+         "Store a value read from standard input or a prompt.", opts_set, none,
+         docs_set, "0 2 3 4 6 7 8 9",
+         "printf %s \"$KEY\" | envx set staging API_KEY --rotate-every 90d"},
         {"version", cmd_version, 0, "version", "Print envx's version.", none,
-         none},
+         none, docs_none, "0", "envx version"},
 };
 
 const size_t envx_ncommands = sizeof(envx_commands) / sizeof(envx_commands[0]);

@@ -10,6 +10,106 @@
 #include "cmd/cmd.h"
 #include "util/banned.h"
 
+const char *
+envx_exit_meaning(int status)
+{
+	switch (status) {
+	case 0:
+		return "success";
+	case 1:
+		return "a check answered no (or a name --only asked for is "
+		       "missing)";
+	case 2:
+		return "usage error: unknown command or option, missing argument";
+	case 3:
+		return "cannot unlock: no identity or passphrase opens the "
+		       "environment";
+	case 4:
+		return "integrity failure: tampered, corrupt, not an envx vault, "
+		       "or a newer format";
+	case 5:
+		return "remote failure";
+	case 6:
+		return "local I/O failure: disk full, read-only file system, "
+		       "vault busy past the timeout";
+	case 7:
+		return "invalid input: dotenv syntax, an invalid or refused "
+		       "name, a NUL in a value, a size limit";
+	case 8:
+		return "unsafe file: a key file readable by others, a vault "
+		       "writable by others, a symlink";
+	case 9:
+		return "not found: no such vault, environment, secret or file";
+	case 10:
+		return "internal error (a bug: please report it)";
+	case 126:
+		return "the command cannot be executed";
+	case 127:
+		return "the command was not found";
+	default:
+		return NULL;
+	}
+}
+
+static const struct envx_optdoc *
+find_doc(const struct envx_command *c, const char *opt)
+{
+	const struct envx_optdoc *d;
+
+	for (d = c->docs; d->name != NULL; d++) {
+		if (strcmp(d->name, opt) == 0) {
+			return d;
+		}
+	}
+	return NULL;
+}
+
+/* usage, summary, what each option does, the exit statuses, an example:
+ * all from the command table. */
+void
+envx_cli_command_help(const struct envx_command *c)
+{
+	const char *const *p;
+	const char *e;
+
+	printf("usage: envx %s\n\n%s\n", c->usage, c->summary);
+	if (c->options[0] != NULL) {
+		printf("\noptions:\n");
+	}
+	for (p = c->options; *p != NULL; p++) {
+		const struct envx_optdoc *d = find_doc(c, *p);
+		const char *arg = d != NULL && d->arg != NULL ? d->arg : "";
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%s%s", *p,
+		         arg[0] != '\0' && arg[0] != '[' ? " " : "", arg);
+		printf("  %-28s %s\n", left,
+		       d != NULL ? d->help : "(undocumented)");
+	}
+	printf("\nexit status:\n");
+	for (e = c->exits; *e != '\0';) {
+		char *end;
+		long code = strtol(e, &end, 10);
+		const char *m = envx_exit_meaning((int)code);
+
+		if (end == e) {
+			break;
+		}
+		if (code == 0 && strcmp(c->name, "exec") == 0) {
+			m = "the command succeeded; a status not listed here "
+			    "is the command's own (128+N when signal N "
+			    "killed it)";
+		}
+		printf("  %-4ld %s\n", code, m != NULL ? m : "(undocumented)");
+		e = end;
+		while (*e == ' ') {
+			e++;
+		}
+	}
+	printf("\nexample:\n  %s\n", c->example);
+	printf("\nGlobal options: envx help; everything else: envx(1).\n");
+}
+
 int
 cmd_help(int argc, char **argv, struct envx_ctx *ctx)
 {
@@ -37,8 +137,7 @@ cmd_help(int argc, char **argv, struct envx_ctx *ctx)
 			return envx_cli_error(2, "help: unknown command '%s'",
 			                      name);
 		}
-		printf("usage: envx %s\n\n%s\n", c->usage, c->summary);
-		printf("\nSee envx(1) for the global options and exit status.\n");
+		envx_cli_command_help(c);
 		return 0;
 	}
 	free(st.positional);

@@ -179,7 +179,7 @@ cmd_identity(int argc, char **argv, struct envx_ctx *ctx)
 		return identity_show(argc - 1, argv + 1, ctx);
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		printf("usage: envx %s\n", ctx->cmd->usage);
+		envx_cli_command_help(ctx->cmd);
 		return 0;
 	}
 	return envx_cli_usage(ctx, "unknown subcommand '%s'", argv[1]);

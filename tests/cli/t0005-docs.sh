@@ -41,6 +41,34 @@ t_bash_completion() {
 }
 ok "the bash completion script completes from the binary" t_bash_completion
 
+t_help_explains() {
+  local c o globals=' --vault --identity --passphrase-file --json --quiet --help '
+  for c in $commands; do
+    run help "$c"
+    expect_rc 0 && expect_out "usage: envx $c" && expect_out "exit status:" &&
+      expect_out "example:" &&
+      sed -n '/^example:/{n;p;}' "$TEST_DIR/run.out" | grep -q "envx $c" || return 1
+    case "$OUT" in *"(undocumented)"*)
+      echo "envx help $c: undocumented option or exit status" >&2
+      return 1
+      ;;
+    esac
+    for o in $("$ENVX" __complete "$c" --); do
+      case "$globals" in *" $o "*) continue ;; esac
+      grep -q -- "^  $o" "$TEST_DIR/run.out" || {
+        echo "envx help $c does not describe $o" >&2
+        return 1
+      }
+    done
+    # CMD --help prints the same
+    [ "$("$ENVX" "$c" --help)" = "$OUT" ] || {
+      echo "envx $c --help differs from envx help $c" >&2
+      return 1
+    }
+  done
+}
+ok "help COMMAND explains every option, the exit statuses and an example" t_help_explains
+
 t_help_unknown() { fails 2 "unknown command" help frob; }
 ok "help for an unknown command is exit 2" t_help_unknown
 
