@@ -2,6 +2,7 @@
  * `envx help [COMMAND]` and the hidden `envx __complete`, both generated
  * from the command table so they cannot drift from it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,10 +157,131 @@ cmd_help(int argc, char **argv, struct envx_ctx *ctx)
 	return 0;
 }
 
+/* Whether opt takes a separate value for command c (or globally). */
+static bool
+takes_value(const struct envx_command *c, const char *opt)
+{
+	const struct envx_optdoc *d = c != NULL ? find_doc(c, opt) : NULL;
+
+	if (strcmp(opt, "--vault") == 0 || strcmp(opt, "--identity") == 0 ||
+	    strcmp(opt, "--passphrase-file") == 0) {
+		return true;
+	}
+	return d != NULL && d->arg != NULL && d->arg[0] != '[';
+}
+
+static void
+offer(const char *cand, const char *cur)
+{
+	if (strncmp(cand, cur, strlen(cur)) == 0) {
+		printf("%s\n", cand);
+	}
+}
+
+static void
+offer_list(const char *const *p, const char *cur)
+{
+	for (; *p != NULL; p++) {
+		offer(*p, cur);
+	}
+}
+
+/* Environment names, or with env the names of its secrets: metadata only,
+ * read without a key (never a value, never a prompt). Any failure offers
+ * nothing. */
+static void
+offer_from_vault(const char *vault_opt, const char *env, const char *cur)
+{
+	char path[4096];
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	size_t n = 0;
+	size_t i;
+
+	/* a completion must answer at once, not wait for a writer */
+	setenv("ENVX_BUSY_TIMEOUT_MS", "50", 1);
+	if (envx_vault_locate(vault_opt, path, sizeof(path), &err) < 0 ||
+	    envx_vault_open(path, false, &v, &err) < 0) {
+		return;
+	}
+	if (env == NULL) {
+		struct envx_env_info *list = NULL;
+
+		if (envx_vault_env_list(v, &list, &n, &err) == 0) {
+			for (i = 0; i < n; i++) {
+				offer(list[i].name, cur);
+			}
+			free(list);
+		}
+	} else if (envx_env_open(v, env, &e, &err) == 0) {
+		struct envx_secret_info *list = NULL;
+
+		if (envx_env_secrets(e, &list, &n, &err) == 0) {
+			for (i = 0; i < n; i++) {
+				offer(list[i].name, cur);
+			}
+			free(list);
+		}
+		envx_env_free(e);
+	}
+	envx_vault_close(v);
+}
+
+/* What the positional word at index pos (0 = the first after the command
+ * name; words holds the earlier positionals) is: an environment, a secret
+ * of words[0], or nothing envx knows. */
+static void
+offer_positional(const struct envx_command *c, char **words, size_t pos,
+                 const char *vault_opt, const char *cur)
+{
+	static const char *const env_first[] = {
+	        "check", "exec", "export",   "get", "history", "import",
+	        "list",  "rm",   "rollback", "set", NULL};
+	static const char *const secret_second[] = {
+	        "get", "history", "rm", "rollback", "set", NULL};
+	const char *const *p;
+
+	if (c->subcommands[0] != NULL) {
+		if (pos == 0) {
+			offer_list(c->subcommands, cur);
+		} else if (pos == 1 && strcmp(c->name, "env") == 0 &&
+		           (strcmp(words[0], "rm") == 0 ||
+		            strcmp(words[0], "allow") == 0)) {
+			offer_from_vault(vault_opt, NULL, cur);
+		}
+		return;
+	}
+	for (p = env_first; *p != NULL; p++) {
+		if (strcmp(*p, c->name) == 0 && pos == 0) {
+			offer_from_vault(vault_opt, NULL, cur);
+			return;
+		}
+	}
+	for (p = secret_second; *p != NULL; p++) {
+		if (strcmp(*p, c->name) == 0 && pos == 1) {
+			offer_from_vault(vault_opt, words[0], cur);
+			return;
+		}
+	}
+	if (strcmp(c->name, "help") == 0 && pos == 0) {
+		size_t i;
+
+		for (i = 0; i < envx_ncommands; i++) {
+			if (!(envx_commands[i].flags & ENVX_CMD_HIDDEN)) {
+				offer(envx_commands[i].name, cur);
+			}
+		}
+	}
+}
+
 /*
  * `envx __complete WORD...`: the words typed so far after "envx"; prints
- * one candidate per line for the last word. Global options are always
- * candidates for a word starting with "-".
+ * one candidate per line for the last word: commands, options (a command's
+ * and the global ones), --format values, subcommands, environment names and
+ * secret names from the vault (metadata only, no key). Where a file or a
+ * value of the user's is expected it prints nothing, and the shell
+ * completes file names.
  */
 int
 cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
@@ -168,45 +290,81 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 	        "--vault", "--identity", "--passphrase-file",
 	        "--json",  "--quiet",    "--help",
 	        NULL};
+	static const char *const formats[] = {"dotenv", "json", "shell",
+	                                      "github", NULL};
 	const struct envx_command *c;
 	const char *cur = argc > 1 ? argv[argc - 1] : "";
-	const char *const *p;
-	size_t i;
+	const char *vault_opt = ctx->vault_opt;
+	char **words = NULL;
+	size_t npos = 0;
+	int i = 1;
+	int k;
 
-	(void)ctx;
-	if (argc <= 2) {
-		for (i = 0; i < envx_ncommands; i++) {
-			c = &envx_commands[i];
-			if (!(c->flags & ENVX_CMD_HIDDEN) &&
-			    strncmp(c->name, cur, strlen(cur)) == 0) {
-				printf("%s\n", c->name);
+	/* global options before the command */
+	while (i < argc - 1 && argv[i][0] == '-') {
+		if (takes_value(NULL, argv[i]) && i + 1 < argc - 1) {
+			if (strcmp(argv[i], "--vault") == 0) {
+				vault_opt = argv[i + 1];
+			}
+			i++;
+		}
+		i++;
+	}
+	if (i >= argc - 1) {
+		if (i > 1 && takes_value(NULL, argv[i - 1]) &&
+		    argv[i - 1][0] == '-') {
+			return 0; /* a file name: the shell's */
+		}
+		if (cur[0] == '-') {
+			offer_list(globals, cur);
+			return 0;
+		}
+		for (k = 0; (size_t)k < envx_ncommands; k++) {
+			c = &envx_commands[k];
+			if (!(c->flags & ENVX_CMD_HIDDEN)) {
+				offer(c->name, cur);
 			}
 		}
 		return 0;
 	}
-	c = envx_command_find(argv[1]);
-	if (c == NULL) {
+	c = envx_command_find(argv[i]);
+	if (c == NULL || (c->flags & ENVX_CMD_HIDDEN)) {
+		return 0;
+	}
+	if (argc - 2 > i && argv[argc - 2][0] == '-' &&
+	    takes_value(c, argv[argc - 2])) {
+		if (strcmp(argv[argc - 2], "--format") == 0) {
+			offer_list(formats, cur);
+		}
 		return 0;
 	}
 	if (cur[0] == '-') {
-		for (p = c->options; *p != NULL; p++) {
-			if (strncmp(*p, cur, strlen(cur)) == 0) {
-				printf("%s\n", *p);
-			}
-		}
-		for (p = globals; *p != NULL; p++) {
-			if (strncmp(*p, cur, strlen(cur)) == 0) {
-				printf("%s\n", *p);
-			}
-		}
+		offer_list(c->options, cur);
+		offer_list(globals, cur);
 		return 0;
 	}
-	if (argc == 3 && c->subcommands[0] != NULL) {
-		for (p = c->subcommands; *p != NULL; p++) {
-			if (strncmp(*p, cur, strlen(cur)) == 0) {
-				printf("%s\n", *p);
-			}
-		}
+	words = calloc((size_t)argc, sizeof(*words));
+	if (words == NULL) {
+		return 0;
 	}
+	for (k = i + 1; k < argc - 1; k++) {
+		if (strcmp(argv[k], "--") == 0) {
+			free(words);
+			return 0; /* the command to run: the shell's */
+		}
+		if (argv[k][0] == '-') {
+			if (strcmp(argv[k], "--vault") == 0 &&
+			    k + 1 < argc - 1) {
+				vault_opt = argv[k + 1];
+			}
+			if (takes_value(c, argv[k])) {
+				k++;
+			}
+			continue;
+		}
+		words[npos++] = argv[k];
+	}
+	offer_positional(c, words, npos, vault_opt, cur);
+	free(words);
 	return 0;
 }

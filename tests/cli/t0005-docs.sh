@@ -33,6 +33,31 @@ t_complete_options() {
 }
 ok "completion offers a command's options and subcommands" t_complete_options
 
+t_complete_from_vault() {
+  setup_vault && printf 'v1' | "$ENVX" set staging DB_URL -q &&
+    printf 'v2' | "$ENVX" set staging DB_USER -q || return 1
+  [ "$("$ENVX" __complete get st)" = staging ] &&
+    [ "$("$ENVX" __complete get staging DB_ </dev/null | tr '\n' ' ')" = "DB_URL DB_USER " ] &&
+    [ "$("$ENVX" __complete export staging --format '' | tr '\n' ' ')" = "dotenv json shell github " ] &&
+    [ "$("$ENVX" __complete env rm pro)" = production ] &&
+    [ "$("$ENVX" __complete exec staging -- '')" = "" ] &&
+    [ "$("$ENVX" __complete import staging '')" = "" ] &&
+    [ "$("$ENVX" __complete --vault envx.vault list lo)" = local ] &&
+    # metadata only: no key needed, no prompt, never a value
+    [ "$(ENVX_IDENTITY_FILE=/nonexistent "$ENVX" __complete get staging '' </dev/null | tr '\n' ' ')" = "DB_URL DB_USER " ] &&
+    ! "$ENVX" __complete get staging '' | grep -q v1 &&
+    [ "$(cd / && "$ENVX" __complete get '')" = "" ]
+}
+ok "completion offers environment names, secret names and --format values from the vault" t_complete_from_vault
+
+t_bash_completion_vault() {
+  PATH="$(dirname "$ENVX"):$PATH" bash -c '
+    . "$ENVX_SOURCE_ROOT/completions/bash/envx"
+    COMP_WORDS=(envx get staging DB_U); COMP_CWORD=3; _envx
+    [ "${COMPREPLY[*]}" = "DB_URL DB_USER" ]'
+}
+ok "the bash completion script completes secret names" t_bash_completion_vault
+
 t_bash_completion() {
   PATH="$(dirname "$ENVX"):$PATH" bash -c '
     . "$ENVX_SOURCE_ROOT/completions/bash/envx"
