@@ -32,3 +32,12 @@ else
 fi
 echo "\$ grep -c s3cret envx.vault   # the vault holds only ciphertext"
 grep -c s3cret envx.vault || true
+cat <<NEXT
+
+envx works: it is build/envx (meson install -C build puts it on your PATH).
+Next, in your own project:
+  envx init                       # envx.vault here, safe to commit
+  envx import local .env          # your existing .env, then delete the file
+  envx exec local -- npm run dev  # your app with the secrets in its environment
+  envx check local                # compare with .env.example (names, types, leaks)
+NEXT

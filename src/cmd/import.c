@@ -3,9 +3,14 @@
  * expanded) into an environment in one transaction. Unchanged values add no
  * version, so importing the same file twice is a no-op.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -49,6 +54,100 @@ unchanged(const struct envx_kvset *current, const char *name,
 	cur = envx_kvset_value(current, (size_t)j, &curlen);
 	return curlen == len &&
 	       (len == 0 || sodium_memcmp(cur, value, len) == 0);
+}
+
+extern char **environ;
+
+/* Runs `git -C DIR args... -- FILE` with no output; its exit status, or -1
+ * when git cannot be run. */
+static int
+git_quiet(const char *dir, const char *a1, const char *a2, const char *file)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = {(char *)"git", (char *)"-C", (char *)dir,  (char *)a1,
+	                (char *)a2,    (char *)"--", (char *)file, NULL};
+	char **envp;
+	size_t n = 0;
+	size_t k = 0;
+	pid_t pid;
+	int ws;
+	int rc;
+
+	/* git never sees the key that opened the vault */
+	while (environ[n] != NULL) {
+		n++;
+	}
+	envp = calloc(n + 1, sizeof(*envp));
+	if (envp == NULL) {
+		return -1;
+	}
+	for (n = 0; environ[n] != NULL; n++) {
+		if (strncmp(environ[n], "ENVX_IDENTITY", 13) != 0 &&
+		    strncmp(environ[n], "ENVX_PASSPHRASE", 15) != 0) {
+			envp[k++] = environ[n];
+		}
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		free(envp);
+		return -1;
+	}
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawnp(&pid, "git", &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	if (rc != 0) {
+		return -1;
+	}
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR) {
+			return -1;
+		}
+	}
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+/*
+ * After an import from a file inside a git work tree: a plaintext .env
+ * that git would commit (or already has) is the leak envx exists to end,
+ * so say what to do. Quiet when git is missing or the file is ignored.
+ */
+static void
+advise_plaintext(const struct envx_ctx *ctx, const char *file, const char *env)
+{
+	char dir[4096];
+	const char *slash = strrchr(file, '/');
+	const char *base = slash != NULL ? slash + 1 : file;
+	int ignored;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+	} else if (slash == file) {
+		snprintf(dir, sizeof(dir), "/");
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+	}
+	ignored = git_quiet(dir, "check-ignore", "-q", base);
+	if (ignored != 1) {
+		return; /* 0: ignored; 128 or -1: no work tree, or no git */
+	}
+	if (git_quiet(dir, "ls-files", "--error-unmatch", base) == 0) {
+		envx_cli_warn(
+		        "warning: '%s' is tracked by git: its values are "
+		        "in the repository (and its history once "
+		        "committed), so rotate them; then 'git rm --cached "
+		        "%s', add it to .gitignore and delete it ('envx "
+		        "export %s > %s' recreates it)",
+		        file, base, env, base);
+		return;
+	}
+	envx_cli_note(ctx,
+	              "'%s' is inside a git work tree and not ignored: now "
+	              "that its values are in the vault, delete it ('envx "
+	              "export %s > %s' recreates it) and add '%s' to "
+	              ".gitignore",
+	              file, env, base, base);
 }
 
 int
@@ -166,6 +265,9 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	for (i = 0; i < res.pairs.count; i++) {
 		envx_cli_exec_fit_warn(env, envx_kvset_name(&res.pairs, i),
 		                       res.pairs.items[i].value_len);
+	}
+	if (strcmp(file, "-") != 0) {
+		advise_plaintext(ctx, file, env);
 	}
 done:
 	envx_kvset_release(&current);

@@ -106,4 +106,25 @@ t_roundtrip() {
 }
 ok "random values survive set, export, import and get in every format" t_roundtrip
 
+t_git_advice() {
+  command -v git >/dev/null || return 0
+  local repo="$TEST_DIR/repo"
+  mkdir -p "$repo" && git -C "$repo" init -q && printf 'GIT_A=1\n' >"$repo/.env" || return 1
+  run import staging "$repo/.env"
+  expect_rc 0 && expect_err "inside a git work tree and not ignored" &&
+    expect_err "'envx export staging > .env' recreates it" || return 1
+  printf '.env\n' >"$repo/.gitignore"
+  run import staging "$repo/.env"
+  expect_rc 0 && ! expect_err "git" 2>/dev/null || return 1
+  rm "$repo/.gitignore" && git -C "$repo" add .env &&
+    run import staging "$repo/.env" && expect_rc 0 &&
+    expect_err "warning: '$repo/.env' is tracked by git" && expect_err "rotate them" || return 1
+  # outside any work tree, and from stdin: no advice
+  printf 'GIT_B=1\n' >"$TEST_DIR/plain.env"
+  (cd "$TEST_DIR" && GIT_CEILING_DIRECTORIES="$TEST_DIR" "$ENVX" --vault "$TEST_DIR/work/envx.vault" import staging plain.env) 2>"$TEST_DIR/e2" &&
+    ! grep -q git "$TEST_DIR/e2" &&
+    run_in "$repo/.env" import staging - && ! expect_err "git" 2>/dev/null
+}
+ok "import from a file git would commit says to delete it and ignore it; tracked is a warning" t_git_advice
+
 finish
