@@ -141,10 +141,11 @@ split_only(struct envx_ctx *ctx, char *list, char ***names, size_t *n)
 			*--end = '\0';
 		}
 		if (!envx_name_valid(p, strlen(p))) {
-			return envx_cli_usage(ctx,
-			                      "--only: invalid secret name "
-			                      "'%.64s'",
-			                      p);
+			struct envx_error err;
+
+			/* the message stops where a value could start */
+			envx_name_check(p, &err);
+			return envx_cli_usage(ctx, "--only: %s", err.msg);
 		}
 		(*names)[(*n)++] = p;
 		if (comma == NULL) {
@@ -294,6 +295,20 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	for (i = 0; i < ee.nskipped; i++) {
 		envx_cli_refused_skip("exec: not injecting", env,
 		                      envx_kvset_name(inject, ee.skipped[i]));
+	}
+	/* an allowance lets code-running names through: say so each time,
+	 * so a forged environment cannot do it silently */
+	for (i = 0; i < inject->count; i++) {
+		const char *name = envx_kvset_name(inject, i);
+		size_t k;
+
+		for (k = 0; k < nallowed; k++) {
+			if (strcmp(name, allowed[k]) == 0) {
+				envx_cli_warn("exec: injecting %s, a refused "
+				              "name that %s allows",
+				              name, env);
+			}
+		}
 	}
 	fflush(stdout);
 	/* nothing more is read from the vault: close it so its descriptor

@@ -198,7 +198,7 @@ too_big(const char *cmd, char *const argv[], char *const envp[],
 	}
 	return envx_error_set(
 	        err, ENVX_E_IO,
-	        "cannot run '%.200s': argument list and environment too long "
+	        "cannot run '%s': argument list and environment too long "
 	        "(%zu strings, %zu bytes; this system allows %ld in all "
 	        "(ARG_MAX) and %zu per string); the largest is %.*s (%zu "
 	        "bytes)",
@@ -211,16 +211,23 @@ static int
 exec_failure(char *const argv[], char *const envp[], const struct cands *c,
              int e, int *status, struct envx_error *err)
 {
-	const char *cmd = argv[0];
+	/* a word like NAME=value (env(1) style) is cut at the '=': what
+	 * follows could be a secret */
+	size_t shown = strcspn(argv[0], "=");
+	char disp[256];
+	const char *cmd = disp;
 	struct stat st;
 	const char *why;
+
+	snprintf(disp, sizeof(disp), "%.*s%s", (int)(shown > 200 ? 200 : shown),
+	         argv[0], argv[0][shown] == '=' ? "=…" : "");
 
 	if (e == ENOENT) {
 		if (status != NULL) {
 			*status = ENVX_EXEC_STATUS_NOT_FOUND;
 		}
 		return envx_error_set(
-		        err, ENVX_E_NOTFOUND, "cannot run '%.200s': %s", cmd,
+		        err, ENVX_E_NOTFOUND, "cannot run '%s': %s", cmd,
 		        c->searched ? "command not found"
 		                    : "no such file or directory");
 	}
@@ -233,7 +240,7 @@ exec_failure(char *const argv[], char *const envp[], const struct cands *c,
 	switch (e) {
 	case EACCES:
 		why = "permission denied";
-		if (!c->searched && stat(cmd, &st) == 0 &&
+		if (!c->searched && stat(argv[0], &st) == 0 &&
 		    S_ISDIR(st.st_mode)) {
 			why = "is a directory";
 		}
@@ -255,12 +262,12 @@ exec_failure(char *const argv[], char *const envp[], const struct cands *c,
 		break;
 	}
 	if (why != NULL) {
-		return envx_error_set(err, ENVX_E_IO, "cannot run '%.200s': %s",
+		return envx_error_set(err, ENVX_E_IO, "cannot run '%s': %s",
 		                      cmd, why);
 	}
 	return envx_error_set(err, ENVX_E_IO,
-	                      "cannot run '%.200s': exec failed (errno %d)",
-	                      cmd, e);
+	                      "cannot run '%s': exec failed (errno %d)", cmd,
+	                      e);
 }
 
 static int

@@ -3,6 +3,7 @@
  * turn a committed vault into code execution on every developer's machine.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "envx/util.h"
 #include "util/banned.h"
@@ -129,6 +130,35 @@ static const struct envx_refused refused[] = {
         {"MFLAGS", "make"},
         {"npm_config_*", "npm (config: script-shell, node-options)"},
         {"NPM_CONFIG_*", "npm (config: script-shell, node-options)"},
+        {"LESS", "less (a +! option runs a command)"},
+        {"LESSKEY*", "less (key files can set LESSOPEN)"},
+        {"LESSKEYIN*", "less (key files can set LESSOPEN)"},
+        {"LESSEDIT", "less (a command it runs)"},
+        {"MANOPT", "man (options: a pager or preprocessor)"},
+        {"SYSTEMD_PAGER", "systemctl and journalctl (a command they run)"},
+        {"PSQL_PAGER", "psql (a command it runs)"},
+        {"PSQL_EDITOR", "psql (a command it runs)"},
+        {"PSQLRC", "psql (a file run at start: it can run commands)"},
+        {"MAKEFILES", "make (makefiles read first, $(shell) runs code)"},
+        {"GIT_COMMON_DIR", "git (a repository's config and hooks)"},
+        {"GIT_ALLOW_PROTOCOL", "git (enables ext:: commands)"},
+        {"KSH_ENV", "ksh (a file run at start)"},
+        {"CLASSPATH", "the JVM (class path)"},
+        {"PYTHONPYCACHEPREFIX", "python (compiled modules loaded from it)"},
+        {"GOFLAGS", "go (-toolexec runs a command)"},
+        {"DOTNET_STARTUP_HOOKS", ".NET (assemblies run at start)"},
+        {"CORECLR_PROFILER*", ".NET (a profiler library loaded)"},
+        {"ERL_FLAGS", "erlang (-eval runs code)"},
+        {"ERL_AFLAGS", "erlang (-eval runs code)"},
+        {"ERL_ZFLAGS", "erlang (-eval runs code)"},
+        {"ERL_LIBS", "erlang (code path)"},
+        {"GEM_HOME", "ruby (gems loaded from it)"},
+        {"GEM_PATH", "ruby (gems loaded from it)"},
+        {"BUNDLE_GEMFILE", "bundler (a Gemfile is ruby code)"},
+        {"KUBECONFIG", "kubectl (exec credential plugins run commands)"},
+        {"DOCKER_CONFIG", "docker (credential helpers run commands)"},
+        {"AWS_CONFIG_FILE", "the AWS CLI and SDKs (credential processes)"},
+        {"CURL_HOME", "curl (.curlrc options)"},
         {"RUSTC_WRAPPER", "cargo (a command it runs)"},
         {"RUSTC_WORKSPACE_WRAPPER", "cargo (a command it runs)"},
 };
@@ -149,10 +179,18 @@ envx_name_refused(const char *name, size_t len)
 		const char *pat = refused[i].pattern;
 		size_t plen = strlen(pat);
 
-		if (pat[plen - 1] == '*'
-		            ? len >= plen - 1 &&
-		                      memcmp(name, pat, plen - 1) == 0
-		            : len == plen && memcmp(name, pat, len) == 0) {
+		/* npm reads npm_config_* in any case (Npm_Config_Script_Shell)
+		 */
+		bool nocase = strncmp(pat, "npm_config_", 11) == 0 ||
+		              strncmp(pat, "NPM_CONFIG_", 11) == 0;
+		bool prefix = pat[plen - 1] == '*';
+		size_t cmp = prefix ? plen - 1 : plen;
+
+		if (prefix ? len < cmp : len != cmp) {
+			continue;
+		}
+		if (nocase ? strncasecmp(name, pat, cmp) == 0
+		           : memcmp(name, pat, cmp) == 0) {
 			return &refused[i];
 		}
 	}
@@ -178,11 +216,19 @@ envx_name_check(const char *name, struct envx_error *err)
 		        "write: printf '%%s' \"$VALUE\" | envx set ENV %.*s",
 		        (int)before, name, (int)before, name);
 	}
-	/* never past an '=': what follows could be a value */
+	/* never past the first byte a name cannot hold: what follows ('=',
+	 * ':', a tab...) could be a value */
+	before = 0;
+	while (before < len && before < 64 &&
+	       ((name[before] >= 'A' && name[before] <= 'Z') ||
+	        (name[before] >= 'a' && name[before] <= 'z') ||
+	        name[before] == '_' ||
+	        (before > 0 && name[before] >= '0' && name[before] <= '9'))) {
+		before++;
+	}
 	return envx_error_set(err, ENVX_E_INPUT,
 	                      "invalid secret name '%.*s%s': names are "
 	                      "letters, digits and '_', not starting with a "
 	                      "digit",
-	                      (int)(before > 64 ? 64 : before), name,
-	                      before > 64 || before < len ? "…" : "");
+	                      (int)before, name, before < len ? "…" : "");
 }

@@ -94,7 +94,7 @@ envx_vault_quick_check(struct envx_vault *v, struct envx_error *err)
 
 	/* one line is enough to say it is corrupt; the count bounds the
 	 * work on a badly damaged file */
-	if (sqlite3_prepare_v2(v->db, "PRAGMA quick_check(1)", -1, &st, NULL) !=
+	if (sqlite3_prepare_v2(v->db, "PRAGMA integrity_check(1)", -1, &st, NULL) !=
 	    SQLITE_OK) {
 		snprintf(found, sizeof(found), "%s", sqlite3_errmsg(v->db));
 		goto out;

@@ -98,6 +98,26 @@ t_failed_write_unchanged() {
 }
 ok "failed writes leave the vault byte-identical" t_failed_write_unchanged
 
+t_damaged_index() {
+  # change 'production' in the envs name index only: the table row is
+  # intact, so a lookup through the index finds nothing
+  fresh
+  python3 - envx.vault <<'PY' || return 1
+import sqlite3, sys
+path = sys.argv[1]
+db = sqlite3.connect(path)
+size = db.execute("PRAGMA page_size").fetchone()[0]
+root = db.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_autoindex_envs_1'").fetchone()[0]
+db.close()
+data = bytearray(open(path, "rb").read())
+at = data.index(b"production", (root - 1) * size, root * size)
+data[at] ^= 0x20
+open(path, "wb").write(data)
+PY
+  fails 4 "is corrupt" get production TOKEN && fails 4 "is corrupt" list production
+}
+ok "a damaged index is corruption (exit 4), not 'no environment' (exit 9)" t_damaged_index
+
 t_analyzed_reads() {
   fresh
   sql "ANALYZE" && [ "$(sql "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")" = 1 ] &&

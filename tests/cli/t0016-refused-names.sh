@@ -124,10 +124,22 @@ t_escaped() {
     ! grep -q $'\a' "$TEST_DIR/run.err" && expect_err '\x1b]0;pwn\x07' &&
     run env rm "$esc" && ! grep -q $'\e' "$TEST_DIR/run.err" &&
     run env add "$esc" && ! grep -q $'\e' "$TEST_DIR/run.err" &&
-    run get staging "$nl" && [ "$(wc -l <"$TEST_DIR/run.err")" = 1 ] && expect_err 'A\x0aB' &&
+    run get staging "$nl" && [ "$(wc -l <"$TEST_DIR/run.err")" = 1 ] && expect_err "invalid secret name 'A…'" &&
     run frob$'\e[2J' && ! grep -q $'\e' "$TEST_DIR/run.err" &&
     run list $'\xc2\x9b'staging && ! grep -q $'\xc2\x9b' "$TEST_DIR/run.err" && expect_err '\xc2\x9b'
 }
 ok "control bytes in user input are escaped in every message" t_escaped
+
+t_injection_named() {
+  "$ENVX" env allow local PERL5LIB -q && printf '/opt/lib' | "$ENVX" set local PERL5LIB -q &&
+    run exec local -- sh -c 'printf %s "$PERL5LIB"' && expect_rc 0 && expect_out /opt/lib &&
+    expect_err "exec: injecting PERL5LIB, a refused name that local allows" &&
+    run_in /dev/null set local npm_CONFIG_script_shell && expect_rc 7 &&
+    run_in /dev/null set local LESS && expect_rc 7 && run_in /dev/null set local MAKEFILES && expect_rc 7 &&
+    run set local 'API_KEY:s3cret' && expect_rc 7 && ! expect_err s3cret 2>/dev/null &&
+    run exec local --only 'API_KEY=s3cret' -- true && expect_rc 2 && ! expect_err s3cret 2>/dev/null &&
+    run exec local 'API_KEY=s3cret' && expect_rc 127 && ! expect_err s3cret 2>/dev/null
+}
+ok "exec names each allowed refused name it injects; npm config in any case; no value echoed" t_injection_named
 
 finish
