@@ -296,6 +296,24 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 		envx_cli_refused_skip("exec: not injecting", env,
 		                      envx_kvset_name(inject, ee.skipped[i]));
 	}
+	/* --template promises every required name or nothing runs */
+	for (i = 0; t != NULL && i < ee.nskipped; i++) {
+		const char *name = envx_kvset_name(inject, ee.skipped[i]);
+		size_t k;
+
+		for (k = 0; k < t->nvars; k++) {
+			if (t->vars[k].optional == ENVX_TEMPLATE_REQUIRED &&
+			    strcmp(t->vars[k].name, name) == 0) {
+				status = envx_cli_error(
+				        1,
+				        "exec: %s is required by '%s' but "
+				        "not injected (see above): nothing "
+				        "was run",
+				        name, template_path);
+				goto done;
+			}
+		}
+	}
 	/* an allowance lets code-running names through: say so each time,
 	 * so a forged environment cannot do it silently */
 	for (i = 0; i < inject->count; i++) {

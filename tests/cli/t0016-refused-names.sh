@@ -142,4 +142,11 @@ t_injection_named() {
 }
 ok "exec names each allowed refused name it injects; npm config in any case; no value echoed" t_injection_named
 
+t_template_required_refused() {
+  "$ENVX" env allow local PERL5LIB --remove -q && printf 'PERL5LIB=\n' >tpl.env &&
+    rm -f ran && run exec local --template tpl.env -- touch ran &&
+    expect_rc 1 && expect_err "PERL5LIB is required by 'tpl.env' but not injected" && [ ! -e ran ]
+}
+ok "exec --template refuses to run when a required name is a refused one it withholds" t_template_required_refused
+
 finish
