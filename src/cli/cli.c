@@ -742,7 +742,10 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 	r = envx_ctx_identity(ctx, &id, err);
 	how.ask = env_passphrase;
 	how.ask_ctx = ctx;
-	if (r == ENVX_E_NOTFOUND && !identity_configured(ctx)) {
+	/* no identity at all, or a protected one the passphrase given did not
+	 * open: that passphrase may still open a passphrase recipient */
+	if ((r == ENVX_E_NOTFOUND && !identity_configured(ctx)) ||
+	    r == ENVX_E_LOCKED) {
 		/* no identity at all: a passphrase recipient may still open
 		 * it; the message says why there is no identity and how to
 		 * make one */

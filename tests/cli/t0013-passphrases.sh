@@ -123,4 +123,15 @@ t_ci_sources_serve_recipients() {
 }
 ok "ENVX_PASSPHRASE and --passphrase-file open a passphrase recipient" t_ci_sources_serve_recipients
 
+t_env_passphrase_past_protected_identity() {
+  # ENVX_PASSPHRASE is the environment's, not the identity's: the identity
+  # stays locked, the passphrase recipient opens production
+  [ "$(ENVX_PASSPHRASE=env-pass-two "$ENVX" --identity "$prot" get production DB_PASSWORD)" = prod-value ] &&
+    run --identity "$prot" get production DB_PASSWORD </dev/null &&
+    ENVX_PASSPHRASE=nope "$ENVX" --identity "$prot" get production DB_PASSWORD 2>"$TEST_DIR/e" </dev/null
+  [ $? = 3 ] && grep -q "wrong passphrase" "$TEST_DIR/e" &&
+    grep -q "the passphrase given did not open any of its passphrase recipients" "$TEST_DIR/e"
+}
+ok "a passphrase that does not open a protected identity is still tried on passphrase recipients" t_env_passphrase_past_protected_identity
+
 finish
