@@ -94,8 +94,8 @@ envx_vault_quick_check(struct envx_vault *v, struct envx_error *err)
 
 	/* one line is enough to say it is corrupt; the count bounds the
 	 * work on a badly damaged file */
-	if (sqlite3_prepare_v2(v->db, "PRAGMA integrity_check(1)", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v2(v->db, "PRAGMA integrity_check(1)", -1, &st,
+	                       NULL) != SQLITE_OK) {
 		snprintf(found, sizeof(found), "%s", sqlite3_errmsg(v->db));
 		goto out;
 	}
@@ -160,12 +160,25 @@ envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
 		                      "cannot get the current directory: %s",
 		                      strerror(errno));
 	}
-	for (;;) {
+	for (bool here = true;; here = false) {
 		char *slash;
 
 		snprintf(candidate, sizeof(candidate), "%s/%s",
 		         strcmp(dir, "/") == 0 ? "" : dir, ENVX_VAULT_FILENAME);
 		if (lstat(candidate, &st) == 0) {
+			/* a vault found above the current directory and owned
+			 * by someone else may have been planted there (a
+			 * shared /tmp): use it only when named */
+			if (!here && st.st_uid != geteuid() && st.st_uid != 0) {
+				return envx_error_set(
+				        err, ENVX_E_UNSAFE,
+				        "refusing vault '%s': found in a parent "
+				        "directory and owned by another user "
+				        "(uid %u); pass --vault '%s' or set "
+				        "ENVX_VAULT if it is the one you mean",
+				        candidate, (unsigned)st.st_uid,
+				        candidate);
+			}
 			if ((size_t)snprintf(out, outsz, "%s", candidate) >=
 			    outsz) {
 				return envx_error_set(err, ENVX_E_INPUT,

@@ -118,6 +118,23 @@ PY
 }
 ok "a damaged index is corruption (exit 4), not 'no environment' (exit 9)" t_damaged_index
 
+t_parent_vault_other_owner() {
+  [ "$(id -u)" = 0 ] || return 0 # needs chown
+  fresh
+  mkdir -p sub/deeper && chown nobody envx.vault || return 1
+  (cd sub/deeper && "$ENVX" get staging TOKEN >/dev/null 2>"$TEST_DIR/e")
+  local rc=$?
+  chown 0 envx.vault
+  [ $rc = 8 ] && grep -q "found in a parent directory and owned by another user" "$TEST_DIR/e" &&
+    chown nobody envx.vault &&
+    (cd sub/deeper && "$ENVX" --vault ../../envx.vault get staging TOKEN >/dev/null) &&
+    "$ENVX" get staging TOKEN >/dev/null
+  rc=$?
+  chown 0 envx.vault
+  return $rc
+}
+ok "a vault in a parent directory owned by another user is refused unless named (exit 8)" t_parent_vault_other_owner
+
 t_analyzed_reads() {
   fresh
   sql "ANALYZE" && [ "$(sql "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")" = 1 ] &&
