@@ -1002,6 +1002,29 @@ utf8_char_len(const unsigned char *p)
 	return n;
 }
 
+/* The code point of the valid n-byte UTF-8 character at p. */
+static uint32_t
+utf8_cp(const unsigned char *p, size_t n)
+{
+	uint32_t cp = n == 1 ? p[0] : (uint32_t)(p[0] & (0x7f >> n));
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	return cp;
+}
+
+/* C1 controls and the bidirectional controls that reorder what a terminal
+ * or an editor shows (Trojan Source): never shown raw. */
+static bool
+hidden_control(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
 const char *
 envx_safe_text(const char *s, char *out, size_t outsz)
 {
@@ -1015,7 +1038,7 @@ envx_safe_text(const char *s, char *out, size_t outsz)
 	while (*p != '\0') {
 		size_t n = utf8_char_len(p);
 		bool escape = n == 0 || p[0] < 0x20 || p[0] == 0x7f ||
-		              (n == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+		              hidden_control(utf8_cp(p, n));
 		size_t i;
 
 		if (escape) {
@@ -1069,6 +1092,18 @@ envx_json_print_string(FILE *f, const char *s)
 		default:
 			if (*p < 0x20 || *p == 0x7f) {
 				fprintf(f, "\\u%04x", *p);
+			} else if (*p >= 0x80) {
+				/* invalid UTF-8 would make the document
+				 * invalid: U+FFFD; hidden controls escaped */
+				size_t n = utf8_char_len(p);
+				uint32_t cp = n == 0 ? 0xfffd : utf8_cp(p, n);
+
+				if (n == 0 || hidden_control(cp)) {
+					fprintf(f, "\\u%04x", (unsigned)cp);
+				} else {
+					fwrite(p, 1, n, f);
+				}
+				p += (n == 0 ? 1 : n) - 1;
 			} else {
 				fputc(*p, f);
 			}

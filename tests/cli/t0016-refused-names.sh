@@ -149,4 +149,13 @@ t_template_required_refused() {
 }
 ok "exec --template refuses to run when a required name is a refused one it withholds" t_template_required_refused
 
+t_bidi_and_c1_escaped() {
+  printf 'v' | USER=$'x\xc2\x9b31m' "$ENVX" set local BIDI_T --description $'\u202eevil' -q &&
+    run list local && expect_out '\xe2\x80\xaeevil' && ! grep -q $'\u202e' "$TEST_DIR/run.out" &&
+    run --json history local BIDI_T && expect_out 'x\u009b31m' &&
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TEST_DIR/run.out" &&
+    run --json list local && expect_out '"\u202eevil"' && ! grep -q $'\xc2\x9b' "$TEST_DIR/run.out"
+}
+ok "bidi and C1 controls from the vault are escaped in text and JSON output" t_bidi_and_c1_escaped
+
 finish
