@@ -383,6 +383,29 @@ vault_alloc(const char *path, bool writable)
 	return v;
 }
 
+/* Whether a directory in path (not its last component) is a symbolic
+ * link; the first such prefix goes to out. */
+static bool
+symlinked_dir(const char *path, char *out, size_t outsz)
+{
+	const char *p = path;
+	struct stat st;
+
+	while ((p = strchr(p + 1, '/')) != NULL) {
+		size_t len = (size_t)(p - path);
+
+		if (len == 0 || len >= outsz) {
+			continue;
+		}
+		memcpy(out, path, len);
+		out[len] = '\0';
+		if (lstat(out, &st) == 0 && S_ISLNK(st.st_mode)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int
 open_db(struct envx_vault *v, int flags, struct envx_error *err)
 {
@@ -393,11 +416,22 @@ open_db(struct envx_vault *v, int flags, struct envx_error *err)
 	                         NULL);
 
 	if (rc != SQLITE_OK) {
-		int r = envx_error_set(err, ENVX_E_IO,
-		                       "cannot open vault '%s': %s", v->path,
-		                       v->db != NULL ? sqlite3_errmsg(v->db)
-		                                     : sqlite3_errstr(rc));
-		return r;
+		char link[PATH_MAX];
+
+		/* SQLite's NOFOLLOW refuses a symlink anywhere in the path,
+		 * which envx's own check (of the file itself) lets through */
+		if (symlinked_dir(v->path, link, sizeof(link))) {
+			return envx_error_set(
+			        err, ENVX_E_UNSAFE,
+			        "refusing vault '%s': '%s' in its "
+			        "path is a symbolic link (use the "
+			        "real path)",
+			        v->path, link);
+		}
+		return envx_error_set(err, ENVX_E_IO,
+		                      "cannot open vault '%s': %s", v->path,
+		                      v->db != NULL ? sqlite3_errmsg(v->db)
+		                                    : sqlite3_errstr(rc));
 	}
 	return 0;
 }

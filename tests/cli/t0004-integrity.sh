@@ -135,6 +135,14 @@ t_parent_vault_other_owner() {
 }
 ok "a vault in a parent directory owned by another user is refused unless named (exit 8)" t_parent_vault_other_owner
 
+t_symlinked_dir() {
+  fresh
+  mkdir -p real && cp envx.vault real/ && ln -sfn real linked &&
+    fails 8 "'linked' in its path is a symbolic link" --vault linked/envx.vault get staging TOKEN &&
+    "$ENVX" --vault real/envx.vault get staging TOKEN >/dev/null
+}
+ok "a vault reached through a symlinked directory is exit 8 with a clear message" t_symlinked_dir
+
 t_analyzed_reads() {
   fresh
   sql "ANALYZE" && [ "$(sql "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")" = 1 ] &&
