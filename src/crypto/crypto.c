@@ -215,7 +215,11 @@ envx_kdf_defaults(struct envx_kdf_params *kp, struct envx_error *err)
 	kp->m_kib = ENVX_KDF_M_DEFAULT;
 	kp->p = ENVX_KDF_P_DEFAULT;
 	if (over != NULL && *over != '\0') {
-		if (sscanf(over, "%u,%u,%u%c", &t, &m, &p, &extra) != 3) {
+		/* exactly three decimal numbers: sscanf alone would take
+		 * " 2", "+2" or "2, 19456" */
+		if (strspn(over, "0123456789,") != strlen(over) ||
+		    over[0] == ',' || strstr(over, ",,") != NULL ||
+		    sscanf(over, "%u,%u,%u%c", &t, &m, &p, &extra) != 3) {
 			return envx_error_set(err, ENVX_E_USAGE,
 			                      "invalid ENVX_KDF '%.40s': "
 			                      "expected t,m_kib,p",

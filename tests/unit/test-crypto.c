@@ -453,6 +453,13 @@ test_crypto_kdf_defaults_and_env_override(void **state)
 	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
 	setenv("ENVX_KDF", "3,65536,4x", 1);
 	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	/* exactly three decimal numbers: no sign, no blank */
+	setenv("ENVX_KDF", " 2,19456,1", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	setenv("ENVX_KDF", "+2,19456,1", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
+	setenv("ENVX_KDF", "2, 19456,1", 1);
+	assert_int_equal(envx_kdf_defaults(&kp, &err), ENVX_E_USAGE);
 	setenv("ENVX_KDF", "2,19456,1", 1);
 }
 
