@@ -67,8 +67,19 @@ envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
 		                      "inconsistent (%s)",
 		                      what, why);
 	case SQLITE_FULL:
-	case SQLITE_IOERR:
+		return envx_error_set(
+		        err, ENVX_E_IO,
+		        "%s: disk full: no space left for vault "
+		        "'%s' or its journal; nothing was written",
+		        what, db_path(db));
 	case SQLITE_READONLY:
+		return envx_error_set(err, ENVX_E_IO,
+		                      "%s: vault '%s' cannot be written here "
+		                      "(a read-only file system, or no write "
+		                      "permission on it or its directory); "
+		                      "nothing was written",
+		                      what, db_path(db));
+	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
 	case SQLITE_NOLFS:
