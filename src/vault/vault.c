@@ -745,6 +745,16 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 		goto out;
 	}
 	r = configure(v, err);
+	if (r == ENVX_E_INTERNAL) {
+		/* VF-6.3: configuring runs the first statement, which loads
+		 * the file's schema, so what fails here is the file: SQLite's
+		 * "unsupported file format", or an allocation that crafted
+		 * pages ask for and SQLite refuses ("out of memory") */
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "'%s' is not an envx vault (corrupt, or not "
+		                   "an SQLite database: %s)",
+		                   path, sqlite3_errmsg(v->db));
+	}
 	if (r < 0) {
 		goto out;
 	}

@@ -1597,6 +1597,47 @@ test_vault_foreign_files_refused(void **state)
 	                 ENVX_E_NOTFOUND);
 }
 
+/* Files whose schema SQLite cannot even load, found by fuzz-vault-open: an
+ * integrity failure (VF-6.3), not an internal error. */
+static void
+test_vault_unloadable_schema_is_integrity(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_error err;
+	unsigned char *data;
+	size_t len = 0;
+	char path[512];
+	char seed[1024];
+	const char *root = getenv("ENVX_SOURCE_ROOT");
+
+	(void)state;
+	/* a schema format number (header bytes 44-47) above SQLite's 4 */
+	tmp_path(path, sizeof(path), "schema-format");
+	make_vault(path, &owner);
+	data = slurp(path, &len);
+	assert_true(len > 100);
+	data[44] = data[45] = data[46] = 0;
+	data[47] = 5;
+	spit(path, data, len);
+	free(data);
+	assert_int_equal(envx_vault_open(path, false, &v, &err),
+	                 ENVX_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "unsupported file format"));
+	assert_int_equal(envx_vault_open(path, true, &v, &err),
+	                 ENVX_E_INTEGRITY);
+	/* crafted pages that make SQLite refuse an allocation */
+	snprintf(seed, sizeof(seed),
+	         "%s/tests/fuzz/corpus/vault-open/found-sqlite-nomem.vault",
+	         root != NULL ? root : ".");
+	tmp_path(path, sizeof(path), "nomem");
+	copy_file(seed, path);
+	assert_int_equal(envx_vault_open(path, false, &v, &err),
+	                 ENVX_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "not an envx vault"));
+	envx_identity_free(owner);
+}
+
 static void
 test_vault_unexpected_schema_refused(void **state)
 {
@@ -2880,6 +2921,7 @@ main(void)
 	                test_vault_open_without_writes_leaves_file_identical),
 	        cmocka_unit_test(test_vault_newer_format_refused),
 	        cmocka_unit_test(test_vault_foreign_files_refused),
+	        cmocka_unit_test(test_vault_unloadable_schema_is_integrity),
 	        cmocka_unit_test(test_vault_unexpected_schema_refused),
 	        cmocka_unit_test(test_vault_audit_chain_links),
 	        cmocka_unit_test(test_vault_vectors_decrypt),
