@@ -6,7 +6,8 @@ packages=(
   build-essential meson ninja-build pkg-config
   libsodium-dev libsqlite3-dev libcurl4-openssl-dev libjansson-dev
   libargon2-dev libcmocka-dev
-  scdoc sqlite3 dash clang-format valgrind python3
+  scdoc sqlite3 dash clang-format valgrind python3 git
+  clang libclang-rt-14-dev
 )
 SUDO=
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
