@@ -74,7 +74,7 @@ t_unreadable_vault() {
     chown -R nobody "$d" && chmod 000 "$d/envx.vault" || return 1
   before=$(sum_of "$d/envx.vault")
   (cd "$d" && HOME="$d/home" XDG_CONFIG_HOME="$d/home/.config" setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    "$ENVX" get staging A >"$TEST_DIR/o" 2>"$TEST_DIR/e")
+    "$ENVX_UNWRAPPED" get staging A >"$TEST_DIR/o" 2>"$TEST_DIR/e")
   local rc=$?
   [ $rc = 6 ] && grep -q "envx: " "$TEST_DIR/e" && grep -qi "permission denied\|cannot open" "$TEST_DIR/e" &&
     [ "$(sum_of "$d/envx.vault")" = "$before" ]

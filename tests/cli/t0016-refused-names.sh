@@ -27,7 +27,12 @@ ok "envx(1)'s REFUSED NAMES table is exactly the binary's list" t_list_is_docume
 t_each_refused() {
   local before pat name
   before=$(sum_of envx.vault)
+  local i=0 step=1
+  # under ENVX_TEST_WRAP (valgrind) every 10th: the unwrapped run tries all
+  [ -n "${ENVX_TEST_WRAP:-}" ] && step=10
   for pat in $("$ENVX" __refused | cut -f1); do
+    i=$((i + 1))
+    [ $((i % step)) = 0 ] || continue
     name=${pat%\*}
     [ "$name" != "$pat" ] && name="${name}X"
     run_in "$TEST_DIR/v" set staging "$name"

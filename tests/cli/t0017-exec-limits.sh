@@ -75,7 +75,8 @@ t_arg_max() {
   rm -f ran
   (
     ulimit -s 1024 || exit 99
-    "$ENVX" exec staging -- touch ran >"$TEST_DIR/run.out" 2>"$TEST_DIR/run.err"
+    # unwrapped: valgrind itself does not start under a 1 MiB stack
+    "$ENVX_UNWRAPPED" exec staging -- touch ran >"$TEST_DIR/run.out" 2>"$TEST_DIR/run.err"
   )
   RC=$?
   ERR=$(cat "$TEST_DIR/run.err")

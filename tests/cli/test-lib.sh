@@ -16,6 +16,36 @@ unset ENVX_VAULT ENVX_IDENTITY ENVX_IDENTITY_FILE ENVX_PASSPHRASE ENVX_NOW GITHU
 export ENVX_KDF=2,19456,1
 trap 'rm -rf "$TEST_DIR"' EXIT
 
+# ENVX_TEST_WRAP: a command prefix for every envx the tests run, as meson's
+# --wrap is for the unit tests; .ci/run sets it to valgrind. $ENVX then names
+# a small script that runs the real binary under the prefix, so every way the
+# tests start envx (run, fails, "$ENVX" directly, setsid, env -i, python's
+# execv) goes through it. valgrind's reports go to $TEST_DIR/wrap/ rather than
+# to the stderr the tests examine (or discard), and finish fails the script
+# when any report is not empty.
+# ENVX_UNWRAPPED is always the binary itself, for the few cases a wrapper
+# cannot follow (another user, a tiny stack limit).
+export ENVX_UNWRAPPED="$ENVX"
+if [ -n "${ENVX_TEST_WRAP:-}" ]; then
+  read -r -a _wrap <<<"$ENVX_TEST_WRAP"
+  _wrap[0]=$(command -v "${_wrap[0]}") || {
+    echo "Bail out! ENVX_TEST_WRAP: '${_wrap[0]}' not found"
+    exit 1
+  }
+  case ${_wrap[0]##*/} in
+  valgrind*) _wrap+=("--log-file=$TEST_DIR/wrap/envx.%p.log") ;;
+  esac
+  mkdir -p "$TEST_DIR/wrap" "$TEST_DIR/bin"
+  {
+    echo '#!/bin/bash'
+    printf 'exec'
+    printf ' %q' "${_wrap[@]}" "$ENVX"
+    printf ' "$@"\n'
+  } >"$TEST_DIR/bin/envx"
+  chmod 755 "$TEST_DIR/bin/envx"
+  export ENVX="$TEST_DIR/bin/envx"
+fi
+
 _n=0
 _failed=0
 
@@ -119,7 +149,22 @@ setup_vault() {
   }
 }
 
+# With ENVX_TEST_WRAP, one more test: no wrapped envx reported anything.
+_wrap_reports() {
+  local f bad=0
+  for f in "$TEST_DIR"/wrap/*; do
+    [ -s "$f" ] || continue
+    bad=1
+    echo "${f##*/}:"
+    head -60 "$f"
+  done
+  return "$bad"
+}
+
 finish() {
+  if [ -d "$TEST_DIR/wrap" ]; then
+    ok "no reports from ENVX_TEST_WRAP ($ENVX_TEST_WRAP)" _wrap_reports
+  fi
   echo "1..$_n"
   [ "$_failed" -eq 0 ]
 }
