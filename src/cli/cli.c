@@ -122,14 +122,28 @@ envx_cli_note(const struct envx_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The global options that take a value, in the order of their slots. */
+static const struct {
+	const char *name;
+	size_t len;
+} valued[] = {{"--vault", 7}, {"--identity", 10}, {"--passphrase-file", 17}};
+
+bool
+envx_global_takes_value(const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(valued) / sizeof(valued[0]); i++) {
+		if (strcmp(arg, valued[i].name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int
 envx_global_opt(struct envx_ctx *ctx, int argc, char **argv, int *index)
 {
-	static const struct {
-		const char *name;
-		size_t len;
-	} valued[] = {
-	        {"--vault", 7}, {"--identity", 10}, {"--passphrase-file", 17}};
 	const char *a = argv[*index];
 	const char **slot = NULL;
 	const char *value;

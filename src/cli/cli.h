@@ -128,6 +128,9 @@ struct envx_optstate {
  * (printed) when its value is missing.
  */
 int envx_global_opt(struct envx_ctx *ctx, int argc, char **argv, int *index);
+/* Whether arg is a global option that takes a separate value (--vault
+ * PATH), as envx_global_opt parses them. */
+bool envx_global_takes_value(const char *arg);
 int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
                 const struct envx_opt *opts);
 

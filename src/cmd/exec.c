@@ -25,14 +25,6 @@ static const struct envx_opt opts[] = {{"--template", 1, OPT_TEMPLATE},
                                        {"--redact", 0, OPT_REDACT},
                                        {NULL, 0, 0}};
 
-/* A global option that takes a separate value (envx_global_opt). */
-static bool
-is_valued_global(const char *a)
-{
-	return strcmp(a, "--vault") == 0 || strcmp(a, "--identity") == 0 ||
-	       strcmp(a, "--passphrase-file") == 0;
-}
-
 /*
  * Where the command starts: after "--", or else at the second word that is
  * not an option or an option's value (the first is ENV), so that
@@ -53,7 +45,7 @@ command_start(int argc, char **argv, bool *dashdash)
 			return i;
 		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			bool valued = is_valued_global(argv[i]);
+			bool valued = envx_global_takes_value(argv[i]);
 
 			for (o = opts; o->name != NULL && !valued; o++) {
 				valued = strcmp(argv[i], o->name) == 0 &&

@@ -163,8 +163,7 @@ takes_value(const struct envx_command *c, const char *opt)
 {
 	const struct envx_optdoc *d = c != NULL ? find_doc(c, opt) : NULL;
 
-	if (strcmp(opt, "--vault") == 0 || strcmp(opt, "--identity") == 0 ||
-	    strcmp(opt, "--passphrase-file") == 0) {
+	if (envx_global_takes_value(opt)) {
 		return true;
 	}
 	return d != NULL && d->arg != NULL && d->arg[0] != '[';

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cmd/cmd.h"
 #include "envx/dotenv.h"
+#include "envx/exec.h"
 #include "util/banned.h"
 
 static void
@@ -66,37 +67,26 @@ git_quiet(const char *dir, const char *a1, const char *a2, const char *file)
 	posix_spawn_file_actions_t fa;
 	char *argv[] = {(char *)"git", (char *)"-C", (char *)dir,  (char *)a1,
 	                (char *)a2,    (char *)"--", (char *)file, NULL};
-	char **envp;
-	size_t n = 0;
-	size_t k = 0;
+	struct envx_exec_env ee;
 	pid_t pid;
 	int ws;
 	int rc;
 
-	/* git never sees the key that opened the vault */
-	while (environ[n] != NULL) {
-		n++;
-	}
-	envp = calloc(n + 1, sizeof(*envp));
-	if (envp == NULL) {
+	/* git never sees the key that opened the vault: the environment exec
+	 * builds for a child, without secrets */
+	if (envx_exec_env_build(&ee, environ, NULL, NULL, 0, NULL) < 0) {
 		return -1;
 	}
-	for (n = 0; environ[n] != NULL; n++) {
-		if (strncmp(environ[n], "ENVX_IDENTITY", 13) != 0 &&
-		    strncmp(environ[n], "ENVX_PASSPHRASE", 15) != 0) {
-			envp[k++] = environ[n];
-		}
-	}
 	if (posix_spawn_file_actions_init(&fa) != 0) {
-		free(envp);
+		envx_exec_env_release(&ee);
 		return -1;
 	}
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "git", &fa, NULL, argv, envp);
+	rc = posix_spawnp(&pid, "git", &fa, NULL, argv, ee.envp);
 	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
+	envx_exec_env_release(&ee);
 	if (rc != 0) {
 		return -1;
 	}

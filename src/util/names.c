@@ -8,6 +8,15 @@
 #include "envx/util.h"
 #include "util/banned.h"
 
+/* Whether c may be byte i of a secret name: a letter or '_', or a digit
+ * after the first byte. */
+static bool
+name_char(char c, size_t i)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+	       (i > 0 && c >= '0' && c <= '9');
+}
+
 bool
 envx_name_valid(const char *name, size_t len)
 {
@@ -17,11 +26,7 @@ envx_name_valid(const char *name, size_t len)
 		return false;
 	}
 	for (i = 0; i < len; i++) {
-		char c = name[i];
-		bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		             c == '_';
-		bool digit = c >= '0' && c <= '9';
-		if (!alpha && !(digit && i > 0)) {
+		if (!name_char(name[i], i)) {
 			return false;
 		}
 	}
@@ -219,11 +224,7 @@ envx_name_check(const char *name, struct envx_error *err)
 	/* never past the first byte a name cannot hold: what follows ('=',
 	 * ':', a tab...) could be a value */
 	before = 0;
-	while (before < len && before < 64 &&
-	       ((name[before] >= 'A' && name[before] <= 'Z') ||
-	        (name[before] >= 'a' && name[before] <= 'z') ||
-	        name[before] == '_' ||
-	        (before > 0 && name[before] >= '0' && name[before] <= '9'))) {
+	while (before < len && before < 64 && name_char(name[before], before)) {
 		before++;
 	}
 	return envx_error_set(err, ENVX_E_INPUT,

@@ -904,7 +904,7 @@ envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
 	if (rc == SQLITE_DONE) {
 		/* a damaged envs page can hide a row: check the file before
 		 * saying the environment does not exist */
-		r = envx_vault_quick_check(v, err);
+		r = envx_vault_integrity_check(v, err);
 		if (r == 0) {
 			r = envx_error_set(err, ENVX_E_NOTFOUND,
 			                   "no environment '%.64s' in vault "
@@ -1086,7 +1086,7 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 	}
 	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
 		/* a damaged file is told apart from edited rows */
-		r = envx_vault_quick_check(e->v, err);
+		r = envx_vault_integrity_check(e->v, err);
 		if (r < 0) {
 			goto out;
 		}
@@ -1282,7 +1282,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	if (!opened) {
 		/* a damaged recipients page looks like "no recipient
 		 * matches": the file is checked before the key is blamed */
-		r = envx_vault_quick_check(v, err);
+		r = envx_vault_integrity_check(v, err);
 		if (r < 0) {
 			goto out;
 		}

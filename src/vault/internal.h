@@ -68,12 +68,13 @@ void envx_names_release(struct envx_names *l);
 int envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what);
 
 /*
- * PRAGMA quick_check on v: 0 when SQLite finds the file sound, else
+ * PRAGMA integrity_check(1) on v (quick_check would miss an index that
+ * disagrees with its table): 0 when SQLite finds the file sound, else
  * ENVX_E_INTEGRITY with a message saying the vault is corrupt and what SQLite
  * found. Callers run it before blaming a key or a missing row, so a damaged
  * file is reported as damaged (exit 4), not as "not a recipient".
  */
-int envx_vault_quick_check(struct envx_vault *v, struct envx_error *err);
+int envx_vault_integrity_check(struct envx_vault *v, struct envx_error *err);
 
 /*
  * Registers e as changed in the open write transaction, so that commit

@@ -188,7 +188,7 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	if (rc == SQLITE_DONE) {
 		/* a damaged page can hide a row: check the file before
 		 * saying the secret does not exist */
-		r = envx_vault_quick_check(e->v, err);
+		r = envx_vault_integrity_check(e->v, err);
 		if (r < 0) {
 			goto out;
 		}

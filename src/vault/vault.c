@@ -94,7 +94,7 @@ envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what)
 }
 
 int
-envx_vault_quick_check(struct envx_vault *v, struct envx_error *err)
+envx_vault_integrity_check(struct envx_vault *v, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	const char *line = NULL;
