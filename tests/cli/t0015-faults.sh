@@ -108,23 +108,19 @@ fault() {
   }
 }
 
-# every_write FILE CODE TEXTS [GLOBAL...]: fault for each of WRITES.
-every_write() {
-  local file=$1 code=$2 texts=$3 c
-  shift 3
-  for c in "${WRITES[@]}"; do
+# each_of LIST FILE CODE TEXTS [GLOBAL...]: fault for each command of the
+# array named LIST (WRITES or READS).
+each_of() {
+  local -n _cmds=$1
+  local file=$2 code=$3 texts=$4 c
+  shift 4
+  for c in "${_cmds[@]}"; do
     # shellcheck disable=SC2086
     fault "$file" "$code" "$texts" "$@" $c || return 1
   done
 }
-every_read() {
-  local file=$1 code=$2 texts=$3 c
-  shift 3
-  for c in "${READS[@]}"; do
-    # shellcheck disable=SC2086
-    fault "$file" "$code" "$texts" "$@" $c || return 1
-  done
-}
+every_write() { each_of WRITES "$@"; }
+every_read() { each_of READS "$@"; }
 
 # A tmpfs of SIZE at DIR, unmounted by the EXIT trap.
 mount_tmpfs() {
