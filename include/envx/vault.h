@@ -21,7 +21,7 @@
 
 #define ENVX_VAULT_FILENAME "envx.vault"
 /* VF-4.1: the schema version this build writes. */
-#define ENVX_VAULT_SCHEMA_VERSION 3
+#define ENVX_VAULT_SCHEMA_VERSION 4
 /* The largest secret value accepted (ENVX_E_INPUT past it). */
 #define ENVX_VALUE_MAX_BYTES       ((size_t)1024 * 1024)
 #define ENVX_DESCRIPTION_MAX_BYTES 1024
@@ -60,8 +60,37 @@ int envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 /* Rolls back any open transaction, wipes keys, closes. Accepts NULL. */
 void envx_vault_close(struct envx_vault *v);
 
-/* The actor recorded in audit events and version authors. Copied. */
+/* The actor recorded in audit events and version authors of vaults older
+ * than format 4 (format 4 records the signer, VF-5.1). Copied. */
 void envx_vault_set_actor(struct envx_vault *v, const char *actor);
+
+/*
+ * VF-3.8: what a reader trusts, from outside the vault file. The anchors
+ * are the identity's trust lines and $ENVX_TRUST's; the reader's own
+ * signing key (envx_vault_set_signer) counts as an anchor too. seen_path
+ * is the file recording the highest state verified per vault and
+ * environment (NULL: none); min_generation is $ENVX_MIN_GENERATION's text
+ * ("N" or "env=N,env=N"; NULL: none); accept_older records a state older
+ * than the one seen instead of refusing it (`envx trust reset`). The
+ * caller keeps the structure alive while v is open.
+ */
+struct envx_trust {
+	const struct envx_anchors *anchors[2];
+	const char *seen_path;
+	const char *min_generation;
+	bool accept_older;
+};
+void envx_vault_set_trust(struct envx_vault *v, const struct envx_trust *t);
+/* The identity that signs writes (VF-3.8) and whose own key is trusted.
+ * Borrowed; may be NULL (then writes fail and only anchors are trusted). */
+void envx_vault_set_signer(struct envx_vault *v,
+                           const struct envx_identity *id);
+/* The vault id as 32 hex digits. */
+void envx_vault_id_hex(const struct envx_vault *v,
+                       char out[ENVX_VAULT_ID_TEXT_BYTES]);
+/* Whether the file is older than format 4: the first write upgrades it
+ * (VF-4.5), which needs a signer that opens every environment. */
+bool envx_vault_needs_upgrade(const struct envx_vault *v);
 const char *envx_vault_path(const struct envx_vault *v);
 /* Whether envx_vault_open rolled back an interrupted write's hot journal
  * (restoring the last committed state) before opening. */
@@ -236,7 +265,47 @@ const char *const *envx_env_allowed(const struct envx_env *e, size_t *n);
 int envx_env_allow(struct envx_env *e, const char *name, bool allow,
                    bool *changed, struct envx_error *err);
 
-/* ---- recipients ---- */
+/* ---- recipients and access (VF-3.8) ---- */
+
+enum envx_role {
+	ENVX_ROLE_NONE = 0, /* revoked */
+	ENVX_ROLE_READ = 1,
+	ENVX_ROLE_WRITE = 2,
+	ENVX_ROLE_ADMIN = 3,
+};
+const char *envx_role_name(int role);
+/* "read", "write" or "admin" into *role; -1 otherwise. */
+int envx_role_parse(const char *s, int *role);
+
+struct envx_access_info {
+	char label[ENVX_LABEL_MAX_BYTES + 1];
+	char kind[16];     /* "x25519" or "passphrase" */
+	int role;          /* enum envx_role */
+	bool has_sign_key; /* granted with a signing key (envxpub2) */
+	unsigned char sign_key[32];
+	char fingerprint[24]; /* of sign_key, "" without one */
+	int64_t created_at;
+};
+
+/* Every recipient of e with its role, in recipient order. Needs unlock
+ * (the roles are those the access log verified). Free *out with free(). */
+int envx_env_access(struct envx_env *e, struct envx_access_info **out,
+                    size_t *n, struct envx_error *err);
+/* Admins of e with a signing key (for "only one admin" warnings). */
+size_t envx_env_admin_count(const struct envx_env *e);
+/* The generation of e's verified state. */
+int64_t envx_env_generation(const struct envx_env *e);
+/*
+ * Grants e to an X25519 public key with a role, or changes the role of the
+ * recipient with that label and key, inside a write transaction, signed by
+ * the signer, who must be an admin of e (ENVX_E_LOCKED otherwise). write
+ * and admin need spk (envxpub2 text); NULL spk allows read only. *changed
+ * says whether anything changed.
+ */
+int envx_env_grant(struct envx_env *e, const char *label,
+                   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                   const unsigned char *spk, int role, bool *changed,
+                   struct envx_error *err);
 
 /* Wraps the (unlocked) environment key for an X25519 public key. */
 int envx_env_grant_key(struct envx_env *e, const char *label,

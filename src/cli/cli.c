@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -289,6 +290,7 @@ envx_ctx_open_vault(struct envx_ctx *ctx, bool writable, struct envx_error *err)
 	if (r == 0) {
 		envx_ctx_actor(ctx, actor, sizeof(actor));
 		envx_vault_set_actor(ctx->vault, actor);
+		r = envx_ctx_bind_trust(ctx, err);
 	}
 	if (r == 0 && envx_vault_recovered(ctx->vault)) {
 		envx_cli_note(ctx,
@@ -302,12 +304,88 @@ envx_ctx_open_vault(struct envx_ctx *ctx, bool writable, struct envx_error *err)
 }
 
 int
+envx_seen_path(char *out, size_t outsz)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && *xdg == '/') {
+		n = snprintf(out, outsz, "%s/envx/seen", xdg);
+	} else if (home != NULL && *home == '/') {
+		n = snprintf(out, outsz, "%s/.local/state/envx/seen", home);
+	} else {
+		return -1;
+	}
+	return n > 0 && (size_t)n < outsz ? 0 : -1;
+}
+
+/* mkdir -p of the directory holding path, 0700 for what it creates. */
+static void
+make_dirs_for(const char *path)
+{
+	char dir[4200];
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (i = 1; dir[i] != '\0'; i++) {
+		if (dir[i] == '/') {
+			dir[i] = '\0';
+			(void)mkdir(dir, 0700);
+			dir[i] = '/';
+		}
+	}
+}
+
+int
+envx_ctx_bind_trust(struct envx_ctx *ctx, struct envx_error *err)
+{
+	const char *env_trust = getenv("ENVX_TRUST");
+	int r;
+
+	if (ctx->trust.anchors[1] == NULL) {
+		if (env_trust != NULL && *env_trust != '\0') {
+			r = envx_anchors_parse(env_trust, strlen(env_trust),
+			                       "$ENVX_TRUST", &ctx->env_anchors,
+			                       err);
+			if (r < 0) {
+				return r;
+			}
+		}
+		ctx->trust.anchors[1] = &ctx->env_anchors;
+		ctx->trust.min_generation = getenv("ENVX_MIN_GENERATION");
+		if (envx_seen_path(ctx->seen_path, sizeof(ctx->seen_path)) ==
+		    0) {
+			make_dirs_for(ctx->seen_path);
+			ctx->trust.seen_path = ctx->seen_path;
+		}
+	}
+	if (ctx->identity != NULL) {
+		ctx->trust.anchors[0] = &ctx->identity->anchors;
+	}
+	if (ctx->vault != NULL) {
+		envx_vault_set_trust(ctx->vault, &ctx->trust);
+		envx_vault_set_signer(ctx->vault, ctx->identity);
+	}
+	return 0;
+}
+
+int
 envx_cmd_vault(struct envx_ctx *ctx)
 {
 	struct envx_error err;
 
-	if (envx_ctx_open_vault(ctx, (ctx->cmd->flags & ENVX_CMD_VAULT_RW) != 0,
-	                        &err) < 0) {
+	bool rw = (ctx->cmd->flags & ENVX_CMD_VAULT_RW) != 0;
+	struct envx_identity *id;
+
+	if (envx_ctx_open_vault(ctx, rw, &err) < 0) {
+		return envx_cli_fail(&err);
+	}
+	/* VF-4.5: the first write upgrades an older vault, signed by the
+	 * identity, so have it ready */
+	if (rw && envx_vault_needs_upgrade(ctx->vault) &&
+	    envx_ctx_identity(ctx, &id, &err) < 0 &&
+	    err.code != ENVX_E_NOTFOUND) {
 		return envx_cli_fail(&err);
 	}
 	return 0;
@@ -599,6 +677,7 @@ envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 	}
 	if (r == 0) {
 		*out = ctx->identity;
+		r = envx_ctx_bind_trust(ctx, err);
 	}
 	return r;
 }

@@ -33,7 +33,19 @@ struct envx_ctx {
 	struct envx_secbuf pass_env;
 	char vault_path[4096];
 	char identity_source[4200];
+	/* VF-3.8: what the reader trusts from outside the vault */
+	struct envx_trust trust;
+	struct envx_anchors env_anchors; /* $ENVX_TRUST */
+	char seen_path[4200];
 };
+
+/* Points the open vault at the identity (signer, own key trusted) and at
+ * the trust settings: trust lines, $ENVX_TRUST, the record of verified
+ * states, $ENVX_MIN_GENERATION. Called whenever either appears. */
+int envx_ctx_bind_trust(struct envx_ctx *ctx, struct envx_error *err);
+/* ${XDG_STATE_HOME:-$HOME/.local/state}/envx/seen into out; -1 without a
+ * home. */
+int envx_seen_path(char *out, size_t outsz);
 
 enum envx_cmd_flags {
 	ENVX_CMD_VAULT_RO = 1 << 0, /* opens the vault read-only first */

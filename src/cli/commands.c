@@ -11,6 +11,9 @@
 
 static const char *const none[] = {NULL};
 static const char *const opts_init[] = {"--env", NULL};
+static const char *const opts_access[] = {"--label", "--role", NULL};
+static const char *const subs_access[] = {"list", "grant", "accept", NULL};
+static const char *const subs_trust[] = {"reset", NULL};
 static const char *const opts_identity[] = {"--passphrase", "--output", "-o",
                                             "--force", NULL};
 static const char *const subs_identity[] = {"new", "show", NULL};
@@ -39,6 +42,14 @@ static const struct envx_optdoc docs_identity[] = {
         {"--output", "FILE", "new: write the identity to FILE"},
         {"-o", "FILE", "the same as --output"},
         {"--force", NULL, "new: overwrite an existing identity file"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_access[] = {
+        {"--label", "LABEL",
+         "grant: who the key belongs to (unique in the environment)"},
+        {"--role", "read|write|admin",
+         "grant: what the key may do (default: write for an envxpub2 key, "
+         "read for an envxpub1 key); granting a label again changes its "
+         "role"},
         {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_env[] = {
         {"--force", NULL, "rm: delete an environment that still holds secrets"},
@@ -96,6 +107,13 @@ const struct envx_command envx_commands[] = {
         {"__refused", cmd_refused, ENVX_CMD_HIDDEN, "__refused",
          "Print the refused names, one pattern and its reason per line.", none,
          none, docs_none, "0", "envx __refused"},
+        {"access", cmd_access, ENVX_CMD_DECRYPTS,
+         "access (list ENV | grant ENV PUBKEY --label LABEL "
+         "[--role read|write|admin] | accept VAULTID ENV ADMINKEY)",
+         "Show or grant who may read, write and administer an environment; "
+         "accept one an admin granted you.",
+         opts_access, subs_access, docs_access, "0 2 3 4 6 7 8 9",
+         "envx access grant staging envxpub2... --label alice --role write"},
         {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "check (ENV | --all) [--template FILE] [--strict]",
          "Validate environments against .env.example.", opts_check, none,
@@ -159,6 +177,17 @@ const struct envx_command envx_commands[] = {
          "Store a value read from standard input or a prompt.", opts_set, none,
          docs_set, "0 2 3 4 6 7 8 9",
          "printf %s \"$KEY\" | envx set staging API_KEY --rotate-every 90d"},
+        {"trust", cmd_trust, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
+         "trust reset ENV",
+         "Accept, deliberately and audited, an environment state older than "
+         "the one this machine verified last.",
+         none, subs_trust, docs_none, "0 2 3 4 6 7 8 9",
+         "envx trust reset staging"},
+        {"upgrade", cmd_upgrade, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
+         "upgrade",
+         "Upgrade an older vault to format 4 (signed writers); any write "
+         "does it too.",
+         none, none, docs_none, "0 2 3 4 6 7 8", "envx upgrade"},
         {"version", cmd_version, 0, "version", "Print envx's version.", none,
          none, docs_none, "0", "envx version"},
 };

@@ -122,6 +122,7 @@ main(int argc, char **argv)
 	status = cmd->fn(argc - 1, argv + 1, &ctx);
 	envx_vault_close(ctx.vault);
 	envx_identity_free(ctx.identity);
+	envx_anchors_release(&ctx.env_anchors);
 	envx_secbuf_release(&ctx.pass_identity);
 	envx_secbuf_release(&ctx.pass_env);
 	return finish_stdout(status);

@@ -21,6 +21,9 @@ int envx_check_gate(struct envx_ctx *ctx, const char *template_path,
                     struct envx_env *e, const struct envx_kvset *values,
                     struct envx_template **out);
 
+int cmd_access(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_trust(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_upgrade(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_check(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_complete(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_env(int argc, char **argv, struct envx_ctx *ctx);

@@ -116,7 +116,7 @@ identity_new(int argc, char **argv, struct envx_ctx *ctx)
 	} else {
 		envx_cli_note(ctx, "created identity '%s'", out);
 	}
-	envx_pubkey_format(id->pk, pub);
+	envx_identity_pubtext(id, pub);
 	if (strcmp(out, "-") == 0) {
 		fprintf(stderr, "public key: %s\n", pub);
 	} else if (ctx->json) {
@@ -155,7 +155,7 @@ identity_show(int argc, char **argv, struct envx_ctx *ctx)
 	if (envx_ctx_identity(ctx, &id, &err) < 0) {
 		return envx_cli_fail(&err);
 	}
-	envx_pubkey_format(id->pk, pub);
+	envx_identity_pubtext(id, pub);
 	if (ctx->json) {
 		printf("{\"public_key\": \"%s\", \"source\": ", pub);
 		envx_json_print_string(stdout, ctx->identity_source);

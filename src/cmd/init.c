@@ -165,7 +165,8 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	envx_ctx_actor(ctx, actor, sizeof(actor));
 	envx_vault_set_actor(ctx->vault, actor);
-	if (envx_vault_begin(ctx->vault, &err) < 0) {
+	if (envx_ctx_bind_trust(ctx, &err) < 0 ||
+	    envx_vault_begin(ctx->vault, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}
@@ -189,7 +190,7 @@ cmd_init(int argc, char **argv, struct envx_ctx *ctx)
 		                     "it by hand): %s",
 		                     JOURNAL_IGNORE, ignore, err.msg);
 	}
-	envx_pubkey_format(id->pk, pub);
+	envx_identity_pubtext(id, pub);
 	if (ctx->json) {
 		printf("{\"vault\": ");
 		envx_json_print_string(stdout, path);

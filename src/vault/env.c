@@ -539,6 +539,10 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		e->generation = gen;
 		memcpy(e->mac, mac, sizeof(mac));
 		take_allowed(e, &allowed);
+		/* VF-3.8: the writer signs the state it sealed */
+		if (e->v->schema >= 4) {
+			r = envx_state_sign(e, err);
+		}
 	}
 	envx_names_release(&allowed);
 	return r;
@@ -619,6 +623,29 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 	r = reverify(e, err);
 	if (r < 0) {
 		return r;
+	}
+	if (v->schema >= 4) {
+		/* VF-3.8: the access log as it is inside this transaction;
+		 * only a writer may change the environment */
+		r = envx_access_load(e, err);
+		if (r < 0) {
+			return r;
+		}
+		if (envx_signer_role(e) < ENVX_ROLE_WRITE) {
+			return envx_error_set(
+			        err, ENVX_E_LOCKED,
+			        "cannot write to '%s': your identity %s; an "
+			        "admin of '%s' can run 'envx access grant %s "
+			        "<your envxpub2 key> --label <you> --role "
+			        "write'",
+			        e->name,
+			        v->signer == NULL ? "is missing"
+			        : envx_signer_role(e) == ENVX_ROLE_READ
+			                ? "may only read it"
+			                : "is not a writer of it",
+			        e->name, e->name);
+		}
+		envx_actor_from_signer(e);
 	}
 	v->dirty[v->ndirty++] = e;
 	e->dirty = true;
@@ -772,14 +799,36 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	tmp.v = v;
 	tmp.id = env_id;
 	snprintf(tmp.name, sizeof(tmp.name), "%s", name);
-	r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, NULL, err);
+	if (v->schema >= 4) {
+		/* VF-3.8: the creator, an admin, signs the first entry */
+		if (v->signer == NULL) {
+			r = envx_error_set(err, ENVX_E_LOCKED,
+			                   "creating an environment needs an "
+			                   "identity to sign with");
+			goto out;
+		}
+		r = envx_access_append(&tmp, "create", label, ENVX_ROLE_ADMIN,
+		                       v->signer->spk, err);
+		if (r < 0) {
+			goto out;
+		}
+		envx_actor_from_signer(&tmp);
+	}
+	r = envx_vault_audit(v, "env-add", name, "", label, err);
+	if (r == 0) {
+		r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, NULL, err);
+	}
 	if (r == 0) {
 		r = store_seal(v, env_id, 1, mac, err);
 	}
-	if (r == 0) {
-		r = envx_vault_audit(v, "env-add", name, "", label, err);
+	if (r == 0 && v->schema >= 4) {
+		tmp.generation = 1;
+		memcpy(tmp.mac, mac, sizeof(mac));
+		memcpy(tmp.key_commit, sub->commit, ENVX_HASH_BYTES);
+		r = envx_state_sign(&tmp, err);
 	}
 out:
+	envx_access_release(&tmp.acc);
 	sqlite3_finalize(st);
 	sodium_free(key);
 	sodium_free(sub);
@@ -962,6 +1011,7 @@ envx_env_free(struct envx_env *e)
 	sodium_free(e->key);
 	sodium_free(e->sub);
 	envx_names_release(&e->allowed);
+	envx_access_release(&e->acc);
 	free(e);
 }
 
@@ -1202,6 +1252,11 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	if (e->sub != NULL) {
 		return 0;
 	}
+	if (v->signer == NULL) {
+		/* VF-3.8: the identity that opens is the one trusted and
+		 * signing, unless the caller named another */
+		v->signer = id;
+	}
 	key = sodium_malloc(ENVX_KEY_BYTES);
 	sub = sodium_malloc(sizeof(*sub));
 	if (key == NULL || sub == NULL) {
@@ -1325,10 +1380,17 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   e->name);
 		goto out;
 	}
+	/* VF-3.8: who wrote this state, before anything is decrypted */
+	r = v->schema >= 4 ? envx_state_verify(e, err)
+	                   : envx_refuse_downgrade(e, err);
+	if (r < 0) {
+		goto out;
+	}
 	r = verify_and_collect(e, sub, how != NULL ? how->values : NULL, err);
 	if (r < 0) {
 		goto out;
 	}
+	envx_actor_from_signer(e);
 	if (snapshot) {
 		snapshot = false;
 		r = exec_read(v, "COMMIT", err);
@@ -1352,14 +1414,91 @@ out:
 	return r;
 }
 
+/* The recipient row labelled label: its kind and public key (*found). */
+static int
+find_recipient(struct envx_env *e, const char *label, bool *found,
+               char kind[16], unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+               struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 0;
+
+	*found = false;
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT kind, public_key FROM recipients "
+	                       "WHERE env_id = ? AND label = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err,
+		                         "cannot read recipients");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = true;
+		snprintf(kind, 16, "%s",
+		         sqlite3_column_type(st, 0) == SQLITE_TEXT
+		                 ? (const char *)sqlite3_column_text(st, 0)
+		                 : "");
+		memset(pk, 0, ENVX_PUBLIC_KEY_BYTES);
+		if (sqlite3_column_bytes(st, 1) == ENVX_PUBLIC_KEY_BYTES) {
+			memcpy(pk, sqlite3_column_blob(st, 1),
+			       ENVX_PUBLIC_KEY_BYTES);
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read recipients");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The label of the x25519 recipient with public key pk, if any. */
+static int
+label_of_key(struct envx_env *e, const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+             char *out, size_t outsz, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 0;
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT label FROM recipients WHERE env_id = ? "
+	                       "AND kind = 'x25519' AND public_key = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err,
+		                         "cannot read recipients");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_blob(st, 2, pk, ENVX_PUBLIC_KEY_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+		snprintf(out, outsz, "%s",
+		         (const char *)sqlite3_column_text(st, 0));
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read recipients");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
-envx_env_grant_key(struct envx_env *e, const char *label,
-                   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-                   struct envx_error *err)
+envx_env_grant(struct envx_env *e, const char *label,
+               const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+               const unsigned char *spk, int role, bool *changed,
+               struct envx_error *err)
 {
 	unsigned char wrapped[ENVX_SEAL_BYTES];
+	unsigned char have_pk[ENVX_PUBLIC_KEY_BYTES];
+	char other[ENVX_LABEL_MAX_BYTES + 1];
+	char kind[16];
+	char detail[96];
+	const struct envx_member *m;
+	bool found;
 	int r;
 
+	*changed = false;
 	if (e->key == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
 		                      "environment '%s' is locked", e->name);
@@ -1368,14 +1507,229 @@ envx_env_grant_key(struct envx_env *e, const char *label,
 	if (r < 0) {
 		return r;
 	}
-	crypto_box_seal(wrapped, e->key, ENVX_KEY_BYTES, pk);
-	r = insert_recipient(e->v, e->id, label, "x25519", pk,
-	                     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
-	                     sizeof(wrapped), err);
-	if (r == 0) {
-		r = envx_vault_audit(e->v, "access-grant", e->name, "", label,
-		                     err);
+	if (role < ENVX_ROLE_READ || role > ENVX_ROLE_ADMIN) {
+		return envx_error_set(err, ENVX_E_INPUT,
+		                      "invalid role: read, write or admin");
 	}
+	if (role >= ENVX_ROLE_WRITE && spk == NULL) {
+		return envx_error_set(err, ENVX_E_INPUT,
+		                      "role %s needs a key that can sign: an "
+		                      "'%s…' public key (what 'envx identity "
+		                      "show' prints since format 4); an "
+		                      "'%s…' key can be granted read only",
+		                      envx_role_name(role), ENVX_PUBKEY2_PREFIX,
+		                      ENVX_PUBKEY_PREFIX);
+	}
+	r = envx_env_mark_dirty(e, err);
+	if (r < 0) {
+		return r;
+	}
+	if (e->v->schema >= 4 && envx_signer_role(e) != ENVX_ROLE_ADMIN) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "only an admin of '%s' can grant access "
+		                      "to it, and your identity is a %s",
+		                      e->name,
+		                      envx_role_name(envx_signer_role(e)));
+	}
+	r = find_recipient(e, label, &found, kind, have_pk, err);
+	if (r == 0) {
+		r = label_of_key(e, pk, other, sizeof(other), err);
+	}
+	if (r < 0) {
+		return r;
+	}
+	if (found && (strcmp(kind, "x25519") != 0 ||
+	              sodium_memcmp(have_pk, pk, sizeof(have_pk)) != 0)) {
+		return envx_error_set(err, ENVX_E_INPUT,
+		                      "a recipient labelled '%s' already "
+		                      "exists in '%s' with another key (pick "
+		                      "another label)",
+		                      label, e->name);
+	}
+	if (!found && other[0] != '\0') {
+		return envx_error_set(
+		        err, ENVX_E_INPUT,
+		        "that key is already a recipient of '%s', "
+		        "labelled '%s' (grant that label to "
+		        "change its role)",
+		        e->name, other);
+	}
+	if (found && e->v->schema >= 4) {
+		size_t i;
+		m = NULL;
+		for (i = 0; i < e->acc.n; i++) {
+			if (strcmp(e->acc.m[i].label, label) == 0) {
+				m = &e->acc.m[i];
+			}
+		}
+		if (m != NULL && m->role == role &&
+		    (spk == NULL ||
+		     (m->has_spk && memcmp(m->spk, spk, 32) == 0))) {
+			return 0; /* nothing to change */
+		}
+		if (m == NULL && role == ENVX_ROLE_READ && spk == NULL) {
+			return 0; /* a reader already */
+		}
+	} else if (found) {
+		return 0;
+	}
+	if (!found) {
+		crypto_box_seal(wrapped, e->key, ENVX_KEY_BYTES, pk);
+		r = insert_recipient(e->v, e->id, label, "x25519", pk,
+		                     ENVX_PUBLIC_KEY_BYTES, NULL, 0, wrapped,
+		                     sizeof(wrapped), err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	if (e->v->schema >= 4) {
+		r = envx_access_append(e, "grant", label, role, spk, err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	snprintf(detail, sizeof(detail), "%s %s", label, envx_role_name(role));
+	r = envx_vault_audit(e->v, "access-grant", e->name, "", detail, err);
+	if (r == 0) {
+		*changed = true;
+	}
+	return r;
+}
+
+int
+envx_env_grant_key(struct envx_env *e, const char *label,
+                   const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                   struct envx_error *err)
+{
+	bool changed;
+	int r = envx_env_grant(e, label, pk, NULL, ENVX_ROLE_READ, &changed,
+	                       err);
+
+	if (r == 0 && !changed) {
+		r = envx_error_set(err, ENVX_E_INPUT,
+		                   "a recipient labelled '%s' already exists",
+		                   label);
+	}
+	return r;
+}
+
+int
+envx_env_upgrade_sign(struct envx_env *e, int from, struct envx_error *err)
+{
+	char label[ENVX_LABEL_MAX_BYTES + 1];
+	char detail[64];
+	int r;
+
+	r = label_of_key(e, e->v->signer->pk, label, sizeof(label), err);
+	if (r < 0) {
+		return r;
+	}
+	if (label[0] == '\0') {
+		snprintf(label, sizeof(label), "upgrade");
+	}
+	r = envx_access_append(e, "create", label, ENVX_ROLE_ADMIN,
+	                       e->v->signer->spk, err);
+	if (r < 0) {
+		return r;
+	}
+	envx_actor_from_signer(e);
+	snprintf(detail, sizeof(detail), "format %d to %d", from,
+	         ENVX_VAULT_SCHEMA_VERSION);
+	r = envx_vault_audit(e->v, "upgrade", e->name, "", detail, err);
+	if (r == 0) {
+		r = envx_state_sign(e, err);
+	}
+	return r;
+}
+
+size_t
+envx_env_admin_count(const struct envx_env *e)
+{
+	size_t i;
+	size_t n = 0;
+
+	for (i = 0; i < e->acc.n; i++) {
+		if (e->acc.m[i].role == ENVX_ROLE_ADMIN &&
+		    e->acc.m[i].has_spk) {
+			n++;
+		}
+	}
+	return n;
+}
+
+int64_t
+envx_env_generation(const struct envx_env *e)
+{
+	return e->generation;
+}
+
+int
+envx_env_access(struct envx_env *e, struct envx_access_info **out, size_t *n,
+                struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct envx_access_info *list = NULL;
+	size_t count = 0;
+	int rc;
+	int r = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT label, kind, created_at FROM recipients "
+	                       "WHERE env_id = ? ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err,
+		                         "cannot read recipients");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct envx_access_info *grown;
+		struct envx_access_info *a;
+		size_t i;
+
+		grown = realloc(list, (count + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			r = envx_error_set(err, ENVX_E_INTERNAL,
+			                   "out of memory");
+			goto out;
+		}
+		list = grown;
+		a = &list[count++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->label, sizeof(a->label), "%s",
+		         sqlite3_column_text(st, 0) != NULL
+		                 ? (const char *)sqlite3_column_text(st, 0)
+		                 : "");
+		snprintf(a->kind, sizeof(a->kind), "%s",
+		         sqlite3_column_text(st, 1) != NULL
+		                 ? (const char *)sqlite3_column_text(st, 1)
+		                 : "");
+		a->created_at = sqlite3_column_int64(st, 2);
+		a->role = ENVX_ROLE_READ;
+		for (i = 0; i < e->acc.n; i++) {
+			const struct envx_member *m = &e->acc.m[i];
+			if (strcmp(m->label, a->label) != 0) {
+				continue;
+			}
+			a->role = m->role;
+			a->has_sign_key = m->has_spk;
+			if (m->has_spk) {
+				memcpy(a->sign_key, m->spk, 32);
+				envx_fingerprint(m->spk, a->fingerprint);
+			}
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read recipients");
+		goto out;
+	}
+	*out = list;
+	*n = count;
+	list = NULL;
+out:
+	free(list);
+	sqlite3_finalize(st);
 	return r;
 }
 
@@ -1397,6 +1751,16 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 		                      "environment '%s' is locked", e->name);
 	}
 	r = check_label(label, err);
+	if (r == 0) {
+		r = envx_env_mark_dirty(e, err);
+	}
+	if (r == 0 && e->v->schema >= 4 &&
+	    envx_signer_role(e) != ENVX_ROLE_ADMIN) {
+		r = envx_error_set(err, ENVX_E_LOCKED,
+		                   "only an admin of '%s' can grant access to "
+		                   "it",
+		                   e->name);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -1420,6 +1784,10 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 		r = insert_recipient(e->v, e->id, label, "passphrase", NULL, 0,
 		                     params, sizeof(params), wrapped,
 		                     sizeof(wrapped), err);
+	}
+	if (r == 0 && e->v->schema >= 4) {
+		r = envx_access_append(e, "grant", label, ENVX_ROLE_READ, NULL,
+		                       err);
 	}
 	if (r == 0) {
 		r = envx_vault_audit(e->v, "access-grant", e->name, "", label,

@@ -20,22 +20,63 @@
 	(ENVX_KDF_PARAMS_BYTES + ENVX_NONCE_BYTES + ENVX_KEY_BYTES +           \
 	 ENVX_TAG_BYTES)
 
+/*
+ * VF-2.5: the public key and the Ed25519 signing key pair follow from sk:
+ * seed = BLAKE2b-256(key = sk, "envx-signing-key-v1"), so identity files
+ * written before signatures existed sign without any change.
+ */
+static int
+identity_derive(struct envx_identity *id, struct envx_error *err)
+{
+	unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+	static const char label[] = "envx-signing-key-v1";
+
+	if (seed == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "cannot allocate secure memory");
+	}
+	crypto_scalarmult_base(id->pk, id->sk);
+	crypto_generichash(seed, crypto_sign_SEEDBYTES,
+	                   (const unsigned char *)label, sizeof(label) - 1,
+	                   id->sk, ENVX_KEY_BYTES);
+	crypto_sign_seed_keypair(id->spk, id->ssk, seed);
+	sodium_free(seed);
+	return 0;
+}
+
+static struct envx_identity *
+identity_alloc(void)
+{
+	struct envx_identity *id = calloc(1, sizeof(*id));
+
+	if (id == NULL) {
+		return NULL;
+	}
+	id->sk = sodium_malloc(ENVX_KEY_BYTES);
+	id->ssk = sodium_malloc(ENVX_SIGN_SECRET_BYTES);
+	if (id->sk == NULL || id->ssk == NULL) {
+		envx_identity_free(id);
+		return NULL;
+	}
+	return id;
+}
+
 int
 envx_identity_generate(struct envx_identity **out, struct envx_error *err)
 {
-	struct envx_identity *id;
+	struct envx_identity *id = identity_alloc();
+	int r;
 
-	id = calloc(1, sizeof(*id));
 	if (id == NULL) {
-		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
-	}
-	id->sk = sodium_malloc(ENVX_KEY_BYTES);
-	if (id->sk == NULL) {
-		free(id);
 		return envx_error_set(err, ENVX_E_INTERNAL,
 		                      "cannot allocate secure memory");
 	}
 	crypto_box_keypair(id->pk, id->sk);
+	r = identity_derive(id, err);
+	if (r < 0) {
+		envx_identity_free(id);
+		return r;
+	}
 	*out = id;
 	return 0;
 }
@@ -47,6 +88,8 @@ envx_identity_free(struct envx_identity *id)
 		return;
 	}
 	sodium_free(id->sk);
+	sodium_free(id->ssk);
+	envx_anchors_release(&id->anchors);
 	free(id);
 }
 
@@ -103,25 +146,265 @@ envx_pubkey_format(const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
 	         ENVX_PUBKEY_TEXT_BYTES);
 }
 
-int
-envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
-                  struct envx_error *err)
+void
+envx_identity_pubtext(const struct envx_identity *id,
+                      char out[ENVX_PUBKEY_TEXT_BYTES])
 {
+	unsigned char both[ENVX_PUBLIC_KEY_BYTES + ENVX_SIGN_PUBLIC_BYTES];
+
+	memcpy(both, id->pk, ENVX_PUBLIC_KEY_BYTES);
+	memcpy(both + ENVX_PUBLIC_KEY_BYTES, id->spk, ENVX_SIGN_PUBLIC_BYTES);
+	key_text(ENVX_PUBKEY2_PREFIX, both, sizeof(both), false, out,
+	         ENVX_PUBKEY_TEXT_BYTES);
+}
+
+int
+envx_pubkey_parse2(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                   unsigned char spk[ENVX_SIGN_PUBLIC_BYTES], bool *has_spk,
+                   struct envx_error *err)
+{
+	unsigned char both[ENVX_PUBLIC_KEY_BYTES + ENVX_SIGN_PUBLIC_BYTES];
 	size_t plen = strlen(ENVX_PUBKEY_PREFIX);
 	size_t len = strlen(text);
+	int r = -1;
 
-	if (len <= plen || strncmp(text, ENVX_PUBKEY_PREFIX, plen) != 0) {
+	*has_spk = false;
+	if (len > plen && strncmp(text, ENVX_PUBKEY_PREFIX, plen) == 0) {
+		r = key_untext(ENVX_PUBKEY_PREFIX, text + plen, len - plen, pk,
+		               ENVX_PUBLIC_KEY_BYTES);
+	} else if (len > plen &&
+	           strncmp(text, ENVX_PUBKEY2_PREFIX, plen) == 0) {
+		r = key_untext(ENVX_PUBKEY2_PREFIX, text + plen, len - plen,
+		               both, sizeof(both));
+		if (r == 0) {
+			memcpy(pk, both, ENVX_PUBLIC_KEY_BYTES);
+			memcpy(spk, both + ENVX_PUBLIC_KEY_BYTES,
+			       ENVX_SIGN_PUBLIC_BYTES);
+			*has_spk = true;
+		}
+	} else {
 		return envx_error_set(err, ENVX_E_INPUT,
 		                      "invalid public key: expected text "
-		                      "starting with '%s'",
-		                      ENVX_PUBKEY_PREFIX);
+		                      "starting with '%s' (or '%s')",
+		                      ENVX_PUBKEY2_PREFIX, ENVX_PUBKEY_PREFIX);
 	}
-	if (key_untext(ENVX_PUBKEY_PREFIX, text + plen, len - plen, pk,
-	               ENVX_PUBLIC_KEY_BYTES) < 0) {
+	if (r < 0) {
 		return envx_error_set(err, ENVX_E_INPUT,
 		                      "invalid public key: bad length, "
 		                      "character or checksum (was it copied "
 		                      "whole?)");
+	}
+	return 0;
+}
+
+int
+envx_pubkey_parse(const char *text, unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                  struct envx_error *err)
+{
+	unsigned char spk[ENVX_SIGN_PUBLIC_BYTES];
+	bool has_spk;
+
+	return envx_pubkey_parse2(text, pk, spk, &has_spk, err);
+}
+
+void
+envx_signkey_format(const unsigned char spk[ENVX_SIGN_PUBLIC_BYTES],
+                    char out[ENVX_PUBKEY_TEXT_BYTES])
+{
+	key_text(ENVX_SIGNKEY_PREFIX, spk, ENVX_SIGN_PUBLIC_BYTES, false, out,
+	         ENVX_PUBKEY_TEXT_BYTES);
+}
+
+int
+envx_signkey_parse(const char *text, size_t len,
+                   unsigned char spk[ENVX_SIGN_PUBLIC_BYTES],
+                   struct envx_error *err)
+{
+	size_t plen = strlen(ENVX_SIGNKEY_PREFIX);
+
+	if (len <= plen || strncmp(text, ENVX_SIGNKEY_PREFIX, plen) != 0 ||
+	    key_untext(ENVX_SIGNKEY_PREFIX, text + plen, len - plen, spk,
+	               ENVX_SIGN_PUBLIC_BYTES) < 0) {
+		return envx_error_set(err, ENVX_E_INPUT,
+		                      "invalid admin key: expected '%s' "
+		                      "followed by 58 base32 characters with "
+		                      "a valid checksum",
+		                      ENVX_SIGNKEY_PREFIX);
+	}
+	return 0;
+}
+
+void
+envx_fingerprint(const unsigned char spk[ENVX_SIGN_PUBLIC_BYTES], char out[24])
+{
+	struct envx_lp hs;
+	unsigned char h[ENVX_HASH_BYTES];
+
+	envx_lp_init_hash(&hs, NULL, 0);
+	envx_lp_str(&hs, "envx-fingerprint-v1");
+	envx_lp_bytes(&hs, spk, ENVX_SIGN_PUBLIC_BYTES);
+	envx_lp_final(&hs, h);
+	snprintf(out, 24, "%02x%02x-%02x%02x-%02x%02x-%02x%02x", h[0], h[1],
+	         h[2], h[3], h[4], h[5], h[6], h[7]);
+}
+
+static int
+hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return -1;
+}
+
+/* VF-2.6: "trust" SP 32 lower-case hex digits SP env name SP envxsig1… */
+int
+envx_anchor_parse(const char *line, size_t len, const char *source,
+                  struct envx_anchor *out, struct envx_error *err)
+{
+	const char *p = line;
+	const char *end = line + len;
+	const char *env;
+	size_t envlen;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 6 || memcmp(p, "trust ", 6) != 0) {
+		goto bad;
+	}
+	p += 6;
+	if (end - p < 33 || p[32] != ' ') {
+		goto bad;
+	}
+	for (i = 0; i < 16; i++) {
+		int hi = hex_nibble(p[2 * i]);
+		int lo = hex_nibble(p[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			goto bad;
+		}
+		out->vault_id[i] = (unsigned char)(hi << 4 | lo);
+	}
+	p += 33;
+	env = p;
+	while (p < end && *p != ' ') {
+		p++;
+	}
+	envlen = (size_t)(p - env);
+	if (p == end || envlen == 0 || envlen >= sizeof(out->env)) {
+		goto bad;
+	}
+	memcpy(out->env, env, envlen);
+	if (!envx_env_name_valid(out->env)) {
+		goto bad;
+	}
+	p++;
+	if (envx_signkey_parse(p, (size_t)(end - p), out->admin, err) < 0) {
+		goto bad;
+	}
+	return 0;
+bad:
+	return envx_error_set(err, ENVX_E_INPUT,
+	                      "invalid trust line in %s: expected 'trust "
+	                      "VAULTID ENV %s…' (as `envx access grant` "
+	                      "prints it)",
+	                      source, ENVX_SIGNKEY_PREFIX);
+}
+
+void
+envx_anchor_format(const struct envx_anchor *a, char *out, size_t outsz)
+{
+	char key[ENVX_PUBKEY_TEXT_BYTES];
+	char hex[33];
+	size_t i;
+
+	for (i = 0; i < 16; i++) {
+		snprintf(hex + 2 * i, 3, "%02x", a->vault_id[i]);
+	}
+	envx_signkey_format(a->admin, key);
+	snprintf(out, outsz, "trust %s %s %s", hex, a->env, key);
+}
+
+int
+envx_anchors_add(struct envx_anchors *l, const struct envx_anchor *a,
+                 struct envx_error *err)
+{
+	struct envx_anchor *grown;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (memcmp(&l->a[i], a, sizeof(*a)) == 0) {
+			return 0;
+		}
+	}
+	if (l->n == ENVX_ANCHORS_MAX) {
+		return envx_error_set(err, ENVX_E_INPUT,
+		                      "too many trust lines (at most %d)",
+		                      ENVX_ANCHORS_MAX);
+	}
+	grown = realloc(l->a, (l->n + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	l->a = grown;
+	l->a[l->n++] = *a;
+	return 0;
+}
+
+void
+envx_anchors_release(struct envx_anchors *l)
+{
+	free(l->a);
+	l->a = NULL;
+	l->n = 0;
+}
+
+/* The next line of [*p, end) trimmed (VF-2.4); false at the end. */
+static bool
+next_line(const char **p, const char *end, const char **line, size_t *len)
+{
+	while (*p < end) {
+		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		const char *e = nl != NULL ? nl : end;
+		const char *s = *p;
+
+		while (s < e && (*s == ' ' || *s == '\t')) {
+			s++;
+		}
+		while (e > s &&
+		       (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+			e--;
+		}
+		*p = nl != NULL ? nl + 1 : end;
+		if (s < e && *s != '#') {
+			*line = s;
+			*len = (size_t)(e - s);
+			return true;
+		}
+	}
+	return false;
+}
+
+int
+envx_anchors_parse(const char *text, size_t len, const char *source,
+                   struct envx_anchors *l, struct envx_error *err)
+{
+	const char *p = text;
+	const char *line;
+	size_t linelen;
+	struct envx_anchor a;
+	int r;
+
+	while (next_line(&p, text + len, &line, &linelen)) {
+		r = envx_anchor_parse(line, linelen, source, &a, err);
+		if (r == 0) {
+			r = envx_anchors_add(l, &a, err);
+		}
+		if (r < 0) {
+			return r;
+		}
 	}
 	return 0;
 }
@@ -151,7 +434,7 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	int n;
 	int r;
 
-	r = envx_secbuf_init(out, 1024, err);
+	r = envx_secbuf_init(out, ENVX_IDENTITY_TEXT_MAX_BYTES, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -188,7 +471,7 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 		key_text(ENVX_ENCKEY_PREFIX, payload, ENC_PAYLOAD_BYTES, true,
 		         line, linesz);
 	}
-	envx_pubkey_format(id->pk, pub);
+	envx_identity_pubtext(id, pub);
 	n = snprintf(head, sizeof(head),
 	             "# envx identity%s\n# public key: %s\n",
 	             pass != NULL ? " (passphrase-protected)" : "", pub);
@@ -198,6 +481,13 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	}
 	if (r == 0) {
 		r = envx_secbuf_append(out, "\n", 1, err);
+	}
+	for (size_t i = 0; r == 0 && i < id->anchors.n; i++) {
+		envx_anchor_format(&id->anchors.a[i], head, sizeof(head));
+		r = envx_secbuf_append(out, head, strlen(head), err);
+		if (r == 0) {
+			r = envx_secbuf_append(out, "\n", 1, err);
+		}
 	}
 out:
 	sodium_free(line);
@@ -297,32 +587,17 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 	int r;
 
 	/* first line that is neither blank nor a comment */
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl != NULL ? nl : end;
-		const char *s = p;
-
-		while (s < e && (*s == ' ' || *s == '\t')) {
-			s++;
-		}
-		while (e > s &&
-		       (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
-			e--;
-		}
-		if (s < e && *s != '#') {
-			line = s;
-			linelen = (size_t)(e - s);
-			break;
-		}
-		p = nl != NULL ? nl + 1 : end;
+	if (!next_line(&p, end, &line, &linelen)) {
+		line = NULL;
 	}
 	if (line == NULL) {
 		return envx_error_set(err, ENVX_E_INPUT,
 		                      "no identity found in %s", source);
 	}
-	r = envx_identity_generate(&id, err);
-	if (r < 0) {
-		return r;
+	id = identity_alloc();
+	if (id == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "cannot allocate secure memory");
 	}
 	if (linelen > sp && strncmp(line, ENVX_SECKEY_PREFIX, sp) == 0) {
 		if (key_untext(ENVX_SECKEY_PREFIX, line + sp, linelen - sp,
@@ -346,7 +621,15 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 		                   source, ENVX_SECKEY_PREFIX);
 		goto out;
 	}
-	crypto_scalarmult_base(id->pk, id->sk);
+	r = identity_derive(id, err);
+	if (r < 0) {
+		goto out;
+	}
+	/* VF-2.6: every later line is a trust line */
+	r = envx_anchors_parse(p, (size_t)(end - p), source, &id->anchors, err);
+	if (r < 0) {
+		goto out;
+	}
 	*out = id;
 	id = NULL;
 	r = 0;

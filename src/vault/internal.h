@@ -36,8 +36,29 @@ struct envx_vault {
 	struct timespec busy_deadline; /* of the lock wait in progress */
 	unsigned char vault_id[ENVX_VAULT_ID_BYTES];
 	char actor[256];
+	const struct envx_identity *signer;
+	const struct envx_trust *trust;
+	int upgraded_from; /* format before an upgrade in the open write */
 	struct envx_env *dirty[ENVX_MAX_DIRTY];
 	size_t ndirty;
+};
+
+/* VF-3.8: one member of an environment's access log, as replayed. */
+struct envx_member {
+	char label[ENVX_LABEL_MAX_BYTES + 1];
+	unsigned char spk[32];
+	bool has_spk;
+	int role;
+};
+
+/* An environment's access log, replayed and verified. */
+struct envx_access {
+	struct envx_member *m;
+	size_t n;
+	int64_t seq; /* last entry, 0: none */
+	unsigned char head[ENVX_HASH_BYTES];
+	unsigned char recipients[ENVX_HASH_BYTES]; /* digest at the head */
+	bool anchored; /* an entry is signed by a key the reader trusts */
 };
 
 /* A list of names owned by its holder (strdup'd). */
@@ -59,7 +80,36 @@ struct envx_env {
 	/* VF-3.7: names allowed in this environment, as of the last MAC
 	 * that verified (or was sealed), sorted */
 	struct envx_names allowed;
+	/* VF-3.8: the access log as verified (format 4) */
+	struct envx_access acc;
 };
+
+/* ---- VF-3.8, in sign.c ---- */
+void envx_access_release(struct envx_access *a);
+const struct envx_member *envx_access_find(const struct envx_access *a,
+                                           const unsigned char spk[32]);
+/* Replays and verifies e's access log into e->acc (format 4). */
+int envx_access_load(struct envx_env *e, struct envx_error *err);
+/* Appends a signed entry to e's access log (the signer must be an admin of
+ * e, except for "create"), over the recipient rows as they are now. */
+int envx_access_append(struct envx_env *e, const char *action,
+                       const char *label, int role, const unsigned char *spk,
+                       struct envx_error *err);
+/* Signs e's sealed state (generation, MAC, key commitment, access head,
+ * audit head) with the signer, who must be a writer of e. */
+int envx_state_sign(struct envx_env *e, struct envx_error *err);
+/* Checks e's state signature, the rules of VF-3.8 and the reader's rollback
+ * record, after the MAC has verified; records the state as seen. */
+int envx_state_verify(struct envx_env *e, struct envx_error *err);
+/* The signer's role in e (ENVX_ROLE_NONE without a signer). */
+int envx_signer_role(const struct envx_env *e);
+/* Sets v->actor to the signer as e's access log names it (VF-5.1). */
+void envx_actor_from_signer(struct envx_env *e);
+/* VF-4.5: after an upgrade to format 4, the signer becomes e's first admin
+ * and signs its state as it is. */
+int envx_env_upgrade_sign(struct envx_env *e, int from, struct envx_error *err);
+/* Format ≤ 3 read by a reader that trusts signed states of this vault. */
+int envx_refuse_downgrade(struct envx_env *e, struct envx_error *err);
 
 void envx_names_release(struct envx_names *l);
 

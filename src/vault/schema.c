@@ -56,8 +56,24 @@ static const char *const v3[] = {
         NULL,
 };
 
+/* VF-3.8: each environment's signed access log and signed state. */
+static const char *const v4[] = {
+        "CREATE TABLE access_log (env_id INTEGER NOT NULL "
+        "REFERENCES envs (id) ON DELETE CASCADE, seq INTEGER NOT NULL, "
+        "at INTEGER NOT NULL, action TEXT NOT NULL, label TEXT NOT NULL, "
+        "role TEXT NOT NULL, subject BLOB NOT NULL, "
+        "recipients BLOB NOT NULL, signer BLOB NOT NULL, "
+        "prev BLOB NOT NULL, sig BLOB NOT NULL, "
+        "PRIMARY KEY (env_id, seq)) WITHOUT ROWID",
+        "CREATE TABLE seals (env_id INTEGER PRIMARY KEY "
+        "REFERENCES envs (id) ON DELETE CASCADE, "
+        "access_seq INTEGER NOT NULL, audit_seq INTEGER NOT NULL, "
+        "signer BLOB NOT NULL, sig BLOB NOT NULL)",
+        NULL,
+};
+
 /* migrations[i] takes a vault from version i to version i + 1 */
-static const char *const *const migrations[] = {v1, v2, v3};
+static const char *const *const migrations[] = {v1, v2, v3, v4};
 
 const char *const *
 envx_schema_migration(int from_version)

@@ -793,40 +793,8 @@ envx_vault_open(const char *path, bool writable, struct envx_vault **out,
 		                   path, version, ENVX_VAULT_SCHEMA_VERSION);
 		goto out;
 	}
-	if (writable && version < ENVX_VAULT_SCHEMA_VERSION) {
-		/* VF-4.5: forward migration in one transaction; re-reading
-		 * the version inside it makes a concurrent migration
-		 * harmless. */
-		r = exec_sql(v, "BEGIN IMMEDIATE", err, "cannot migrate vault");
-		if (r < 0) {
-			goto out;
-		}
-		v->in_tx = true;
-		r = pragma_int(v, "PRAGMA user_version", &version, err);
-		if (r == 0) {
-			r = envx_schema_check(v->db, version, err);
-		}
-		if (r == 0 && version > ENVX_VAULT_SCHEMA_VERSION) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "vault '%s' has format %d, newer "
-			                   "than this envx understands (%d): "
-			                   "upgrade envx",
-			                   path, version,
-			                   ENVX_VAULT_SCHEMA_VERSION);
-		}
-		if (r == 0 && version < ENVX_VAULT_SCHEMA_VERSION) {
-			r = envx_schema_migrate(v->db, version,
-			                        ENVX_VAULT_SCHEMA_VERSION, err);
-		}
-		if (r == 0) {
-			r = exec_sql(v, "COMMIT", err, "cannot migrate vault");
-		}
-		if (r < 0) {
-			goto out;
-		}
-		v->in_tx = false;
-		version = ENVX_VAULT_SCHEMA_VERSION;
-	}
+	/* VF-4.5: an older format is upgraded by the first write
+	 * transaction (envx_vault_begin), which signs every environment */
 	r = envx_schema_check(v->db, version, err);
 	if (r < 0) {
 		goto out;
@@ -866,6 +834,131 @@ envx_vault_set_actor(struct envx_vault *v, const char *actor)
 	snprintf(v->actor, sizeof(v->actor), "%s", actor);
 }
 
+void
+envx_vault_set_trust(struct envx_vault *v, const struct envx_trust *t)
+{
+	v->trust = t;
+}
+
+void
+envx_vault_set_signer(struct envx_vault *v, const struct envx_identity *id)
+{
+	v->signer = id;
+}
+
+void
+envx_vault_id_hex(const struct envx_vault *v,
+                  char out[ENVX_VAULT_ID_TEXT_BYTES])
+{
+	size_t i;
+
+	for (i = 0; i < ENVX_VAULT_ID_BYTES; i++) {
+		snprintf(out + 2 * i, 3, "%02x", v->vault_id[i]);
+	}
+}
+
+bool
+envx_vault_needs_upgrade(const struct envx_vault *v)
+{
+	return v->schema < ENVX_VAULT_SCHEMA_VERSION;
+}
+
+/*
+ * VF-4.5: upgrades an older vault inside the open write transaction: every
+ * environment is unlocked (its MAC verified) with the signer, the missing
+ * tables are created, and the signer becomes each environment's first
+ * admin, signing its access log and its state as they are.
+ */
+static int
+upgrade(struct envx_vault *v, struct envx_error *err)
+{
+	struct envx_env_info *envs = NULL;
+	struct envx_env **open = NULL;
+	size_t n = 0;
+	size_t i;
+	int version = 0;
+	int from = v->schema;
+	int r;
+
+	r = pragma_int(v, "PRAGMA user_version", &version, err);
+	if (r < 0) {
+		return r;
+	}
+	if (version == ENVX_VAULT_SCHEMA_VERSION) {
+		/* another writer upgraded it meanwhile */
+		r = envx_schema_check(v->db, version, err);
+		if (r == 0) {
+			v->schema = version;
+		}
+		return r;
+	}
+	if (version != from) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "vault '%s' changed format while envx "
+		                      "was using it",
+		                      v->path);
+	}
+	r = envx_schema_check(v->db, version, err);
+	if (r < 0) {
+		return r;
+	}
+	if (v->signer == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "vault '%s' is in format %d: the first "
+		                      "write upgrades it to format %d, which "
+		                      "needs an identity to sign with",
+		                      v->path, from, ENVX_VAULT_SCHEMA_VERSION);
+	}
+	r = envx_vault_env_list(v, &envs, &n, err);
+	if (r < 0) {
+		return r;
+	}
+	open = calloc(n + 1, sizeof(*open));
+	if (open == NULL) {
+		free(envs);
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		struct envx_unlock how = {.identity = v->signer};
+
+		r = envx_env_open(v, envs[i].name, &open[i], err);
+		if (r == 0) {
+			r = envx_env_unlock(open[i], &how, err);
+		}
+		if (r == ENVX_E_LOCKED) {
+			r = envx_error_set(
+			        err, ENVX_E_LOCKED,
+			        "vault '%s' is in format %d; the first write "
+			        "upgrades it to format %d and signs every "
+			        "environment, but your identity cannot open "
+			        "'%s'. Ask someone who can open all of them to "
+			        "run 'envx upgrade'",
+			        v->path, from, ENVX_VAULT_SCHEMA_VERSION,
+			        envs[i].name);
+		}
+	}
+	if (r == 0) {
+		r = envx_schema_migrate(v->db, from, ENVX_VAULT_SCHEMA_VERSION,
+		                        err);
+	}
+	if (r == 0) {
+		r = envx_schema_check(v->db, ENVX_VAULT_SCHEMA_VERSION, err);
+	}
+	if (r == 0) {
+		v->schema = ENVX_VAULT_SCHEMA_VERSION;
+		v->upgraded_from = from;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		r = envx_env_upgrade_sign(open[i], from, err);
+	}
+	for (i = 0; i < n; i++) {
+		envx_env_free(open[i]);
+	}
+	free(open);
+	free(envs);
+	return r;
+}
+
 bool
 envx_vault_recovered(const struct envx_vault *v)
 {
@@ -898,6 +991,13 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 		v->in_tx = true;
 		v->ndirty = 0;
 		v->lost_changes = false;
+		v->upgraded_from = 0;
+	}
+	if (r == 0 && v->schema < ENVX_VAULT_SCHEMA_VERSION) {
+		r = upgrade(v, err);
+		if (r < 0) {
+			envx_vault_rollback(v);
+		}
 	}
 	return r;
 }
@@ -910,6 +1010,10 @@ envx_vault_rollback(struct envx_vault *v)
 	if (v->in_tx) {
 		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
 		v->in_tx = false;
+	}
+	if (v->upgraded_from != 0) {
+		v->schema = v->upgraded_from;
+		v->upgraded_from = 0;
 	}
 	for (i = 0; i < v->ndirty; i++) {
 		v->dirty[i]->dirty = false;
@@ -937,6 +1041,7 @@ envx_vault_commit(struct envx_vault *v, struct envx_error *err)
 	}
 	if (r == 0) {
 		v->in_tx = false;
+		v->upgraded_from = 0;
 		for (i = 0; i < v->ndirty; i++) {
 			v->dirty[i]->dirty = false;
 		}

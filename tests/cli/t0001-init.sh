@@ -83,7 +83,7 @@ ok "env usage errors" t_env_usage
 
 t_init_json() {
   mkdir js && cd js && run --json init --env dev &&
-    expect_rc 0 && python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["environments"] == ["dev"] and d["public_key"].startswith("envxpub1"), d' "$OUT" &&
+    expect_rc 0 && python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["environments"] == ["dev"] and d["public_key"].startswith("envxpub2"), d' "$OUT" &&
     run --json identity new -o "$TEST_DIR/j.id" && expect_rc 0 &&
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["protected"] is False and d["path"].endswith("j.id"), d' "$OUT"
 }

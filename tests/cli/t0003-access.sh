@@ -60,7 +60,7 @@ ok "a mistyped key is caught by its checksum (exit 7), never echoed" t_identity_
 t_identity_show() {
   local pub
   run identity show && expect_rc 0 && pub=$OUT &&
-    [ "${pub#envxpub1}" != "$pub" ] && grep -q "$pub" "$HOME/.config/envx/identity"
+    [ "${pub#envxpub2}" != "$pub" ] && grep -q "$pub" "$HOME/.config/envx/identity"
 }
 ok "identity show prints the public key" t_identity_show
 
@@ -77,7 +77,7 @@ t_protected_identity() {
     expect_rc 0 && grep -q ENVX-ENCRYPTED-KEY-1- "$TEST_DIR/prot.id" &&
     ! grep -q ENVX-SECRET-KEY-1- "$TEST_DIR/prot.id" &&
     ENVX_PASSPHRASE='correct horse' run --identity "$TEST_DIR/prot.id" identity show &&
-    expect_rc 0 && expect_out envxpub1
+    expect_rc 0 && expect_out envxpub2
 }
 ok "a passphrase-protected identity is stored encrypted and opens" t_protected_identity
 

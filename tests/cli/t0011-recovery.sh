@@ -4,6 +4,8 @@
 # mid-transaction is rolled back by the next command when the vault is
 # writable, and is exit 6 naming the journal when it is not.
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+# these tests put older states of the vault back on purpose
+no_rollback_memory
 setup_vault
 printf 'token-value' | "$ENVX" set production TOKEN >/dev/null 2>&1
 printf 'other-value' | "$ENVX" set production OTHER >/dev/null 2>&1

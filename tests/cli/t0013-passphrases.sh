@@ -11,6 +11,14 @@ GRANT_PASSPHRASE=env-pass-two "$ENVX_GRANT_PASSPHRASE" envx.vault production ops
   echo "Bail out! cannot add a passphrase recipient"
   exit 1
 }
+# readers through the passphrase are not members: they trust production's
+# admin (the owner) through $ENVX_TRUST, as a CI job would (VF-3.8)
+ENVX_TRUST=$(trust_line production)
+[ -n "$ENVX_TRUST" ] || {
+  echo "Bail out! no trust line for production"
+  exit 1
+}
+export ENVX_TRUST
 prot="$TEST_DIR/prot.id"
 ENVX_PASSPHRASE=id-pass-one "$ENVX" identity new --passphrase -o "$prot" >/dev/null 2>&1 &&
   ENVX_PASSPHRASE=id-pass-one "$ENVX" --identity "$prot" env add qa >/dev/null 2>&1 &&

@@ -11,6 +11,8 @@
 # The OP_* tables are read through indirection (${!name}).
 # shellcheck disable=SC2034
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+# these tests put older states of the vault back on purpose
+no_rollback_memory
 setup_vault
 
 SEED=${ENVX_CRASH_SEED:-$RANDOM}

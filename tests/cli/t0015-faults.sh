@@ -6,6 +6,8 @@
 # what failed without printing a value, and leaves the vault byte-identical.
 # Cases that need mount(8) or setpriv(1) are skipped where not permitted.
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+# these tests put older states of the vault back on purpose
+no_rollback_memory
 setup_vault
 ID="$HOME/.config/envx/identity"
 cp "$ID" "$TEST_DIR/identity.orig"
@@ -391,8 +393,8 @@ t_rows_from_another_vault() {
     cp "$mine" "$VAULT" &&
     sqlite3 "$VAULT" "ATTACH '$TEST_DIR/pristine.vault' AS old;
       UPDATE vault SET vault_id = (SELECT vault_id FROM old.vault)" &&
-    fault "$VAULT" 4 "integrity" get production TOKEN &&
-    fault "$VAULT" 4 "integrity" set production TOKEN &&
+    fault "$VAULT" 4 "tampered" get production TOKEN &&
+    fault "$VAULT" 4 "tampered" set production TOKEN &&
     cp "$mine" "$VAULT" &&
     sqlite3 "$VAULT" "ATTACH '$TEST_DIR/pristine.vault' AS old;
       UPDATE versions SET

@@ -106,10 +106,10 @@ t_forged_allowance() {
   cp envx.vault "$TEST_DIR/saved.vault"
   sqlite3 envx.vault "INSERT INTO allowed_names SELECT id, 'NODE_OPTIONS', 0, 'attacker' FROM envs WHERE name = 'staging'"
   fails 4 "integrity" exec staging -- true || return 1
-  cp "$TEST_DIR/saved.vault" envx.vault
+  cp "$TEST_DIR/saved.vault" envx.vault && forget_seen
   run env allow staging NODE_OPTIONS && sqlite3 envx.vault "DELETE FROM allowed_names" &&
     fails 4 "integrity" export staging; local rc=$?
-  cp "$TEST_DIR/saved.vault" envx.vault
+  cp "$TEST_DIR/saved.vault" envx.vault && forget_seen
   return $rc
 }
 ok "an allowance added or removed outside envx fails the MAC (exit 4)" t_forged_allowance
@@ -155,7 +155,13 @@ t_template_required_refused() {
 ok "exec --template refuses to run when a required name is a refused one it withholds" t_template_required_refused
 
 t_bidi_and_c1_escaped() {
-  printf 'v' | USER=$'x\xc2\x9b31m' "$ENVX" set local BIDI_T --description $'\u202eevil' -q &&
+  # the author is the signer's label (VF-5.1): one with a C1 byte
+  "$ENVX" identity new -o "$TEST_DIR/c1.id" -q &&
+    "$ENVX" access grant local "$("$ENVX" --identity "$TEST_DIR/c1.id" identity show)" \
+      --label $'x\xc2\x9b31m' --role write -q &&
+    # shellcheck disable=SC2046
+    "$ENVX" --identity "$TEST_DIR/c1.id" access accept $(trust_line local) -q &&
+    printf 'v' | "$ENVX" --identity "$TEST_DIR/c1.id" set local BIDI_T --description $'\u202eevil' -q &&
     run list local && expect_out '\xe2\x80\xaeevil' && ! grep -q $'\u202e' "$TEST_DIR/run.out" &&
     run --json history local BIDI_T && expect_out 'x\u009b31m' &&
     python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TEST_DIR/run.out" &&

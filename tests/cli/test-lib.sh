@@ -142,6 +142,27 @@ sum_of() {
 }
 
 # Creates a vault with the default environments and an identity.
+# envx remembers the highest state it verified per vault and environment
+# ($XDG_STATE_HOME/envx/seen, VF-3.8) and refuses an older one. Tests that
+# put an older copy of a vault back on purpose forget that record after
+# the copy (forget_seen), or, when they replay old states throughout
+# (recovery, crashes, faults), run without one (no_rollback_memory: the
+# state directory is then a regular file, so nothing can be recorded).
+forget_seen() {
+  rm -f "$HOME/.local/state/envx/seen"
+}
+
+no_rollback_memory() {
+  : >"$TEST_DIR/no-state"
+  export XDG_STATE_HOME="$TEST_DIR/no-state"
+}
+
+# The trust line ("trust VAULTID ENV envxsig1…") that pins ENV's admins,
+# as `envx access list` prints it, for readers that are not members.
+trust_line() {
+  "$ENVX" access list "$1" 2>/dev/null | sed -n 's/^ *\(trust [0-9a-f]* [^ ]* envxsig1[a-z2-7]*\)$/\1/p'
+}
+
 setup_vault() {
   "$ENVX" init >/dev/null 2>&1 || {
     echo "Bail out! envx init failed"

@@ -174,6 +174,38 @@ ask(void *ctx, const char *prompt, struct envx_secbuf *out,
 	return envx_secbuf_append(out, a->pass, strlen(a->pass), err);
 }
 
+/* VF-3.8: the admin every vault the tests make trusts (make_vault's
+ * owner), as a trust line would pin it for readers without their own
+ * signature in the log, such as passphrase recipients. */
+static const struct envx_identity *g_admin;
+static struct envx_anchors g_anchors;
+static struct envx_trust g_trust = {.anchors = {&g_anchors, NULL}};
+
+static void
+trust_admin(struct envx_vault *v, const char *env)
+{
+	struct envx_anchor a;
+	struct envx_error err;
+	char hex[ENVX_VAULT_ID_TEXT_BYTES];
+	char key[ENVX_PUBKEY_TEXT_BYTES];
+	char line[256];
+
+	if (envx_vault_schema_version(v) < 4) {
+		return;
+	}
+	envx_vault_set_trust(v, &g_trust);
+	if (g_admin == NULL) {
+		return;
+	}
+	envx_vault_id_hex(v, hex);
+	envx_signkey_format(g_admin->spk, key);
+	snprintf(line, sizeof(line), "trust %s %s %s", hex, env, key);
+	assert_int_equal(
+	        envx_anchor_parse(line, strlen(line), "test", &a, &err), 0);
+	assert_int_equal(envx_anchors_add(&g_anchors, &a, &err), 0);
+	envx_vault_set_trust(v, &g_trust);
+}
+
 /* Opens path (read-only unless writable), opens and unlocks env, and
  * returns the unlock result; *vp and *ep stay open on success. */
 static int
@@ -189,6 +221,7 @@ open_env(const char *path, bool writable, const char *env,
 
 	r = envx_vault_open(path, writable, &v, err);
 	if (r == 0) {
+		trust_admin(v, env);
 		r = envx_env_open(v, env, &e, err);
 	}
 	if (r == 0) {
@@ -241,8 +274,10 @@ make_vault(const char *path, struct envx_identity **owner)
 	struct envx_error err;
 
 	assert_int_equal(envx_identity_generate(owner, &err), 0);
+	g_admin = *owner;
 	assert_int_equal(envx_vault_create(path, &v, &err), 0);
 	envx_vault_set_actor(v, "tester");
+	envx_vault_set_signer(v, *owner);
 	assert_int_equal(envx_vault_begin(v, &err), 0);
 	assert_int_equal(
 	        envx_vault_env_add(v, "staging", (*owner)->pk, "owner", &err),
@@ -312,6 +347,24 @@ test_vault_identity_text_round_trip(void **state)
 	envx_pubkey_format(id->pk, pub);
 	assert_int_equal(strlen(pub), 66);
 	assert_int_equal(strncmp(pub, "envxpub1", 8), 0);
+	{
+		/* VF-2.5: the text identity show prints carries the signing
+		 * key too */
+		char pub2[ENVX_PUBKEY_TEXT_BYTES];
+		unsigned char spk[ENVX_SIGN_PUBLIC_BYTES];
+		bool has = false;
+
+		envx_identity_pubtext(id, pub2);
+		assert_int_equal(strlen(pub2), 117);
+		assert_int_equal(envx_pubkey_parse2(pub2, pk, spk, &has, &err),
+		                 0);
+		assert_true(has);
+		assert_memory_equal(pk, id->pk, sizeof(pk));
+		assert_memory_equal(spk, id->spk, sizeof(spk));
+		assert_int_equal(envx_pubkey_parse2(pub, pk, spk, &has, &err),
+		                 0);
+		assert_false(has);
+	}
 	for (i = 8; i < strlen(pub); i++) {
 		assert_non_null(
 		        strchr("abcdefghijklmnopqrstuvwxyz234567", pub[i]));
@@ -321,8 +374,7 @@ test_vault_identity_text_round_trip(void **state)
 
 	assert_int_equal(envx_identity_encode(id, NULL, 0, &text, &err), 0);
 	tz = text_z(&text, z, sizeof(z));
-	assert_non_null(strstr(tz, "# public key: "));
-	assert_non_null(strstr(tz, pub));
+	assert_non_null(strstr(tz, "# public key: envxpub2"));
 	line = strstr(tz, "ENVX-SECRET-KEY-1-");
 	assert_non_null(line);
 	if (line == NULL) {
@@ -349,10 +401,24 @@ test_vault_identity_text_round_trip(void **state)
 		messy[n] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 		messy[n + 1] = '\0';
 	}
-	strncat(messy, " \t\r\nnot a key\n", sizeof(messy) - strlen(messy) - 1);
+	strncat(messy, " \t\r\n# a comment\n\n",
+	        sizeof(messy) - strlen(messy) - 1);
 	assert_int_equal(envx_identity_parse(messy, strlen(messy), "test", NULL,
 	                                     NULL, &back, &err),
 	                 0);
+	assert_int_equal(back->anchors.n, 0);
+	{
+		/* VF-2.6: a later line must be a trust line */
+		char junk[1200];
+
+		snprintf(junk, sizeof(junk), "%snot a key\n", messy);
+		struct envx_identity *no = NULL;
+		assert_int_equal(envx_identity_parse(junk, strlen(junk), "test",
+		                                     NULL, NULL, &no, &err),
+		                 ENVX_E_INPUT);
+		assert_non_null(strstr(err.msg, "trust line"));
+		assert_null(no);
+	}
 	assert_memory_equal(back->pk, id->pk, ENVX_PUBLIC_KEY_BYTES);
 	envx_identity_free(back);
 	back = NULL;
@@ -1198,6 +1264,66 @@ test_vault_key_commitment_mismatch_is_integrity(void **state)
 
 /* ---- schema (VF-4) ---- */
 
+static json_t *load_expected(void);
+static int verify_audit(const char *path);
+
+/*
+ * VF-4.5: a writable open of an older vault changes nothing; the first
+ * write transaction upgrades it, and is refused (file unchanged) while the
+ * signer cannot open every environment. With the environments id cannot
+ * open removed, the upgrade goes through and id is the first admin.
+ */
+static void
+upgrade_refused_then_done(const char *path, const char *copy,
+                          const struct envx_identity *id, int from)
+{
+	struct envx_vault *v = NULL;
+	struct envx_error err;
+
+	copy_file(path, copy);
+	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
+	assert_int_equal(envx_vault_schema_version(v), from);
+	assert_true(envx_vault_needs_upgrade(v));
+	envx_vault_set_signer(v, id);
+	assert_int_equal(envx_vault_begin(v, &err), ENVX_E_LOCKED);
+	assert_non_null(strstr(err.msg, "'local'"));
+	assert_int_equal(envx_vault_schema_version(v), from);
+	envx_vault_close(v);
+	assert_true(same_bytes(path, copy));
+	sql(path, "PRAGMA foreign_keys = ON; "
+	          "DELETE FROM envs WHERE name != 'staging'");
+	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
+	envx_vault_set_signer(v, id);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_vault_schema_version(v), 4);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_vault_close(v);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM access_log WHERE "
+	                               "action = 'create' AND role = 'admin' "
+	                               "AND label = 'ci-staging'"),
+	                 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM seals"), 1);
+}
+
+/*
+ * VF-3.8: identity.txt pins the admin of the format-4 vector, so it
+ * refuses the older copies of that vault (same vault id) as possible
+ * downgrade forgeries; a reader without the trust line, as it was before
+ * the upgrade, reads them. The anchors are dropped from id.
+ */
+static void
+refused_as_downgrade(const char *path, struct envx_identity *id)
+{
+	struct envx_error err;
+
+	assert_true(id->anchors.n > 0);
+	assert_int_equal(try_unlock(path, "staging", id, NULL),
+	                 ENVX_E_INTEGRITY);
+	envx_anchors_release(&id->anchors);
+	(void)err;
+}
+
 static void
 test_vault_migrates_format_1(void **state)
 {
@@ -1227,6 +1353,7 @@ test_vault_migrates_format_1(void **state)
 	copy_file(src, copy);
 	chmod(path, 0644);
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), 1);
+	refused_as_downgrade(path, id);
 
 	/* read-only: format 1 is read as is, and the file is untouched */
 	assert_int_equal(envx_vault_open(path, false, &v, &err), 0);
@@ -1241,15 +1368,15 @@ test_vault_migrates_format_1(void **state)
 	snprintf(journal, sizeof(journal), "%s-journal", path);
 	assert_int_equal(access(journal, F_OK), -1);
 
-	/* writable: migrated to the current format in one transaction */
-	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 3);
-	envx_vault_close(v);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	/* writable: the first write upgrades to the current format and
+	 * signs every environment, so it needs a signer that opens them
+	 * all: identity.txt cannot open 'local', and nothing changes */
+	upgrade_refused_then_done(path, copy, id, 1);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM allowed_names"),
 	                 0);
 	assert_int_equal(sql_int(path, "PRAGMA application_id"), 0x656e7678);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 0);
+	/* the upgrade event of the one environment left */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 1);
 	assert_int_equal(access(journal, F_OK), -1);
 	/* old secrets still decrypt (the MAC does not cover the audit
 	 * table, and an empty allowed_names table adds nothing to it), and
@@ -1262,7 +1389,7 @@ test_vault_migrates_format_1(void **state)
 	set_value(v, e, "NEW", "after migration");
 	envx_env_free(e);
 	envx_vault_close(v);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 2);
 	assert_int_equal(try_unlock(path, "staging", id, NULL), 0);
 
 	/* a second writable open migrates nothing and writes nothing */
@@ -1272,9 +1399,6 @@ test_vault_migrates_format_1(void **state)
 	assert_true(same_bytes(path, copy));
 	envx_identity_free(id);
 }
-
-static json_t *load_expected(void);
-static int verify_audit(const char *path);
 
 static void
 test_vault_migrates_format_2(void **state)
@@ -1313,6 +1437,7 @@ test_vault_migrates_format_2(void **state)
 	copy_file(src, path);
 	copy_file(src, copy);
 	chmod(path, 0644);
+	refused_as_downgrade(path, id);
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema "
 	                               "WHERE name = 'allowed_names'"),
@@ -1345,16 +1470,13 @@ test_vault_migrates_format_2(void **state)
 	snprintf(journal, sizeof(journal), "%s-journal", path);
 	assert_int_equal(access(journal, F_OK), -1);
 
-	/* writable: migrated to format 3 in one transaction, with an empty
+	/* writable: upgraded in one transaction, with an empty
 	 * allowed_names table; the audit log is kept */
-	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 3);
-	envx_vault_close(v);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	upgrade_refused_then_done(path, copy, id, 2);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM allowed_names"),
 	                 0);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 22);
-	assert_int_equal(verify_audit(path), 22);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit"), 23);
+	assert_int_equal(verify_audit(path), 23);
 	assert_int_equal(access(journal, F_OK), -1);
 
 	/* every MAC still verifies: no allowance, nothing added */
@@ -1375,7 +1497,7 @@ test_vault_migrates_format_2(void **state)
 	set_value(v, e, "NODE_OPTIONS", "--max-old-space-size=4096");
 	envx_env_free(e);
 	envx_vault_close(v);
-	assert_int_equal(verify_audit(path), 24);
+	assert_int_equal(verify_audit(path), 25);
 	assert_int_equal(
 	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
 	assert_true(envx_env_name_allowed(e, "NODE_OPTIONS"));
@@ -1529,13 +1651,13 @@ test_vault_newer_format_refused(void **state)
 	(void)state;
 	tmp_path(path, sizeof(path), "newer");
 	make_vault(path, &owner);
-	sql(path, "PRAGMA user_version = 4");
+	sql(path, "PRAGMA user_version = 5");
 	assert_int_equal(envx_vault_open(path, false, &v, &err),
 	                 ENVX_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "newer"));
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
 	sql(path, "PRAGMA user_version = 0");
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
@@ -1806,9 +1928,10 @@ test_vault_audit_chain_links(void **state)
 	                               "WHERE seq = 1"),
 	                 1);
 	assert_int_equal(verify_audit(path), 7);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit WHERE "
-	                               "action = 'set' AND actor = 'tester' "
-	                               "AND env = 'staging'"),
+	assert_int_equal(sql_int(path,
+	                         "SELECT count(*) FROM audit WHERE "
+	                         "action = 'set' AND actor LIKE 'owner %' "
+	                         "AND env = 'staging'"),
 	                 3);
 	/* what a verifier detects: an edited, deleted or reordered event */
 	tmp_path(bad, sizeof(bad), "audit");
@@ -1960,7 +2083,7 @@ test_vault_vectors_decrypt(void **state)
 	/* staging with the identity */
 	assert_int_equal(
 	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 3);
+	assert_int_equal(envx_vault_schema_version(v), 4);
 	check_env_against(e, json_object_get(json_object_get(envs, "staging"),
 	                                     "secrets"));
 	check_allowed_against(
@@ -1991,7 +2114,15 @@ test_vault_vectors_decrypt(void **state)
 	envx_env_free(e);
 	envx_vault_close(v);
 
-	/* production with the passphrase, and not with the identity */
+	/* production with the passphrase, and not with the identity; the
+	 * passphrase reader trusts the admin through trust.txt (VF-2.6) */
+	g_admin = NULL;
+	vectors_path(src, sizeof(src), "trust.txt");
+	text = slurp(src, &len);
+	assert_int_equal(envx_anchors_parse((const char *)text, len,
+	                                    "trust.txt", &g_anchors, &err),
+	                 0);
+	free(text);
 	assert_int_equal(
 	        open_env(path, false, "production", NULL, &a, &v, &e, &err), 0);
 	check_env_against(e,
@@ -2029,6 +2160,11 @@ test_vault_vectors_decrypt(void **state)
 	}
 	assert_true(same_bytes(path, copy));
 	assert_int_equal(verify_audit(path), 24);
+	/* without the trust line, production is refused: no admin the
+	 * reader trusts signed it (VF-3.8) */
+	envx_anchors_release(&g_anchors);
+	assert_int_equal(try_unlock(path, "production", NULL, &a),
+	                 ENVX_E_INTEGRITY);
 	envx_identity_free(id);
 	envx_identity_free(eid);
 	json_decref(root);
@@ -2308,6 +2444,179 @@ spec_open_env(sqlite3 *db, int format, const unsigned char vid[16],
 	assert_int_equal(checked, json_object_size(secrets));
 }
 
+/*
+ * VF-3.8, from the spec's description: replays env's access log (each
+ * entry signed by an admin of the state before it, the first a creation
+ * signed by its creator), requires an entry signed by admin (the trust
+ * line), then checks the recipients digest and the writer's signature
+ * over the state. Returns the number of entries.
+ */
+static int
+spec_signed(sqlite3 *db, const unsigned char vid[16], const char *env,
+            const unsigned char admin[32])
+{
+	sqlite3_stmt *q = NULL;
+	crypto_generichash_state st;
+	unsigned char head[32] = {0};
+	unsigned char d[32];
+	unsigned char rd[32] = {0};
+	unsigned char admins[8][32];
+	unsigned char writers[8][32];
+	size_t nadmins = 0;
+	size_t nwriters = 0;
+	bool anchored = false;
+	int64_t seq = 0;
+	int64_t env_id;
+	size_t i;
+
+	assert_int_equal(
+	        sqlite3_prepare_v2(db, "SELECT id FROM envs WHERE name = ?", -1,
+	                           &q, NULL),
+	        SQLITE_OK);
+	sqlite3_bind_text(q, 1, env, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	env_id = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	assert_int_equal(
+	        sqlite3_prepare_v2(
+	                db,
+	                "SELECT seq, at, action, label, role, subject, "
+	                "recipients, signer, prev, sig FROM access_log "
+	                "WHERE env_id = ? ORDER BY seq",
+	                -1, &q, NULL),
+	        SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const unsigned char *signer = sqlite3_column_blob(q, 7);
+		const char *role = (const char *)sqlite3_column_text(q, 4);
+		bool by_admin = false;
+
+		assert_int_equal(sqlite3_column_int64(q, 0), seq + 1);
+		seq++;
+		crypto_generichash_init(&st, NULL, 0, 32);
+		lp(&st, "envx-access-v1", 14);
+		lp(&st, vid, 16);
+		lp(&st, env, strlen(env));
+		lp_u64(&st, (uint64_t)seq);
+		lp(&st, sqlite3_column_blob(q, 8), 32);
+		if (seq > 1) {
+			assert_memory_equal(sqlite3_column_blob(q, 8), head,
+			                    32);
+		}
+		lp_u64(&st, (uint64_t)sqlite3_column_int64(q, 1));
+		for (i = 2; i <= 4; i++) {
+			lp_text(&st, q, (int)i);
+		}
+		lp(&st, sqlite3_column_blob(q, 5),
+		   (size_t)sqlite3_column_bytes(q, 5));
+		lp(&st, sqlite3_column_blob(q, 6), 32);
+		lp(&st, signer, 32);
+		crypto_generichash_final(&st, d, 32);
+		assert_int_equal(sqlite3_column_bytes(q, 9), 64);
+		assert_int_equal(
+		        crypto_sign_verify_detached(sqlite3_column_blob(q, 9),
+		                                    d, 32, signer),
+		        0);
+		for (i = 0; i < nadmins; i++) {
+			by_admin =
+			        by_admin || memcmp(admins[i], signer, 32) == 0;
+		}
+		if (seq == 1) {
+			assert_string_equal(sqlite3_column_text(q, 2),
+			                    "create");
+			assert_memory_equal(sqlite3_column_blob(q, 5), signer,
+			                    32);
+		} else {
+			assert_true(by_admin);
+		}
+		if (sqlite3_column_bytes(q, 5) == 32 && nadmins < 8 &&
+		    nwriters < 8) {
+			if (strcmp(role, "admin") == 0) {
+				memcpy(admins[nadmins++],
+				       sqlite3_column_blob(q, 5), 32);
+			}
+			if (strcmp(role, "admin") == 0 ||
+			    strcmp(role, "write") == 0) {
+				memcpy(writers[nwriters++],
+				       sqlite3_column_blob(q, 5), 32);
+			}
+		}
+		anchored = anchored || memcmp(signer, admin, 32) == 0;
+		crypto_generichash_init(&st, NULL, 0, 32);
+		lp(&st, "envx-access-head-v1", 19);
+		lp(&st, d, 32);
+		lp(&st, sqlite3_column_blob(q, 9), 64);
+		crypto_generichash_final(&st, head, 32);
+		memcpy(rd, sqlite3_column_blob(q, 6), 32);
+	}
+	sqlite3_finalize(q);
+	assert_true(anchored);
+	/* the recipients digest of the rows as they are */
+	crypto_generichash_init(&st, NULL, 0, 32);
+	lp(&st, "envx-recipients-v1", 18);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT label, kind, public_key, "
+	                                    "kdf, wrapped_key FROM recipients "
+	                                    "WHERE env_id = ? ORDER BY id",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		lp(&st, "recipient", 9);
+		for (i = 0; i < 5; i++) {
+			bool null =
+			        sqlite3_column_type(q, (int)i) == SQLITE_NULL;
+			lp_u64(&st, null ? 0 : 1);
+			lp(&st, sqlite3_column_blob(q, (int)i),
+			   (size_t)sqlite3_column_bytes(q, (int)i));
+		}
+	}
+	sqlite3_finalize(q);
+	crypto_generichash_final(&st, d, 32);
+	assert_memory_equal(d, rd, 32);
+	/* the writer's signature over the state */
+	assert_int_equal(
+	        sqlite3_prepare_v2(
+	                db,
+	                "SELECT e.generation, e.key_commit, e.mac, "
+	                "s.access_seq, s.audit_seq, s.signer, s.sig, a.hash "
+	                "FROM envs e JOIN seals s ON s.env_id = e.id "
+	                "JOIN audit a ON a.seq = s.audit_seq WHERE e.id = ?",
+	                -1, &q, NULL),
+	        SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(q, 3), seq);
+	crypto_generichash_init(&st, NULL, 0, 32);
+	lp(&st, "envx-state-v1", 13);
+	lp(&st, vid, 16);
+	lp(&st, env, strlen(env));
+	lp_u64(&st, (uint64_t)sqlite3_column_int64(q, 0));
+	lp(&st, sqlite3_column_blob(q, 1), 32);
+	lp(&st, sqlite3_column_blob(q, 2), 32);
+	lp_u64(&st, (uint64_t)seq);
+	lp(&st, head, 32);
+	lp_u64(&st, (uint64_t)sqlite3_column_int64(q, 4));
+	lp(&st, sqlite3_column_blob(q, 7), 32);
+	lp(&st, sqlite3_column_blob(q, 5), 32);
+	crypto_generichash_final(&st, d, 32);
+	{
+		bool writer = false;
+		for (i = 0; i < nwriters; i++) {
+			writer = writer ||
+			         memcmp(writers[i], sqlite3_column_blob(q, 5),
+			                32) == 0;
+		}
+		assert_true(writer);
+	}
+	assert_int_equal(crypto_sign_verify_detached(sqlite3_column_blob(q, 6),
+	                                             d, 32,
+	                                             sqlite3_column_blob(q, 5)),
+	                 0);
+	sqlite3_finalize(q);
+	return (int)seq;
+}
+
 static void
 test_vault_vectors_independent_reader(void **state)
 {
@@ -2373,7 +2682,7 @@ test_vault_vectors_independent_reader(void **state)
 			return;
 		}
 		assert_memory_equal(raw, "SQLite format 3\0", 16);
-		assert_memory_equal(raw + 60, "\x00\x00\x00\x03", 4);
+		assert_memory_equal(raw + 60, "\x00\x00\x00\x04", 4);
 		assert_memory_equal(raw + 68, "envx", 4);
 		assert_int_equal(raw[18], 1); /* rollback journal */
 		assert_int_equal(raw[19], 1);
@@ -2416,8 +2725,30 @@ test_vault_vectors_independent_reader(void **state)
 	assert_int_equal(json_array_size(json_object_get(
 	                         json_object_get(envs, "staging"), "allowed")),
 	                 1);
+	{
+		/* VF-2.6, VF-3.8: the trust line in identity.txt pins the
+		 * admin; the log and the state must be signed from it */
+		unsigned char admin[32];
+		const char *t;
+
+		vectors_path(path, sizeof(path), "identity.txt");
+		text = slurp(path, &len);
+		assert_non_null(text);
+		t = text != NULL ? strstr((const char *)text, " envxsig1")
+		                 : NULL;
+		assert_non_null(t);
+		if (t == NULL) {
+			return;
+		}
+		assert_int_equal(b32dec(t + 9, 58, buf, sizeof(buf)), 36);
+		memcpy(admin, buf, 32);
+		free(text);
+		/* one creation, one grant (ci-staging, read) */
+		assert_int_equal(spec_signed(db, vid, "staging", admin), 2);
+		assert_true(spec_signed(db, vid, "production", admin) >= 2);
+	}
 	spec_open_env(
-	        db, 3, vid, "staging", key,
+	        db, 4, vid, "staging", key,
 	        json_object_get(json_object_get(envs, "staging"), "secrets"),
 	        json_object_get(json_object_get(envs, "staging"), "allowed"));
 	memcpy(staging_key, key, 32);
@@ -2463,7 +2794,7 @@ test_vault_vectors_independent_reader(void **state)
 	}
 	sqlite3_finalize(q);
 	spec_open_env(
-	        db, 3, vid, "production", key,
+	        db, 4, vid, "production", key,
 	        json_object_get(json_object_get(envs, "production"), "secrets"),
 	        json_object_get(json_object_get(envs, "production"),
 	                        "allowed"));

@@ -110,6 +110,8 @@ set(struct envx_vault *v, struct envx_env *e, const char *name,
 	}
 }
 
+static struct envx_anchors vector_trust_lines;
+
 static struct envx_env *
 open_unlocked(struct envx_vault *v, const char *name,
               const struct envx_identity *id)
@@ -218,6 +220,9 @@ main(int argc, char **argv)
 		die("create", &err);
 	}
 	envx_vault_set_actor(v, "vectors");
+	/* VF-3.8: the owner creates, and so administers, every
+	 * environment, and signs every write below */
+	envx_vault_set_signer(v, owner);
 
 	/* Every environment starts with the owner, whose key is thrown
 	 * away: only identity.txt (staging) and passphrase.txt
@@ -289,8 +294,10 @@ main(int argc, char **argv)
 	 * formats 1, 2 and 3 (CHANGES.md), so dropping the tables that the
 	 * older formats lack leaves every MAC valid. */
 	make_older(dir, "v2.vault",
+	           "DROP TABLE access_log; DROP TABLE seals; "
 	           "DROP TABLE allowed_names; PRAGMA user_version = 2; VACUUM");
 	make_older(dir, "v1.vault",
+	           "DROP TABLE access_log; DROP TABLE seals; "
 	           "DROP TABLE allowed_names; DROP TABLE audit; "
 	           "PRAGMA user_version = 1; VACUUM");
 
@@ -300,10 +307,11 @@ main(int argc, char **argv)
 		die("reopen", &err);
 	}
 	envx_vault_set_actor(v, "vectors");
+	envx_vault_set_signer(v, owner);
 	if (envx_vault_begin(v, &err) < 0) {
 		die("begin", &err);
 	}
-	e = open_unlocked(v, "staging", ci);
+	e = open_unlocked(v, "staging", owner);
 	{
 		bool changed = false;
 
@@ -323,6 +331,52 @@ main(int argc, char **argv)
 		die("commit " ALLOWED_NAME, &err);
 	}
 	envx_env_free(e);
+	envx_vault_close(v);
+	v = NULL;
+	/* the same final vault in format 3 (no signatures), for the
+	 * migration test and the format-3 reader */
+	make_older(dir, "v3.vault",
+	           "DROP TABLE access_log; DROP TABLE seals; "
+	           "PRAGMA user_version = 3; VACUUM");
+
+	/* VF-2.6: the readers' trust lines, pinning the owner as the admin
+	 * of staging (in identity.txt) and of both (trust.txt, for the
+	 * passphrase reader of production, as $ENVX_TRUST) */
+	if (envx_vault_open(path, false, &v, &err) < 0) {
+		die("reopen", &err);
+	}
+	{
+		const char *names[2] = {"staging", "production"};
+		char line[256];
+		char lines[600] = "";
+
+		for (i = 0; i < 2; i++) {
+			struct envx_anchor a;
+
+			envx_vault_id_hex(v, line);
+			snprintf(lines + strlen(lines),
+			         sizeof(lines) - strlen(lines), "trust %s %s ",
+			         line, names[i]);
+			envx_signkey_format(owner->spk, line);
+			snprintf(lines + strlen(lines),
+			         sizeof(lines) - strlen(lines), "%s\n", line);
+			if (i == 0) {
+				const char *nl = strchr(lines, '\n');
+				if (envx_anchor_parse(
+				            lines, (size_t)(nl - lines),
+				            "vectors", &a, &err) < 0 ||
+				    envx_anchors_add(&ci->anchors, &a, &err) <
+				            0) {
+					die("trust line", &err);
+				}
+			}
+		}
+		write_file(dir, "trust.txt", lines, strlen(lines));
+		if (envx_anchors_parse(lines, strlen(lines), "vectors",
+		                       &vector_trust_lines, &err) < 0) {
+			die("trust lines", &err);
+		}
+	}
 	envx_vault_close(v);
 	v = NULL;
 
@@ -378,7 +432,17 @@ main(int argc, char **argv)
 	json_object_set_new(env, "allowed", json_array());
 	json_object_set_new(env, "names", json_pack("[s]", "LOCAL_ONLY"));
 	json_object_set_new(envs, "local", env);
-	json_object_set_new(root, "format", json_integer(3));
+	json_object_set_new(root, "format", json_integer(4));
+	{
+		char fp[24];
+		char key[ENVX_PUBKEY_TEXT_BYTES];
+
+		envx_fingerprint(owner->spk, fp);
+		envx_signkey_format(owner->spk, key);
+		json_object_set_new(root, "admin",
+		                    json_pack("{s:s,s:s}", "sign_key", key,
+		                              "fingerprint", fp));
+	}
 	json_object_set_new(root, "passphrase", json_string(PASSPHRASE));
 	json_object_set_new(root, "environments", envs);
 	dump = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -395,8 +459,14 @@ main(int argc, char **argv)
 		struct envx_unlock how = {.ask = ask_vector_passphrase};
 		struct envx_secbuf val = {0};
 
-		if (envx_vault_open(path, false, &v, &err) < 0 ||
-		    envx_env_open(v, "production", &e, &err) < 0 ||
+		static struct envx_trust trust = {
+		        .anchors = {&vector_trust_lines, NULL}};
+
+		if (envx_vault_open(path, false, &v, &err) < 0) {
+			die("self-check", &err);
+		}
+		envx_vault_set_trust(v, &trust);
+		if (envx_env_open(v, "production", &e, &err) < 0 ||
 		    envx_env_unlock(e, &how, &err) < 0 ||
 		    envx_env_get(e, "JSON_BLOB", &val, &err) < 0) {
 			die("self-check", &err);
@@ -420,6 +490,7 @@ main(int argc, char **argv)
 	}
 	envx_identity_free(owner);
 	envx_identity_free(ci);
+	envx_anchors_release(&vector_trust_lines);
 	printf("vectors written to %s\n", dir);
 	return 0;
 }

@@ -1,0 +1,1112 @@
+/*
+ * VF-3.8: writer authentication. Each environment (format 4) keeps an
+ * access log of signed entries (who may read, write or administer it),
+ * chained by hash from a first "create" entry its creator signed; every
+ * sealed state is signed by a writer. A reader trusts an environment only
+ * when its log carries the signature of a key the reader trusts from
+ * outside the file (its own, or a trust line), and remembers the highest
+ * state it verified so that an older one is refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vault/internal.h"
+#include "util/banned.h"
+
+const char *
+envx_role_name(int role)
+{
+	switch (role) {
+	case ENVX_ROLE_READ:
+		return "read";
+	case ENVX_ROLE_WRITE:
+		return "write";
+	case ENVX_ROLE_ADMIN:
+		return "admin";
+	default:
+		return "none";
+	}
+}
+
+int
+envx_role_parse(const char *s, int *role)
+{
+	int r;
+
+	for (r = ENVX_ROLE_NONE; r <= ENVX_ROLE_ADMIN; r++) {
+		if (strcmp(s, envx_role_name(r)) == 0) {
+			*role = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+envx_access_release(struct envx_access *a)
+{
+	free(a->m);
+	memset(a, 0, sizeof(*a));
+}
+
+const struct envx_member *
+envx_access_find(const struct envx_access *a, const unsigned char spk[32])
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		if (a->m[i].has_spk && memcmp(a->m[i].spk, spk, 32) == 0) {
+			return &a->m[i];
+		}
+	}
+	return NULL;
+}
+
+static struct envx_member *
+member_by_label(struct envx_access *a, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		if (strcmp(a->m[i].label, label) == 0) {
+			return &a->m[i];
+		}
+	}
+	return NULL;
+}
+
+/* Applies one entry to the replayed state. */
+static int
+member_set(struct envx_access *a, const char *label, const unsigned char *spk,
+           int role, struct envx_error *err)
+{
+	struct envx_member *m = member_by_label(a, label);
+
+	if (m == NULL) {
+		struct envx_member *grown =
+		        realloc(a->m, (a->n + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			return envx_error_set(err, ENVX_E_INTERNAL,
+			                      "out of memory");
+		}
+		a->m = grown;
+		m = &a->m[a->n++];
+		memset(m, 0, sizeof(*m));
+		snprintf(m->label, sizeof(m->label), "%s", label);
+	}
+	if (spk != NULL) {
+		memcpy(m->spk, spk, 32);
+		m->has_spk = true;
+	}
+	m->role = role;
+	return 0;
+}
+
+/* VF-3.8: R = BLAKE2b-256 over the recipient rows in id order. */
+static int
+recipients_digest(struct envx_vault *v, int64_t env_id,
+                  unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct envx_lp hs;
+	int rc;
+	int r = 0;
+	int col;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT label, kind, public_key, kdf, "
+	                       "wrapped_key FROM recipients WHERE env_id = ? "
+	                       "ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read recipients");
+	}
+	sqlite3_bind_int64(st, 1, env_id);
+	envx_lp_init_hash(&hs, NULL, 0);
+	envx_lp_str(&hs, "envx-recipients-v1");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
+		    sqlite3_column_type(st, 1) != SQLITE_TEXT) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "a recipient row has a value of the "
+			        "wrong type: the vault is corrupt or "
+			        "tampered");
+			goto out;
+		}
+		envx_lp_str(&hs, "recipient");
+		for (col = 0; col < 5; col++) {
+			int t = sqlite3_column_type(st, col);
+			if (t != SQLITE_NULL && t != SQLITE_TEXT &&
+			    t != SQLITE_BLOB) {
+				r = envx_error_set(
+				        err, ENVX_E_INTEGRITY,
+				        "a recipient row has a value "
+				        "of the wrong type: the vault "
+				        "is corrupt or tampered");
+				goto out;
+			}
+			/* NULL and empty differ: a one-byte tag first */
+			envx_lp_u64(&hs, t == SQLITE_NULL ? 0 : 1);
+			envx_lp_bytes(&hs, sqlite3_column_blob(st, col),
+			              (size_t)sqlite3_column_bytes(st, col));
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read recipients");
+		goto out;
+	}
+	envx_lp_final(&hs, out);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+struct entry {
+	int64_t seq;
+	int64_t at;
+	const char *action;
+	const char *label;
+	const char *role;
+	const unsigned char *subject;
+	size_t subject_len;
+	const unsigned char *recipients;
+	const unsigned char *signer;
+	const unsigned char *prev;
+};
+
+/* d = BLAKE2b-256(A), the bytes an entry's signer signs. */
+static void
+entry_digest(const struct envx_env *e, const struct entry *x,
+             unsigned char out[ENVX_HASH_BYTES])
+{
+	struct envx_lp hs;
+
+	envx_lp_init_hash(&hs, NULL, 0);
+	envx_lp_str(&hs, "envx-access-v1");
+	envx_lp_bytes(&hs, e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(&hs, e->name);
+	envx_lp_u64(&hs, (uint64_t)x->seq);
+	envx_lp_bytes(&hs, x->prev, ENVX_HASH_BYTES);
+	envx_lp_u64(&hs, (uint64_t)x->at);
+	envx_lp_str(&hs, x->action);
+	envx_lp_str(&hs, x->label);
+	envx_lp_str(&hs, x->role);
+	envx_lp_bytes(&hs, x->subject, x->subject_len);
+	envx_lp_bytes(&hs, x->recipients, ENVX_HASH_BYTES);
+	envx_lp_bytes(&hs, x->signer, 32);
+	envx_lp_final(&hs, out);
+}
+
+/* head = BLAKE2b-256(lp("envx-access-head-v1") || lp(d) || lp(sig)) */
+static void
+entry_head(const unsigned char d[ENVX_HASH_BYTES],
+           const unsigned char sig[ENVX_SIGNATURE_BYTES],
+           unsigned char out[ENVX_HASH_BYTES])
+{
+	struct envx_lp hs;
+
+	envx_lp_init_hash(&hs, NULL, 0);
+	envx_lp_str(&hs, "envx-access-head-v1");
+	envx_lp_bytes(&hs, d, ENVX_HASH_BYTES);
+	envx_lp_bytes(&hs, sig, ENVX_SIGNATURE_BYTES);
+	envx_lp_final(&hs, out);
+}
+
+static bool
+trusted_key(const struct envx_env *e, const unsigned char spk[32])
+{
+	const struct envx_vault *v = e->v;
+	size_t k;
+	size_t i;
+
+	if (v->signer != NULL && memcmp(v->signer->spk, spk, 32) == 0) {
+		return true;
+	}
+	/* the signer's own trust lines, then the caller's lists */
+	for (k = 0; k < 3; k++) {
+		const struct envx_anchors *l =
+		        k == 0 ? (v->signer != NULL ? &v->signer->anchors
+		                                    : NULL)
+		        : v->trust != NULL ? v->trust->anchors[k - 1]
+		                           : NULL;
+		for (i = 0; l != NULL && i < l->n; i++) {
+			if (memcmp(l->a[i].vault_id, v->vault_id,
+			           ENVX_VAULT_ID_BYTES) == 0 &&
+			    strcmp(l->a[i].env, e->name) == 0 &&
+			    memcmp(l->a[i].admin, spk, 32) == 0) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static int
+bad_log(const struct envx_env *e, int64_t seq, const char *why,
+        struct envx_error *err)
+{
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "environment '%s' refused: entry %lld of its "
+	                      "access log %s; the vault was tampered with "
+	                      "(or is corrupt)",
+	                      e->name, (long long)seq, why);
+}
+
+int
+envx_access_load(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	struct envx_access a = {0};
+	sqlite3_stmt *st = NULL;
+	unsigned char d[ENVX_HASH_BYTES];
+	int rc;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT seq, at, action, label, role, subject, "
+	                       "recipients, signer, prev, sig FROM access_log "
+	                       "WHERE env_id = ? ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read access log");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct entry x = {0};
+		const struct envx_member *by;
+		const unsigned char *sig;
+		int role;
+		int c;
+
+		for (c = 0; c < 10; c++) {
+			static const int want[10] = {
+			        SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_TEXT,
+			        SQLITE_TEXT,    SQLITE_TEXT,    SQLITE_BLOB,
+			        SQLITE_BLOB,    SQLITE_BLOB,    SQLITE_BLOB,
+			        SQLITE_BLOB};
+			/* an empty subject may read back as an empty blob */
+			if (sqlite3_column_type(st, c) != want[c]) {
+				r = bad_log(e, a.seq + 1,
+				            "has a value of the wrong type",
+				            err);
+				goto out;
+			}
+		}
+		x.seq = sqlite3_column_int64(st, 0);
+		x.at = sqlite3_column_int64(st, 1);
+		x.action = (const char *)sqlite3_column_text(st, 2);
+		x.label = (const char *)sqlite3_column_text(st, 3);
+		x.role = (const char *)sqlite3_column_text(st, 4);
+		x.subject = sqlite3_column_blob(st, 5);
+		x.subject_len = (size_t)sqlite3_column_bytes(st, 5);
+		x.recipients = sqlite3_column_blob(st, 6);
+		x.signer = sqlite3_column_blob(st, 7);
+		x.prev = sqlite3_column_blob(st, 8);
+		sig = sqlite3_column_blob(st, 9);
+		if (x.seq != a.seq + 1) {
+			r = bad_log(e, a.seq + 1, "is missing", err);
+			goto out;
+		}
+		if (x.action == NULL || x.label == NULL || x.role == NULL ||
+		    (x.subject_len != 0 && x.subject_len != 32) ||
+		    sqlite3_column_bytes(st, 6) != ENVX_HASH_BYTES ||
+		    sqlite3_column_bytes(st, 7) != 32 ||
+		    sqlite3_column_bytes(st, 8) != ENVX_HASH_BYTES ||
+		    sqlite3_column_bytes(st, 9) != ENVX_SIGNATURE_BYTES ||
+		    envx_role_parse(x.role, &role) < 0 ||
+		    strlen(x.label) > ENVX_LABEL_MAX_BYTES) {
+			r = bad_log(e, x.seq, "is malformed", err);
+			goto out;
+		}
+		if (x.seq > 1 && memcmp(x.prev, a.head, ENVX_HASH_BYTES) != 0) {
+			r = bad_log(e, x.seq,
+			            "does not follow the one before it (the "
+			            "log was edited or spliced)",
+			            err);
+			goto out;
+		}
+		entry_digest(e, &x, d);
+		if (crypto_sign_verify_detached(sig, d, sizeof(d), x.signer) !=
+		    0) {
+			r = bad_log(e, x.seq,
+			            "has a signature that does not "
+			            "verify",
+			            err);
+			goto out;
+		}
+		if (x.seq == 1) {
+			/* the first entry: its creator, an admin, signs it */
+			if (strcmp(x.action, "create") != 0 ||
+			    role != ENVX_ROLE_ADMIN || x.subject_len != 32 ||
+			    memcmp(x.subject, x.signer, 32) != 0) {
+				r = bad_log(e, 1,
+				            "is not a creation signed by its "
+				            "creator",
+				            err);
+				goto out;
+			}
+		} else {
+			by = envx_access_find(&a, x.signer);
+			if (by == NULL || by->role != ENVX_ROLE_ADMIN) {
+				r = envx_error_set(
+				        err, ENVX_E_INTEGRITY,
+				        "environment '%s' refused: its access "
+				        "was changed (entry %lld, '%s' of "
+				        "'%s') by a key that is not an admin "
+				        "of '%s'",
+				        e->name, (long long)x.seq, x.action,
+				        x.label, e->name);
+				goto out;
+			}
+			if (strcmp(x.action, "grant") != 0 &&
+			    strcmp(x.action, "revoke") != 0 &&
+			    strcmp(x.action, "rekey") != 0) {
+				r = bad_log(e, x.seq, "has an unknown action",
+				            err);
+				goto out;
+			}
+		}
+		if (role >= ENVX_ROLE_WRITE && x.subject_len != 32) {
+			r = bad_log(e, x.seq,
+			            "gives write access to a key that cannot "
+			            "sign",
+			            err);
+			goto out;
+		}
+		r = member_set(&a, x.label,
+		               x.subject_len == 32 ? x.subject : NULL, role,
+		               err);
+		if (r < 0) {
+			goto out;
+		}
+		if (trusted_key(e, x.signer)) {
+			a.anchored = true;
+		}
+		entry_head(d, sig, a.head);
+		memcpy(a.recipients, x.recipients, ENVX_HASH_BYTES);
+		a.seq = x.seq;
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read access log");
+		goto out;
+	}
+	if (a.seq == 0) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "environment '%s' refused: it has no access "
+		                   "log, so nothing proves who wrote it (a "
+		                   "format-4 environment always has one): the "
+		                   "vault was tampered with",
+		                   e->name);
+		goto out;
+	}
+	envx_access_release(&e->acc);
+	e->acc = a;
+	memset(&a, 0, sizeof(a));
+out:
+	sqlite3_finalize(st);
+	envx_access_release(&a);
+	return r;
+}
+
+int
+envx_signer_role(const struct envx_env *e)
+{
+	const struct envx_member *m;
+
+	if (e->v->signer == NULL) {
+		return ENVX_ROLE_NONE;
+	}
+	m = envx_access_find(&e->acc, e->v->signer->spk);
+	return m != NULL ? m->role : ENVX_ROLE_NONE;
+}
+
+void
+envx_actor_from_signer(struct envx_env *e)
+{
+	struct envx_vault *v = e->v;
+	const struct envx_member *m;
+	char fp[24];
+
+	if (v->signer == NULL || v->schema < 4) {
+		return;
+	}
+	m = envx_access_find(&e->acc, v->signer->spk);
+	envx_fingerprint(v->signer->spk, fp);
+	snprintf(v->actor, sizeof(v->actor), "%s %s",
+	         m != NULL ? m->label : "-", fp);
+}
+
+int
+envx_access_append(struct envx_env *e, const char *action, const char *label,
+                   int role, const unsigned char *spk, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	const struct envx_identity *id = v->signer;
+	unsigned char prev[ENVX_HASH_BYTES];
+	unsigned char rd[ENVX_HASH_BYTES];
+	unsigned char d[ENVX_HASH_BYTES];
+	unsigned char sig[ENVX_SIGNATURE_BYTES];
+	struct entry x = {0};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (id == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "changing access to '%s' needs an "
+		                      "identity to sign with",
+		                      e->name);
+	}
+	if (strcmp(action, "create") != 0 &&
+	    envx_signer_role(e) != ENVX_ROLE_ADMIN) {
+		return envx_error_set(
+		        err, ENVX_E_LOCKED,
+		        "only an admin of '%s' can change who has "
+		        "access to it, and your identity is %s%s",
+		        e->name,
+		        envx_signer_role(e) == ENVX_ROLE_NONE ? "not a member"
+		                                              : "a ",
+		        envx_signer_role(e) == ENVX_ROLE_NONE
+		                ? ""
+		                : envx_role_name(envx_signer_role(e)));
+	}
+	r = recipients_digest(v, e->id, rd, err);
+	if (r < 0) {
+		return r;
+	}
+	if (e->acc.seq == 0) {
+		randombytes_buf(prev, sizeof(prev));
+	} else {
+		memcpy(prev, e->acc.head, sizeof(prev));
+	}
+	x.seq = e->acc.seq + 1;
+	x.at = envx_now();
+	x.action = action;
+	x.label = label;
+	x.role = envx_role_name(role);
+	x.subject = spk;
+	x.subject_len = spk != NULL ? 32 : 0;
+	x.recipients = rd;
+	x.signer = id->spk;
+	x.prev = prev;
+	entry_digest(e, &x, d);
+	crypto_sign_detached(sig, NULL, d, sizeof(d), id->ssk);
+	if (sqlite3_prepare_v2(v->db,
+	                       "INSERT INTO access_log (env_id, seq, at, "
+	                       "action, label, role, subject, recipients, "
+	                       "signer, prev, sig) VALUES "
+	                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot write access log");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_int64(st, 2, x.seq);
+	sqlite3_bind_int64(st, 3, x.at);
+	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, x.role, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, spk != NULL ? spk : (const void *)"",
+	                  (int)x.subject_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, rd, sizeof(rd), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, id->spk, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, prev, sizeof(prev), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 11, sig, sizeof(sig), SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot write access log");
+		goto out;
+	}
+	r = member_set(&e->acc, label, spk, role, err);
+	if (r < 0) {
+		goto out;
+	}
+	entry_head(d, sig, e->acc.head);
+	memcpy(e->acc.recipients, rd, sizeof(rd));
+	e->acc.seq = x.seq;
+	if (trusted_key(e, id->spk)) {
+		e->acc.anchored = true;
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The last audit event's sequence number and hash (0 and zeros if none). */
+static int
+audit_head(struct envx_vault *v, int64_t *seq, unsigned char out[32],
+           struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 0;
+
+	*seq = 0;
+	memset(out, 0, 32);
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT seq, hash FROM audit ORDER BY seq DESC "
+	                       "LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read audit log");
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != 32) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "the audit log's last event is "
+			                   "malformed: the vault is corrupt or "
+			                   "tampered");
+		} else {
+			*seq = sqlite3_column_int64(st, 0);
+			memcpy(out, sqlite3_column_blob(st, 1), 32);
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read audit log");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The audit event with sequence number seq's hash; 1 when absent. */
+static int
+audit_at(struct envx_vault *v, int64_t seq, unsigned char out[32],
+         struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 1;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT hash FROM audit WHERE seq = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read audit log");
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(st, 0), 32);
+		r = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read audit log");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* VF-3.8: the state digest a writer signs. */
+static void
+state_digest(const struct envx_env *e, int64_t audit_seq,
+             const unsigned char audit_hash[32], const unsigned char *signer,
+             unsigned char out[ENVX_HASH_BYTES])
+{
+	struct envx_lp hs;
+
+	envx_lp_init_hash(&hs, NULL, 0);
+	envx_lp_str(&hs, "envx-state-v1");
+	envx_lp_bytes(&hs, e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(&hs, e->name);
+	envx_lp_u64(&hs, (uint64_t)e->generation);
+	envx_lp_bytes(&hs, e->key_commit, ENVX_HASH_BYTES);
+	envx_lp_bytes(&hs, e->mac, ENVX_HASH_BYTES);
+	envx_lp_u64(&hs, (uint64_t)e->acc.seq);
+	envx_lp_bytes(&hs, e->acc.head, ENVX_HASH_BYTES);
+	envx_lp_u64(&hs, (uint64_t)audit_seq);
+	envx_lp_bytes(&hs, audit_hash, 32);
+	envx_lp_bytes(&hs, signer, 32);
+	envx_lp_final(&hs, out);
+}
+
+int
+envx_state_sign(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	const struct envx_identity *id = v->signer;
+	unsigned char ah[32];
+	unsigned char rd[ENVX_HASH_BYTES];
+	unsigned char d[ENVX_HASH_BYTES];
+	unsigned char sig[ENVX_SIGNATURE_BYTES];
+	sqlite3_stmt *st = NULL;
+	int64_t aseq;
+	int role = envx_signer_role(e);
+	int r;
+
+	if (id == NULL || role < ENVX_ROLE_WRITE) {
+		return envx_error_set(
+		        err, ENVX_E_LOCKED,
+		        "cannot write to '%s': your identity %s; an admin of "
+		        "'%s' can run 'envx access grant %s <your "
+		        "envxpub2 key> --label <you> --role write'",
+		        e->name,
+		        id == NULL               ? "is missing"
+		        : role == ENVX_ROLE_READ ? "may only read it"
+		                                 : "is not a writer of it",
+		        e->name, e->name);
+	}
+	/* recipients change only with an admin's signed entry */
+	r = recipients_digest(v, e->id, rd, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sodium_memcmp(rd, e->acc.recipients, sizeof(rd)) != 0) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "recipients of '%s' changed without an "
+		                      "access log entry",
+		                      e->name);
+	}
+	r = audit_head(v, &aseq, ah, err);
+	if (r < 0) {
+		return r;
+	}
+	state_digest(e, aseq, ah, id->spk, d);
+	crypto_sign_detached(sig, NULL, d, sizeof(d), id->ssk);
+	if (sqlite3_prepare_v2(v->db,
+	                       "INSERT OR REPLACE INTO seals (env_id, "
+	                       "access_seq, audit_seq, signer, sig) VALUES "
+	                       "(?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot seal environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_int64(st, 2, e->acc.seq);
+	sqlite3_bind_int64(st, 3, aseq);
+	sqlite3_bind_blob(st, 4, id->spk, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, sig, sizeof(sig), SQLITE_STATIC);
+	r = 0;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot seal environment");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- what this machine has seen (rollback memory) ---- */
+
+static void
+hex(const unsigned char *p, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+	}
+}
+
+struct seen {
+	bool found;
+	int64_t generation;
+	char digest[65];
+	int64_t access_seq;
+	char access_head[65];
+};
+
+/* Reads the whole file (at most 4 MiB); *data is malloc'd, NUL-ended. */
+static int
+slurp(int fd, char **data, size_t *len)
+{
+	size_t cap = 4096;
+	size_t n = 0;
+	char *buf = malloc(cap);
+
+	if (buf == NULL) {
+		return -1;
+	}
+	for (;;) {
+		ssize_t got;
+		if (n + 1 == cap) {
+			char *grown;
+			if (cap >= (size_t)4 << 20) {
+				break;
+			}
+			grown = realloc(buf, cap * 2);
+			if (grown == NULL) {
+				free(buf);
+				return -1;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR) {
+			continue;
+		}
+		if (got <= 0) {
+			break;
+		}
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+/* The line prefix "VAULTID ENV " of e's record. */
+static void
+seen_key(const struct envx_env *e, char *out, size_t outsz)
+{
+	char id[33];
+
+	hex(e->v->vault_id, ENVX_VAULT_ID_BYTES, id);
+	snprintf(out, outsz, "%s %s ", id, e->name);
+}
+
+static void
+seen_find(const char *data, const char *key, struct seen *s, const char **line,
+          const char **line_end)
+{
+	const char *p = data;
+	size_t klen = strlen(key);
+
+	memset(s, 0, sizeof(*s));
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		const char *end = nl != NULL ? nl : p + strlen(p);
+		if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0) {
+			long long g = 0;
+			long long q = 0;
+			if (sscanf(p + klen, "%lld %64s %lld %64s", &g,
+			           s->digest, &q, s->access_head) == 4) {
+				s->found = true;
+				s->generation = g;
+				s->access_seq = q;
+				*line = p;
+				*line_end = nl != NULL ? nl + 1 : end;
+			}
+		}
+		p = nl != NULL ? nl + 1 : end;
+	}
+}
+
+/*
+ * Compares e's verified state with what this machine saw before, and
+ * records it when newer (or when accept_older). Missing or unwritable
+ * state is not an error: the record is a defence, not a requirement.
+ */
+static int
+seen_check(struct envx_env *e, const unsigned char digest[ENVX_HASH_BYTES],
+           struct envx_error *err)
+{
+	const struct envx_trust *t = e->v->trust;
+	char key[128];
+	char dh[65];
+	char hh[65];
+	char rec[256];
+	char lockpath[4200];
+	char *data = NULL;
+	size_t len = 0;
+	const char *line = NULL;
+	const char *line_end = NULL;
+	struct seen s;
+	struct stat sb;
+	int lock = -1;
+	int fd;
+	int r = 0;
+
+	if (t == NULL || t->seen_path == NULL) {
+		return 0;
+	}
+	seen_key(e, key, sizeof(key));
+	hex(digest, ENVX_HASH_BYTES, dh);
+	hex(e->acc.head, ENVX_HASH_BYTES, hh);
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", t->seen_path);
+	lock = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lock >= 0) {
+		(void)flock(lock, LOCK_EX);
+	}
+	fd = open(t->seen_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    (sb.st_mode & 022) != 0 ||
+		    (sb.st_uid != geteuid() && sb.st_uid != 0)) {
+			r = envx_error_set(err, ENVX_E_UNSAFE,
+			                   "refusing '%s': the record of "
+			                   "verified vault states must be a "
+			                   "regular file only you can write",
+			                   t->seen_path);
+			close(fd);
+			goto out;
+		}
+		if (slurp(fd, &data, &len) < 0) {
+			close(fd);
+			goto out;
+		}
+		close(fd);
+		seen_find(data, key, &s, &line, &line_end);
+	} else {
+		memset(&s, 0, sizeof(s));
+	}
+	if (s.found && !t->accept_older) {
+		bool same_gen = s.generation == e->generation;
+		if (e->generation < s.generation ||
+		    (same_gen && strcmp(s.digest, dh) != 0)) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "environment '%s' refused: it is at generation "
+			        "%lld, %s the state this machine verified "
+			        "before (generation %lld): an older copy of it "
+			        "was put back (rolled back) or it was "
+			        "replaced. If you restored it on purpose, "
+			        "accept it with 'envx trust reset %s' (audited)",
+			        e->name, (long long)e->generation,
+			        same_gen ? "but differs from" : "older than",
+			        (long long)s.generation, e->name);
+			goto out;
+		}
+		if (e->acc.seq < s.access_seq ||
+		    (e->acc.seq == s.access_seq &&
+		     strcmp(s.access_head, hh) != 0)) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "environment '%s' refused: its access log has "
+			        "%lld entries where this machine verified %lld "
+			        "before, or differs from it: access changes "
+			        "(a revocation, say) were undone. If you "
+			        "restored the vault on purpose, accept it with "
+			        "'envx trust reset %s' (audited)",
+			        e->name, (long long)e->acc.seq,
+			        (long long)s.access_seq, e->name);
+			goto out;
+		}
+		if (same_gen && e->acc.seq == s.access_seq) {
+			goto out; /* nothing new to record */
+		}
+	}
+	/* record: replace this environment's line, keep the others */
+	{
+		int n = snprintf(rec, sizeof(rec), "%s%lld %s %lld %s\n", key,
+		                 (long long)e->generation, dh,
+		                 (long long)e->acc.seq, hh);
+		size_t before = line != NULL ? (size_t)(line - data) : len;
+		size_t after =
+		        line_end != NULL ? (size_t)(line_end - data) : len;
+		size_t total = before + (size_t)n + (len - after);
+		char *out = malloc(total + 1);
+		struct envx_error ignored;
+
+		if (out == NULL) {
+			goto out;
+		}
+		if (before > 0) {
+			memcpy(out, data, before);
+		}
+		memcpy(out + before, rec, (size_t)n);
+		if (len > after) {
+			memcpy(out + before + n, data + after, len - after);
+		}
+		(void)envx_file_write_atomic(t->seen_path, out, total, 0600,
+		                             &ignored);
+		free(out);
+	}
+out:
+	free(data);
+	if (lock >= 0) {
+		close(lock);
+	}
+	return r;
+}
+
+/* ENVX_MIN_GENERATION: "N" for every environment, or "env=N,env=N". */
+static int64_t
+min_generation(const struct envx_env *e)
+{
+	const char *p =
+	        e->v->trust != NULL ? e->v->trust->min_generation : NULL;
+	size_t nlen = strlen(e->name);
+
+	if (p == NULL || *p == '\0') {
+		return 0;
+	}
+	if (strchr(p, '=') == NULL) {
+		return strtoll(p, NULL, 10);
+	}
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		const char *end = comma != NULL ? comma : p + strlen(p);
+		if ((size_t)(end - p) > nlen + 1 &&
+		    strncmp(p, e->name, nlen) == 0 && p[nlen] == '=') {
+			return strtoll(p + nlen + 1, NULL, 10);
+		}
+		p = comma != NULL ? comma + 1 : end;
+	}
+	return 0;
+}
+
+int
+envx_state_verify(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	unsigned char rd[ENVX_HASH_BYTES];
+	unsigned char ah[32];
+	unsigned char d[ENVX_HASH_BYTES];
+	unsigned char signer[32];
+	unsigned char sig[ENVX_SIGNATURE_BYTES];
+	const struct envx_member *by;
+	int64_t access_seq;
+	int64_t audit_seq;
+	int64_t floor;
+	char vid[33];
+	int rc;
+	int r;
+
+	r = envx_access_load(e, err);
+	if (r < 0) {
+		return r;
+	}
+	hex(v->vault_id, ENVX_VAULT_ID_BYTES, vid);
+	if (!e->acc.anchored) {
+		return envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "environment '%s' of vault %s refused: no admin this "
+		        "identity trusts signed its access log, so it may "
+		        "have been made by someone else (a substituted vault "
+		        "or environment). If an admin granted you access, "
+		        "run the 'envx access accept' line they gave you; "
+		        "'envx access list %s' shows its admins",
+		        e->name, vid, e->name);
+	}
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT access_seq, audit_seq, signer, sig "
+	                       "FROM seals WHERE env_id = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+	    sqlite3_column_bytes(st, 2) != 32 ||
+	    sqlite3_column_bytes(st, 3) != ENVX_SIGNATURE_BYTES) {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE
+		            ? envx_error_set(err, ENVX_E_INTEGRITY,
+		                             "environment '%s' refused: its "
+		                             "signed state is missing or "
+		                             "malformed: the vault was "
+		                             "tampered with",
+		                             e->name)
+		            : envx_sqlite_error(v->db, err,
+		                                "cannot read environment");
+		sqlite3_finalize(st);
+		return r;
+	}
+	access_seq = sqlite3_column_int64(st, 0);
+	audit_seq = sqlite3_column_int64(st, 1);
+	memcpy(signer, sqlite3_column_blob(st, 2), 32);
+	memcpy(sig, sqlite3_column_blob(st, 3), sizeof(sig));
+	sqlite3_finalize(st);
+	if (access_seq != e->acc.seq) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "environment '%s' refused: its signed "
+		                      "state names access log entry %lld, but "
+		                      "the log ends at %lld: entries were "
+		                      "added or removed outside envx",
+		                      e->name, (long long)access_seq,
+		                      (long long)e->acc.seq);
+	}
+	by = envx_access_find(&e->acc, signer);
+	if (by == NULL || by->role < ENVX_ROLE_WRITE) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "environment '%s' refused: written by a "
+		                      "key that is not a writer of '%s'%s%s%s",
+		                      e->name, e->name, by != NULL ? " ('" : "",
+		                      by != NULL ? by->label : "",
+		                      by != NULL ? "' may only read it)" : "");
+	}
+	r = audit_at(v, audit_seq, ah, err);
+	if (r < 0) {
+		return r;
+	}
+	if (r == 1) {
+		if (audit_seq != 0) {
+			return envx_error_set(err, ENVX_E_INTEGRITY,
+			                      "environment '%s' refused: the "
+			                      "audit event its signed state "
+			                      "covers (%lld) is missing: the "
+			                      "audit log was rewritten",
+			                      e->name, (long long)audit_seq);
+		}
+		memset(ah, 0, sizeof(ah));
+	}
+	state_digest(e, audit_seq, ah, signer, d);
+	if (crypto_sign_verify_detached(sig, d, sizeof(d), signer) != 0) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "environment '%s' refused: its state "
+		                      "signature does not verify (its rows, "
+		                      "header or audit log were changed "
+		                      "outside envx)",
+		                      e->name);
+	}
+	r = recipients_digest(v, e->id, rd, err);
+	if (r < 0) {
+		return r;
+	}
+	if (sodium_memcmp(rd, e->acc.recipients, sizeof(rd)) != 0) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "environment '%s' refused: its "
+		                      "recipients differ from those its admins "
+		                      "signed (a recipient was added, removed "
+		                      "or changed outside envx)",
+		                      e->name);
+	}
+	floor = min_generation(e);
+	if (e->generation < floor) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "environment '%s' refused: it is at "
+		                      "generation %lld, below "
+		                      "ENVX_MIN_GENERATION (%lld): an older "
+		                      "copy was put back",
+		                      e->name, (long long)e->generation,
+		                      (long long)floor);
+	}
+	return seen_check(e, d, err);
+}
+
+int
+envx_refuse_downgrade(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	const struct envx_trust *t = v->trust;
+	char vid[33];
+	size_t k;
+	size_t i;
+	bool known = false;
+
+	hex(v->vault_id, ENVX_VAULT_ID_BYTES, vid);
+	for (k = 0; k < 3; k++) {
+		const struct envx_anchors *l =
+		        k == 0      ? (v->signer != NULL ? &v->signer->anchors
+		                                         : NULL)
+		        : t != NULL ? t->anchors[k - 1]
+		                    : NULL;
+		for (i = 0; l != NULL && i < l->n; i++) {
+			if (memcmp(l->a[i].vault_id, v->vault_id,
+			           ENVX_VAULT_ID_BYTES) == 0) {
+				known = true;
+			}
+		}
+	}
+	if (!known && t != NULL && t->seen_path != NULL) {
+		int fd = open(t->seen_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		char *data = NULL;
+		size_t len = 0;
+
+		if (fd >= 0) {
+			if (slurp(fd, &data, &len) == 0) {
+				known = strstr(data, vid) != NULL;
+			}
+			close(fd);
+		}
+		free(data);
+	}
+	if (!known) {
+		return 0;
+	}
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "environment '%s' refused: vault %s is in "
+	                      "format %d, which cannot prove who wrote it, "
+	                      "but this identity trusts signed (format 4) "
+	                      "states of that vault: the file may have been "
+	                      "replaced by a forgery in the old format",
+	                      e->name, vid, v->schema);
+}
