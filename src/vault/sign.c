@@ -569,25 +569,62 @@ audit_head(struct envx_vault *v, int64_t *seq, unsigned char out[32],
 	return r;
 }
 
-/* The audit event with sequence number seq's hash; 1 when absent. */
+/*
+ * The hash of the audit event with sequence number seq, recomputed from
+ * its fields (VF-5.1) and compared with the stored one: 0, 1 when absent,
+ * ENVX_E_INTEGRITY when the event was edited.
+ */
 static int
 audit_at(struct envx_vault *v, int64_t seq, unsigned char out[32],
          struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
+	struct envx_lp hs;
+	unsigned char h[32];
 	int rc;
 	int r = 1;
+	int c;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT hash FROM audit WHERE seq = ?",
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT at, actor, action, env, name, detail, "
+	                       "prev, hash FROM audit WHERE seq = ?",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(v->db, err, "cannot read audit log");
 	}
 	sqlite3_bind_int64(st, 1, seq);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
-		memcpy(out, sqlite3_column_blob(st, 0), 32);
-		r = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc == SQLITE_ROW) {
+		bool typed = sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+		             sqlite3_column_bytes(st, 6) == 32 &&
+		             sqlite3_column_bytes(st, 7) == 32;
+		for (c = 1; c <= 5; c++) {
+			typed = typed && sqlite3_column_type(st, c) == SQLITE_TEXT;
+		}
+		if (typed) {
+			envx_lp_init_hash(&hs, NULL, 0);
+			envx_lp_str(&hs, "envx-audit-v1");
+			envx_lp_bytes(&hs, v->vault_id, ENVX_VAULT_ID_BYTES);
+			envx_lp_bytes(&hs, sqlite3_column_blob(st, 6), 32);
+			envx_lp_u64(&hs, (uint64_t)seq);
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 0));
+			for (c = 1; c <= 5; c++) {
+				envx_lp_bytes(&hs, sqlite3_column_text(st, c),
+				              (size_t)sqlite3_column_bytes(st, c));
+			}
+			envx_lp_final(&hs, h);
+		}
+		if (!typed ||
+		    sodium_memcmp(h, sqlite3_column_blob(st, 7), 32) != 0) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "audit event %lld was edited outside "
+			                   "envx (its hash does not match it): "
+			                   "the vault was tampered with",
+			                   (long long)seq);
+		} else {
+			memcpy(out, h, 32);
+			r = 0;
+		}
+	} else if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read audit log");
 	}
 	sqlite3_finalize(st);

@@ -4,6 +4,7 @@
 # into one environment (MAC-covered, audited); exec and every export format
 # leave out a refused name that is not allowed, with an error. Also: user
 # input in messages is escaped, and NAME=value is never echoed.
+# shellcheck disable=SC2046 # trust lines are split into words on purpose
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
 setup_vault
 man="$ENVX_SOURCE_ROOT/docs/envx.1.scd"
@@ -156,10 +157,9 @@ ok "exec --template refuses to run when a required name is a refused one it with
 
 t_bidi_and_c1_escaped() {
   # the author is the signer's label (VF-5.1): one with a C1 byte
-  "$ENVX" identity new -o "$TEST_DIR/c1.id" -q &&
+  "$ENVX" identity new -o "$TEST_DIR/c1.id" -q >/dev/null &&
     "$ENVX" access grant local "$("$ENVX" --identity "$TEST_DIR/c1.id" identity show)" \
       --label $'x\xc2\x9b31m' --role write -q &&
-    # shellcheck disable=SC2046
     "$ENVX" --identity "$TEST_DIR/c1.id" access accept $(trust_line local) -q &&
     printf 'v' | "$ENVX" --identity "$TEST_DIR/c1.id" set local BIDI_T --description $'\u202eevil' -q &&
     run list local && expect_out '\xe2\x80\xaeevil' && ! grep -q $'\u202e' "$TEST_DIR/run.out" &&
