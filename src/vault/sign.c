@@ -598,7 +598,8 @@ audit_at(struct envx_vault *v, int64_t seq, unsigned char out[32],
 		             sqlite3_column_bytes(st, 6) == 32 &&
 		             sqlite3_column_bytes(st, 7) == 32;
 		for (c = 1; c <= 5; c++) {
-			typed = typed && sqlite3_column_type(st, c) == SQLITE_TEXT;
+			typed = typed &&
+			        sqlite3_column_type(st, c) == SQLITE_TEXT;
 		}
 		if (typed) {
 			envx_lp_init_hash(&hs, NULL, 0);
@@ -608,18 +609,20 @@ audit_at(struct envx_vault *v, int64_t seq, unsigned char out[32],
 			envx_lp_u64(&hs, (uint64_t)seq);
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 0));
 			for (c = 1; c <= 5; c++) {
-				envx_lp_bytes(&hs, sqlite3_column_text(st, c),
-				              (size_t)sqlite3_column_bytes(st, c));
+				envx_lp_bytes(
+				        &hs, sqlite3_column_text(st, c),
+				        (size_t)sqlite3_column_bytes(st, c));
 			}
 			envx_lp_final(&hs, h);
 		}
 		if (!typed ||
 		    sodium_memcmp(h, sqlite3_column_blob(st, 7), 32) != 0) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "audit event %lld was edited outside "
-			                   "envx (its hash does not match it): "
-			                   "the vault was tampered with",
-			                   (long long)seq);
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "audit event %lld was edited outside "
+			        "envx (its hash does not match it): "
+			        "the vault was tampered with",
+			        (long long)seq);
 		} else {
 			memcpy(out, h, 32);
 			r = 0;
