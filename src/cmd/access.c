@@ -337,10 +337,7 @@ cmd_trust(int argc, char **argv, struct envx_ctx *ctx)
 		                        st.positional[0]);
 		goto done;
 	}
-	status = envx_cmd_vault(ctx);
-	if (status != 0) {
-		goto done;
-	}
+	/* envx_cmd_args opened the vault */
 	ctx->trust.accept_older = true;
 	if (envx_ctx_unlock(ctx, st.positional[1], &e, &err) < 0) {
 		status = envx_cli_fail(&err);
@@ -377,14 +374,11 @@ cmd_upgrade(int argc, char **argv, struct envx_ctx *ctx)
 	int before;
 	int status;
 
+	/* opens the vault too */
 	status = envx_cmd_args(ctx, argc, argv, &st, 0, 0, NULL);
 	free(st.positional);
 	if (status != 0) {
 		return status < 0 ? 0 : status;
-	}
-	status = envx_cmd_vault(ctx);
-	if (status != 0) {
-		return status;
 	}
 	before = envx_vault_schema_version(ctx->vault);
 	if (!envx_vault_needs_upgrade(ctx->vault)) {
