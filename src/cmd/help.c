@@ -244,9 +244,14 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
 	if (c->subcommands[0] != NULL) {
 		if (pos == 0) {
 			offer_list(c->subcommands, cur);
-		} else if (pos == 1 && strcmp(c->name, "env") == 0 &&
-		           (strcmp(words[0], "rm") == 0 ||
-		            strcmp(words[0], "allow") == 0)) {
+		} else if (pos == 1 &&
+		           ((strcmp(c->name, "env") == 0 &&
+		             (strcmp(words[0], "rm") == 0 ||
+		              strcmp(words[0], "allow") == 0)) ||
+		            (strcmp(c->name, "access") == 0 &&
+		             (strcmp(words[0], "list") == 0 ||
+		              strcmp(words[0], "grant") == 0)) ||
+		            strcmp(c->name, "trust") == 0)) {
 			offer_from_vault(vault_opt, NULL, cur);
 		}
 		return;
@@ -291,6 +296,7 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 	        NULL};
 	static const char *const formats[] = {"dotenv", "json", "shell",
 	                                      "github", NULL};
+	static const char *const roles[] = {"read", "write", "admin", NULL};
 	const struct envx_command *c;
 	const char *cur = argc > 1 ? argv[argc - 1] : "";
 	const char *vault_opt = ctx->vault_opt;
@@ -334,6 +340,8 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 	    takes_value(c, argv[argc - 2])) {
 		if (strcmp(argv[argc - 2], "--format") == 0) {
 			offer_list(formats, cur);
+		} else if (strcmp(argv[argc - 2], "--role") == 0) {
+			offer_list(roles, cur);
 		}
 		return 0;
 	}
