@@ -79,7 +79,14 @@ struct envx_trust {
 	const char *seen_path;
 	const char *min_generation;
 	bool accept_older;
+	/* read vaults older than format 4, which nothing signs
+	 * ($ENVX_ACCEPT_UNSIGNED=1); never one whose signed states the
+	 * reader trusts */
+	bool accept_unsigned;
 };
+/* Checks $ENVX_MIN_GENERATION's text: "N" (N >= 1) or "env=N,env=N" with
+ * valid, distinct environment names. ENVX_E_USAGE otherwise. */
+int envx_min_generation_check(const char *text, struct envx_error *err);
 void envx_vault_set_trust(struct envx_vault *v, const struct envx_trust *t);
 /* The identity that signs writes (VF-3.8) and whose own key is trusted.
  * Borrowed; may be NULL (then writes fail and only anchors are trusted). */
@@ -88,9 +95,12 @@ void envx_vault_set_signer(struct envx_vault *v,
 /* The vault id as 32 hex digits. */
 void envx_vault_id_hex(const struct envx_vault *v,
                        char out[ENVX_VAULT_ID_TEXT_BYTES]);
-/* Whether the file is older than format 4: the first write upgrades it
- * (VF-4.5), which needs a signer that opens every environment. */
+/* Whether the file is older than format 4. Writes to it fail (integrity)
+ * until envx_vault_upgrade. */
 bool envx_vault_needs_upgrade(const struct envx_vault *v);
+/* VF-4.5: upgrades an older vault in one transaction, signed by the signer,
+ * who must open every environment (ENVX_E_LOCKED naming one it cannot). */
+int envx_vault_upgrade(struct envx_vault *v, struct envx_error *err);
 const char *envx_vault_path(const struct envx_vault *v);
 /* Whether envx_vault_open rolled back an interrupted write's hot journal
  * (restoring the last committed state) before opening. */

@@ -354,6 +354,13 @@ envx_ctx_bind_trust(struct envx_ctx *ctx, struct envx_error *err)
 		}
 		ctx->trust.anchors[1] = &ctx->env_anchors;
 		ctx->trust.min_generation = getenv("ENVX_MIN_GENERATION");
+		r = envx_min_generation_check(ctx->trust.min_generation, err);
+		if (r < 0) {
+			return r;
+		}
+		env_trust = getenv("ENVX_ACCEPT_UNSIGNED");
+		ctx->trust.accept_unsigned =
+		        env_trust != NULL && strcmp(env_trust, "1") == 0;
 		if (envx_seen_path(ctx->seen_path, sizeof(ctx->seen_path)) ==
 		    0) {
 			make_dirs_for(ctx->seen_path);
@@ -375,17 +382,8 @@ envx_cmd_vault(struct envx_ctx *ctx)
 {
 	struct envx_error err;
 
-	bool rw = (ctx->cmd->flags & ENVX_CMD_VAULT_RW) != 0;
-	struct envx_identity *id;
-
-	if (envx_ctx_open_vault(ctx, rw, &err) < 0) {
-		return envx_cli_fail(&err);
-	}
-	/* VF-4.5: the first write upgrades an older vault, signed by the
-	 * identity, so have it ready */
-	if (rw && envx_vault_needs_upgrade(ctx->vault) &&
-	    envx_ctx_identity(ctx, &id, &err) < 0 &&
-	    err.code != ENVX_E_NOTFOUND) {
+	if (envx_ctx_open_vault(ctx, (ctx->cmd->flags & ENVX_CMD_VAULT_RW) != 0,
+	                        &err) < 0) {
 		return envx_cli_fail(&err);
 	}
 	return 0;
@@ -872,6 +870,13 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 	if (r < 0) {
 		envx_env_free(e);
 		return r;
+	}
+	if (envx_vault_needs_upgrade(ctx->vault)) {
+		envx_cli_warn("warning: vault '%s' is in format %d, which "
+		              "nothing signs; read because "
+		              "ENVX_ACCEPT_UNSIGNED=1 (run 'envx upgrade')",
+		              ctx->vault_path,
+		              envx_vault_schema_version(ctx->vault));
 	}
 	*out = e;
 	return 0;

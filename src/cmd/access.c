@@ -387,9 +387,7 @@ cmd_upgrade(int argc, char **argv, struct envx_ctx *ctx)
 		return 0;
 	}
 	if (envx_ctx_identity(ctx, &id, &err) < 0 ||
-	    envx_vault_begin(ctx->vault, &err) < 0 ||
-	    envx_vault_commit(ctx->vault, &err) < 0) {
-		envx_vault_rollback(ctx->vault);
+	    envx_vault_upgrade(ctx->vault, &err) < 0) {
 		return envx_cli_fail(&err);
 	}
 	envx_cli_note(ctx,

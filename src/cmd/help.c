@@ -24,7 +24,7 @@ envx_exit_meaning(int status)
 		return "usage error: unknown command or option, missing argument";
 	case 3:
 		return "cannot unlock: no identity or passphrase opens the "
-		       "environment";
+		       "environment, or your role does not allow the change";
 	case 4:
 		return "integrity failure: tampered, corrupt, not an envx vault, "
 		       "or a newer format";
@@ -244,14 +244,13 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
 	if (c->subcommands[0] != NULL) {
 		if (pos == 0) {
 			offer_list(c->subcommands, cur);
-		} else if (pos == 1 &&
-		           ((strcmp(c->name, "env") == 0 &&
-		             (strcmp(words[0], "rm") == 0 ||
-		              strcmp(words[0], "allow") == 0)) ||
-		            (strcmp(c->name, "access") == 0 &&
-		             (strcmp(words[0], "list") == 0 ||
-		              strcmp(words[0], "grant") == 0)) ||
-		            strcmp(c->name, "trust") == 0)) {
+		} else if (pos == 1 && ((strcmp(c->name, "env") == 0 &&
+		                         (strcmp(words[0], "rm") == 0 ||
+		                          strcmp(words[0], "allow") == 0)) ||
+		                        (strcmp(c->name, "access") == 0 &&
+		                         (strcmp(words[0], "list") == 0 ||
+		                          strcmp(words[0], "grant") == 0)) ||
+		                        strcmp(c->name, "trust") == 0)) {
 			offer_from_vault(vault_opt, NULL, cur);
 		}
 		return;

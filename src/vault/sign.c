@@ -634,6 +634,76 @@ audit_at(struct envx_vault *v, int64_t seq, unsigned char out[32],
 	return r;
 }
 
+/*
+ * VF-5.1: the whole audit chain, before a writer signs a state that covers
+ * it: seq from 1 without gaps, each prev the previous hash, each hash
+ * recomputed. A writer never signs over events someone edited.
+ */
+static int
+audit_chain_verify(struct envx_vault *v, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char prev[32] = {0};
+	unsigned char h[32];
+	struct envx_lp hs;
+	int64_t seq = 0;
+	int rc;
+	int r = 0;
+	int c;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT seq, at, actor, action, env, name, "
+	                       "detail, prev, hash FROM audit ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read audit log");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool ok = sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+		          sqlite3_column_int64(st, 0) == seq + 1 &&
+		          sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
+		          sqlite3_column_bytes(st, 7) == 32 &&
+		          sqlite3_column_bytes(st, 8) == 32;
+		for (c = 2; c <= 6; c++) {
+			ok = ok && sqlite3_column_type(st, c) == SQLITE_TEXT;
+		}
+		seq++;
+		if (ok) {
+			ok = memcmp(sqlite3_column_blob(st, 7), prev, 32) == 0;
+		}
+		if (ok) {
+			envx_lp_init_hash(&hs, NULL, 0);
+			envx_lp_str(&hs, "envx-audit-v1");
+			envx_lp_bytes(&hs, v->vault_id, ENVX_VAULT_ID_BYTES);
+			envx_lp_bytes(&hs, prev, 32);
+			envx_lp_u64(&hs, (uint64_t)seq);
+			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 1));
+			for (c = 2; c <= 6; c++) {
+				envx_lp_bytes(
+				        &hs, sqlite3_column_text(st, c),
+				        (size_t)sqlite3_column_bytes(st, c));
+			}
+			envx_lp_final(&hs, h);
+			ok = memcmp(h, sqlite3_column_blob(st, 8), 32) == 0;
+		}
+		if (!ok) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "the audit log was edited outside envx "
+			        "(event %lld does not chain or hash as "
+			        "written): envx does not sign over it",
+			        (long long)seq);
+			goto out;
+		}
+		memcpy(prev, h, 32);
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read audit log");
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* VF-3.8: the state digest a writer signs. */
 static void
 state_digest(const struct envx_env *e, int64_t audit_seq,
@@ -693,6 +763,13 @@ envx_state_sign(struct envx_env *e, struct envx_error *err)
 		                      "recipients of '%s' changed without an "
 		                      "access log entry",
 		                      e->name);
+	}
+	if (!v->audit_verified) {
+		r = audit_chain_verify(v, err);
+		if (r < 0) {
+			return r;
+		}
+		v->audit_verified = true;
 	}
 	r = audit_head(v, &aseq, ah, err);
 	if (r < 0) {
@@ -781,6 +858,60 @@ slurp(int fd, char **data, size_t *len)
 	return 0;
 }
 
+/*
+ * Opens a file of the record of verified states (flags: O_RDONLY, or
+ * O_RDWR | O_CREAT for the lock), never following a symlink nor waiting on
+ * a FIFO, and refuses one that is not a regular file only its owner (this
+ * user or root) can write, in a directory that is the same. *fd is -1 when
+ * the file does not exist (O_RDONLY).
+ */
+static int
+seen_open(const char *path, int flags, int *fd, struct envx_error *err)
+{
+	char dir[4200];
+	char *slash;
+	struct stat sb;
+	int f;
+
+	*fd = -1;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (lstat(dir, &sb) == 0 &&
+		    (!S_ISDIR(sb.st_mode) || (sb.st_mode & 022) != 0 ||
+		     (sb.st_uid != geteuid() && sb.st_uid != 0))) {
+			goto unsafe;
+		}
+	}
+	f = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (f < 0) {
+		if (errno == ENOENT && (flags & O_CREAT) == 0) {
+			return 0;
+		}
+		if (errno == ELOOP || errno == ENXIO) {
+			goto unsafe;
+		}
+		return 0; /* unwritable home, read-only file system: no record
+		           */
+	}
+	if (fstat(f, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (sb.st_mode & 022) != 0 ||
+	    (sb.st_uid != geteuid() && sb.st_uid != 0)) {
+		close(f);
+		goto unsafe;
+	}
+	*fd = f;
+	return 0;
+unsafe:
+	return envx_error_set(err, ENVX_E_UNSAFE,
+	                      "refusing '%s': the record of verified vault "
+	                      "states must be a regular file (not a symbolic "
+	                      "link or FIFO) that only you can write, in a "
+	                      "directory only you can write",
+	                      path);
+}
+
 /* The line prefix "VAULTID ENV " of e's record. */
 static void
 seen_key(const struct envx_env *e, char *out, size_t outsz)
@@ -838,7 +969,6 @@ seen_check(struct envx_env *e, const unsigned char digest[ENVX_HASH_BYTES],
 	const char *line = NULL;
 	const char *line_end = NULL;
 	struct seen s;
-	struct stat sb;
 	int lock = -1;
 	int fd;
 	int r = 0;
@@ -850,31 +980,25 @@ seen_check(struct envx_env *e, const unsigned char digest[ENVX_HASH_BYTES],
 	hex(digest, ENVX_HASH_BYTES, dh);
 	hex(e->acc.head, ENVX_HASH_BYTES, hh);
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", t->seen_path);
-	lock = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	r = seen_open(lockpath, O_RDWR | O_CREAT, &lock, err);
+	if (r < 0) {
+		return r;
+	}
 	if (lock >= 0) {
 		(void)flock(lock, LOCK_EX);
 	}
-	fd = open(t->seen_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	r = seen_open(t->seen_path, O_RDONLY, &fd, err);
+	if (r < 0) {
+		goto out;
+	}
+	memset(&s, 0, sizeof(s));
 	if (fd >= 0) {
-		if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    (sb.st_mode & 022) != 0 ||
-		    (sb.st_uid != geteuid() && sb.st_uid != 0)) {
-			r = envx_error_set(err, ENVX_E_UNSAFE,
-			                   "refusing '%s': the record of "
-			                   "verified vault states must be a "
-			                   "regular file only you can write",
-			                   t->seen_path);
-			close(fd);
-			goto out;
-		}
-		if (slurp(fd, &data, &len) < 0) {
-			close(fd);
-			goto out;
-		}
+		int got = slurp(fd, &data, &len);
 		close(fd);
+		if (got < 0) {
+			goto out;
+		}
 		seen_find(data, key, &s, &line, &line_end);
-	} else {
-		memset(&s, 0, sizeof(s));
 	}
 	if (s.found && !t->accept_older) {
 		bool same_gen = s.generation == e->generation;
@@ -946,28 +1070,93 @@ out:
 	return r;
 }
 
-/* ENVX_MIN_GENERATION: "N" for every environment, or "env=N,env=N". */
+/* A decimal number 1..2^62 from [p, end); -1 otherwise. */
 static int64_t
-min_generation(const struct envx_env *e)
+parse_gen(const char *p, const char *end)
 {
-	const char *p =
-	        e->v->trust != NULL ? e->v->trust->min_generation : NULL;
-	size_t nlen = strlen(e->name);
+	int64_t v = 0;
 
-	if (p == NULL || *p == '\0') {
+	if (p == end || end - p > 18) {
+		return -1;
+	}
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9') {
+			return -1;
+		}
+		v = v * 10 + (*p - '0');
+	}
+	return v >= 1 ? v : -1;
+}
+
+/*
+ * ENVX_MIN_GENERATION: "N" for every environment, or "env=N,env=N". The
+ * floor for env into *out (0: none); -1 when the text is malformed, so a
+ * mistyped pin never silently turns the check off.
+ */
+static int
+min_generation_for(const char *text, const char *env, int64_t *out)
+{
+	const char *p = text;
+	char names[64][ENVX_ENV_NAME_MAX_BYTES + 1];
+	size_t nnames = 0;
+
+	*out = 0;
+	if (text == NULL || *text == '\0') {
 		return 0;
 	}
-	if (strchr(p, '=') == NULL) {
-		return strtoll(p, NULL, 10);
+	if (strchr(text, '=') == NULL) {
+		*out = parse_gen(text, text + strlen(text));
+		return *out > 0 ? 0 : -1;
 	}
 	while (*p != '\0') {
 		const char *comma = strchr(p, ',');
 		const char *end = comma != NULL ? comma : p + strlen(p);
-		if ((size_t)(end - p) > nlen + 1 &&
-		    strncmp(p, e->name, nlen) == 0 && p[nlen] == '=') {
-			return strtoll(p + nlen + 1, NULL, 10);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		size_t nlen = eq != NULL ? (size_t)(eq - p) : 0;
+		int64_t g;
+		size_t i;
+
+		if (eq == NULL || nlen == 0 || nlen > ENVX_ENV_NAME_MAX_BYTES ||
+		    nnames == 64) {
+			return -1;
+		}
+		memcpy(names[nnames], p, nlen);
+		names[nnames][nlen] = '\0';
+		if (!envx_env_name_valid(names[nnames])) {
+			return -1;
+		}
+		for (i = 0; i < nnames; i++) {
+			if (strcmp(names[i], names[nnames]) == 0) {
+				return -1; /* twice: which one was meant? */
+			}
+		}
+		g = parse_gen(eq + 1, end);
+		if (g < 0) {
+			return -1;
+		}
+		if (env != NULL && strcmp(names[nnames], env) == 0) {
+			*out = g;
+		}
+		nnames++;
+		if (comma != NULL && comma[1] == '\0') {
+			return -1;
 		}
 		p = comma != NULL ? comma + 1 : end;
+	}
+	return 0;
+}
+
+int
+envx_min_generation_check(const char *text, struct envx_error *err)
+{
+	int64_t g;
+
+	if (min_generation_for(text, NULL, &g) < 0) {
+		return envx_error_set(err, ENVX_E_USAGE,
+		                      "invalid ENVX_MIN_GENERATION: expected a "
+		                      "generation (a number from 1) for every "
+		                      "environment, or ENV=N,ENV=N with each "
+		                      "environment once");
 	}
 	return 0;
 }
@@ -990,6 +1179,14 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 	int rc;
 	int r;
 
+	if (e->generation < 1 || e->generation == INT64_MAX) {
+		return envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "environment '%s' has generation %lld (it "
+		        "must be from 1 and below 2^63-1): the "
+		        "vault is corrupt or tampered",
+		        e->name, (long long)e->generation);
+	}
 	r = envx_access_load(e, err);
 	if (r < 0) {
 		return r;
@@ -1089,7 +1286,11 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		                      "or changed outside envx)",
 		                      e->name);
 	}
-	floor = min_generation(e);
+	if (min_generation_for(v->trust != NULL ? v->trust->min_generation
+	                                        : NULL,
+	                       e->name, &floor) < 0) {
+		return envx_min_generation_check(v->trust->min_generation, err);
+	}
 	if (e->generation < floor) {
 		return envx_error_set(err, ENVX_E_INTEGRITY,
 		                      "environment '%s' refused: it is at "
@@ -1127,10 +1328,14 @@ envx_refuse_downgrade(struct envx_env *e, struct envx_error *err)
 		}
 	}
 	if (!known && t != NULL && t->seen_path != NULL) {
-		int fd = open(t->seen_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		char *data = NULL;
 		size_t len = 0;
+		int fd;
+		int r = seen_open(t->seen_path, O_RDONLY, &fd, err);
 
+		if (r < 0) {
+			return r;
+		}
 		if (fd >= 0) {
 			if (slurp(fd, &data, &len) == 0) {
 				known = strstr(data, vid) != NULL;
@@ -1140,7 +1345,18 @@ envx_refuse_downgrade(struct envx_env *e, struct envx_error *err)
 		free(data);
 	}
 	if (!known) {
-		return 0;
+		if (v->upgrading || (t != NULL && t->accept_unsigned)) {
+			return 0;
+		}
+		return envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "environment '%s' refused: vault '%s' is in format %d, "
+		        "which cannot prove who wrote it (anyone who can write "
+		        "the file could have made it). If it is your team's "
+		        "vault from before format 4, someone who opens every "
+		        "environment runs 'envx upgrade' and commits it; to "
+		        "read it anyway, set ENVX_ACCEPT_UNSIGNED=1",
+		        e->name, v->path, v->schema);
 	}
 	return envx_error_set(err, ENVX_E_INTEGRITY,
 	                      "environment '%s' refused: vault %s is in "

@@ -918,6 +918,7 @@ upgrade(struct envx_vault *v, struct envx_error *err)
 		free(envs);
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 	}
+	v->upgrading = true;
 	for (i = 0; i < n && r == 0; i++) {
 		struct envx_unlock how = {.identity = v->signer};
 
@@ -937,6 +938,7 @@ upgrade(struct envx_vault *v, struct envx_error *err)
 			        envs[i].name);
 		}
 	}
+	v->upgrading = false;
 	if (r == 0) {
 		r = envx_schema_migrate(v->db, from, ENVX_VAULT_SCHEMA_VERSION,
 		                        err);
@@ -978,6 +980,20 @@ envx_vault_schema_version(const struct envx_vault *v)
 }
 
 int
+envx_vault_upgrade(struct envx_vault *v, struct envx_error *err)
+{
+	int r;
+
+	v->allow_upgrade = true;
+	r = envx_vault_begin(v, err);
+	v->allow_upgrade = false;
+	if (r == 0) {
+		r = envx_vault_commit(v, err);
+	}
+	return r;
+}
+
+int
 envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 {
 	int r;
@@ -992,9 +1008,22 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 		v->ndirty = 0;
 		v->lost_changes = false;
 		v->upgraded_from = 0;
+		v->audit_verified = false;
 	}
 	if (r == 0 && v->schema < ENVX_VAULT_SCHEMA_VERSION) {
-		r = upgrade(v, err);
+		/* VF-4.5: only a deliberate upgrade signs an unsigned vault;
+		 * a write never does it silently */
+		r = v->allow_upgrade
+		            ? upgrade(v, err)
+		            : envx_error_set(
+		                      err, ENVX_E_INTEGRITY,
+		                      "vault '%s' is in format %d: nothing "
+		                      "proves who wrote it, so envx does not "
+		                      "write to it. Check it is your team's vault "
+		                      "(git log %s), then have someone who opens "
+		                      "every environment run 'envx upgrade' and "
+		                      "commit it",
+		                      v->path, v->schema, v->path);
 		if (r < 0) {
 			envx_vault_rollback(v);
 		}

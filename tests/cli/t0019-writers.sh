@@ -175,12 +175,17 @@ ok "a grant signed elsewhere and spliced into the access log: exit 4" t_grant_no
 t_audit_actor() {
   run --json history staging BOB_KEY && expect_out '"author": "bob ' &&
     sqlite3 envx.vault "UPDATE audit SET actor = 'alice' WHERE seq = (SELECT max(seq) FROM audit)" &&
-    fails 4 "audit event" get staging API_KEY
+    fails 4 "audit event" get staging API_KEY && restore &&
+    # an earlier event edited: the next writer refuses to sign over it
+    sqlite3 envx.vault "UPDATE audit SET actor = 'mallory', detail = 'x' WHERE seq = 3" &&
+    local before && before=$(sum_of envx.vault) &&
+    run_in "$TEST_DIR/x" set production DATABASE_URL && expect_rc 4 &&
+    expect_err "audit log was edited" && [ "$(sum_of envx.vault)" = "$before" ]
   local rc=$?
   restore
   return $rc
 }
-ok "the audit actor is the signer (label and fingerprint); an edited covered event is exit 4" t_audit_actor
+ok "the audit actor is the signer; an edited covered event is exit 4, and no writer signs over an edited log" t_audit_actor
 
 # 7. A writer demoted to read can no longer write; his old write, replayed
 # from a copy made while he could, is refused where the demotion was seen.
@@ -259,8 +264,8 @@ t_accept_explicit() {
 }
 ok "access must be accepted explicitly (trust line in the identity file); bad trust lines are exit 7" t_accept_explicit
 
-# 11. An older vault is upgraded by an identity that opens every
-# environment, and refused (unchanged) for one that does not.
+# 11. An older vault is read only on request, never written to silently,
+# and upgraded by an identity that opens every environment.
 t_upgrade() {
   local before
   mkdir -p "$TEST_DIR/old" && cd "$TEST_DIR/old" &&
@@ -268,16 +273,42 @@ t_upgrade() {
     "$ENVX" access grant staging "$bob_pub" --label bob --role write -q &&
     sqlite3 envx.vault "DROP TABLE access_log; DROP TABLE seals; PRAGMA user_version = 3" &&
     forget_seen && before=$(sum_of envx.vault) &&
-    run_in "$TEST_DIR/x" --identity "$BOB" set staging K && expect_rc 3 &&
-    expect_err "cannot open 'local'" && [ "$(sum_of envx.vault)" = "$before" ] &&
+    fails 4 "cannot prove who wrote it" get staging K && expect_err "envx upgrade" &&
+    ENVX_ACCEPT_UNSIGNED=1 run get staging K && expect_rc 0 && expect_out v &&
+    expect_err "warning: vault" &&
+    ENVX_ACCEPT_UNSIGNED=1 run_in "$TEST_DIR/x" set staging K && expect_rc 4 &&
+    expect_err "run 'envx upgrade'" &&
+    run --identity "$BOB" upgrade && expect_rc 3 && expect_err "cannot open 'local'" &&
+    [ "$(sum_of envx.vault)" = "$before" ] &&
     run upgrade && expect_rc 0 && expect_err "from format 3 to 4" &&
     [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 4 ] &&
-    run get staging K && expect_rc 0 && expect_out v &&
-    run access list staging && expect_out admin
+    run get staging K && expect_rc 0 && expect_out v && ! expect_err warning 2>/dev/null &&
+    run access list staging && expect_out admin &&
+    # upgraded again: nothing to do
+    run upgrade && expect_rc 0 && expect_err "already in format 4"
   local rc=$?
   cd "$TEST_DIR/work" || return 1
   return $rc
 }
-ok "an older vault: a write by someone who cannot open every environment changes nothing; envx upgrade signs it" t_upgrade
+ok "an older vault: refused unless ENVX_ACCEPT_UNSIGNED=1, never written to, and envx upgrade signs it" t_upgrade
+
+# 12. The trust settings fail closed: a mistyped floor is a usage error,
+# and a record of verified states that is not a private regular file is
+# refused, never skipped (and a FIFO never waited on).
+t_trust_settings_fail_closed() {
+  local bad state="$HOME/.local/state/envx"
+  for bad in abc production=abc 0x10 production=1e3 Production=9 'production = 9' \
+    production=1,production=2 'production=9;staging=1' 0 production=; do
+    ENVX_MIN_GENERATION=$bad run get production DATABASE_URL && expect_rc 2 &&
+      expect_err "invalid ENVX_MIN_GENERATION" || { echo "accepted: $bad" >&2; return 1; }
+  done
+  mv "$state/seen" "$TEST_DIR/seen.real" && ln -s "$TEST_DIR/seen.real" "$state/seen" &&
+    fails 8 "regular file" get production DATABASE_URL &&
+    rm "$state/seen" && mkfifo "$state/seen" &&
+    timeout 10 "$ENVX" get production DATABASE_URL >/dev/null 2>"$TEST_DIR/fifo.err"; local rc=$?
+  rm -f "$state/seen" && mv "$TEST_DIR/seen.real" "$state/seen"
+  [ "$rc" = 8 ] && grep -q "regular file" "$TEST_DIR/fifo.err"
+}
+ok "a malformed ENVX_MIN_GENERATION is exit 2; a symlinked or FIFO record of verified states is exit 8" t_trust_settings_fail_closed
 
 finish
