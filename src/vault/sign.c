@@ -950,6 +950,64 @@ seen_find(const char *data, const char *key, struct seen *s, const char **line,
 }
 
 /*
+ * The vault file's path, pinned to its vault id: a signed vault put where
+ * another signed vault was (one of your other projects, which your own key
+ * signed) is refused as a substitution until `envx trust reset`. Sets pin
+ * to the record line to write ("" when the record is current).
+ */
+static int
+path_pin(const struct envx_env *e, const char *data, size_t len,
+         const char **line, const char **line_end, char *pin, size_t pinsz,
+         struct envx_error *err)
+{
+	const struct envx_trust *t = e->v->trust;
+	char real[4096];
+	unsigned char h[ENVX_HASH_BYTES];
+	char ph[33];
+	char vid[33];
+	char key[48];
+	const char *p = data;
+
+	(void)len;
+	pin[0] = '\0';
+	if (realpath(e->v->path, real) == NULL) {
+		return 0;
+	}
+	crypto_generichash(h, sizeof(h), (const unsigned char *)real,
+	                   strlen(real), NULL, 0);
+	hex(h, 16, ph);
+	hex(e->v->vault_id, ENVX_VAULT_ID_BYTES, vid);
+	snprintf(key, sizeof(key), "path %s ", ph);
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		const char *end = nl != NULL ? nl + 1 : p + strlen(p);
+		if (strncmp(p, key, strlen(key)) == 0) {
+			*line = p;
+			*line_end = end;
+			if (strncmp(p + strlen(key), vid, 32) == 0) {
+				return 0; /* the same vault as before */
+			}
+			if (!t->accept_older) {
+				return envx_error_set(
+				        err, ENVX_E_INTEGRITY,
+				        "environment '%s' refused: '%s' held "
+				        "another vault (%.32s) when this machine "
+				        "last read it, and now holds vault %s: "
+				        "the file was replaced by another vault. "
+				        "If you replaced it on purpose, run 'envx "
+				        "trust reset %s'",
+				        e->name, e->v->path, p + strlen(key),
+				        vid, e->name);
+			}
+			break;
+		}
+		p = end;
+	}
+	snprintf(pin, pinsz, "%s%s\n", key, vid);
+	return 0;
+}
+
+/*
  * Compares e's verified state with what this machine saw before, and
  * records it when newer (or when accept_older). Missing or unwritable
  * state is not an error: the record is a defence, not a requirement.
@@ -968,6 +1026,9 @@ seen_check(struct envx_env *e, const unsigned char digest[ENVX_HASH_BYTES],
 	size_t len = 0;
 	const char *line = NULL;
 	const char *line_end = NULL;
+	const char *pin_line = NULL;
+	const char *pin_end = NULL;
+	char pin[160] = "";
 	struct seen s;
 	int lock = -1;
 	int fd;
@@ -999,6 +1060,10 @@ seen_check(struct envx_env *e, const unsigned char digest[ENVX_HASH_BYTES],
 			goto out;
 		}
 		seen_find(data, key, &s, &line, &line_end);
+	}
+	r = path_pin(e, data, len, &pin_line, &pin_end, pin, sizeof(pin), err);
+	if (r < 0) {
+		goto out;
 	}
 	if (s.found && !t->accept_older) {
 		bool same_gen = s.generation == e->generation;
@@ -1032,33 +1097,36 @@ seen_check(struct envx_env *e, const unsigned char digest[ENVX_HASH_BYTES],
 			        (long long)s.access_seq, e->name);
 			goto out;
 		}
-		if (same_gen && e->acc.seq == s.access_seq) {
+		if (same_gen && e->acc.seq == s.access_seq && pin[0] == '\0') {
 			goto out; /* nothing new to record */
 		}
 	}
-	/* record: replace this environment's line, keep the others */
+	/* record: replace this environment's line (and the path's), keep
+	 * the others */
 	{
-		int n = snprintf(rec, sizeof(rec), "%s%lld %s %lld %s\n", key,
+		int n = snprintf(rec, sizeof(rec), "%s%lld %s %lld %s\n%s", key,
 		                 (long long)e->generation, dh,
-		                 (long long)e->acc.seq, hh);
-		size_t before = line != NULL ? (size_t)(line - data) : len;
-		size_t after =
-		        line_end != NULL ? (size_t)(line_end - data) : len;
-		size_t total = before + (size_t)n + (len - after);
-		char *out = malloc(total + 1);
+		                 (long long)e->acc.seq, hh, pin);
+		char *out = malloc(len + (size_t)n + 1);
+		size_t used = 0;
+		const char *p = data != NULL ? data : "";
 		struct envx_error ignored;
 
 		if (out == NULL) {
 			goto out;
 		}
-		if (before > 0) {
-			memcpy(out, data, before);
+		while (*p != '\0') {
+			const char *nl = strchr(p, '\n');
+			const char *end = nl != NULL ? nl + 1 : p + strlen(p);
+			if (p != line && p != pin_line) {
+				memcpy(out + used, p, (size_t)(end - p));
+				used += (size_t)(end - p);
+			}
+			p = end;
 		}
-		memcpy(out + before, rec, (size_t)n);
-		if (len > after) {
-			memcpy(out + before + n, data + after, len - after);
-		}
-		(void)envx_file_write_atomic(t->seen_path, out, total, 0600,
+		memcpy(out + used, rec, (size_t)n);
+		used += (size_t)n;
+		(void)envx_file_write_atomic(t->seen_path, out, used, 0600,
 		                             &ignored);
 		free(out);
 	}

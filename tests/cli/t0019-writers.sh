@@ -113,6 +113,24 @@ t_substituted_vault() {
 }
 ok "a whole vault substituted by one the attacker made (own or copied vault id): exit 4" t_substituted_vault
 
+# 2b. Another vault Alice signed herself (another project's) put in this
+# one's place: her own key trusts it, the path she read before does not.
+t_own_other_vault() {
+  mkdir -p "$TEST_DIR/other" &&
+    (cd "$TEST_DIR/other" && "$ENVX" init --env production -q &&
+      printf 'postgres://other-project' | "$ENVX" set production DATABASE_URL -q) &&
+    run get production DATABASE_URL && expect_rc 0 &&
+    cp "$TEST_DIR/other/envx.vault" envx.vault &&
+    fails 4 "held another vault" get production DATABASE_URL &&
+    ! expect_out other-project 2>/dev/null && expect_err "envx trust reset production" &&
+    run trust reset production && expect_rc 0 &&
+    run get production DATABASE_URL && expect_out postgres://other-project
+  local rc=$?
+  restore
+  return $rc
+}
+ok "another vault of your own put in this one's place: exit 4 until trust reset" t_own_other_vault
+
 # 3. Bob, a writer of staging only, cannot write production, cannot change
 # staging's access, and rows he adds by hand are refused.
 t_bob_limits() {
