@@ -7,9 +7,11 @@
 # harness; exits non-zero on any crash, leak, sanitizer report or timeout,
 # and keeps the inputs that caused them in build-fuzz/fuzz-artifacts/.
 #
-# usage: scripts/fuzz-ci.sh   (FUZZ_SECONDS=N and FUZZ_JOBS=N to change
-# the time per harness and how many harnesses run at once; default: the
-# number of CPUs, at most 2)
+# usage: scripts/fuzz-ci.sh
+# FUZZ_SECONDS=N: time per harness; FUZZ_JOBS=N: harnesses run at once
+# (default: the number of CPUs, at most 2); FUZZ_HARNESSES="dotenv ...":
+# only these; FUZZ_KEEP_CORPUS=DIR: keep the grown corpora in DIR/<harness>
+# (bench/fuzz.sh runs this for longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,16 @@ build=build-fuzz
 artifacts=$build/fuzz-artifacts
 # harness and the -max_len its inputs need (the largest seed fits)
 harnesses=(dotenv:16384 identity:4096 template:4096 vault-open:65536)
+if [ -n "${FUZZ_HARNESSES:-}" ]; then
+	chosen=()
+	for want in $FUZZ_HARNESSES; do
+		for h in "${harnesses[@]}"; do
+			[ "${h%%:*}" = "$want" ] && chosen+=("$h")
+		done
+	done
+	[ ${#chosen[@]} -gt 0 ] || { echo "fuzz: no harness in '$FUZZ_HARNESSES'" >&2; exit 2; }
+	harnesses=("${chosen[@]}")
+fi
 
 start=$(date +%s)
 echo "== fuzz (libFuzzer, ASan + UBSan: replay the corpora, ${seconds} s per harness)"
@@ -96,7 +108,7 @@ done
 final_stat() { # final_stat LOG NAME: a -print_final_stats=1 value
 	sed -n "s/^stat::$2: *//p" "$1" | tail -n 1
 }
-printf '%-12s %14s %10s %8s  %s\n' harness executions exec/s 'new' result
+printf '%-12s %7s %14s %10s %8s  %s\n' harness seconds executions exec/s 'new' result
 for h in "${harnesses[@]}"; do
 	name=${h%%:*}
 	log=$tmp/fuzz-$name.log
@@ -110,11 +122,20 @@ for h in "${harnesses[@]}"; do
 			result="FAILED: $artifacts/$name-$(basename "$a")"
 		done
 	fi
-	printf '%-12s %14s %10s %8s  %s\n' "$name" \
+	secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log")
+	printf '%-12s %7s %14s %10s %8s  %s\n' "$name" "${secs:--}" \
 		"$(final_stat "$log" number_of_executed_units)" \
 		"$(final_stat "$log" average_exec_per_sec)" \
 		"$(final_stat "$log" new_units_added)" "$result"
 done
+if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
+	for h in "${harnesses[@]}"; do
+		mkdir -p "$FUZZ_KEEP_CORPUS"
+		rm -rf "${FUZZ_KEEP_CORPUS:?}/${h%%:*}"
+		cp -r "$tmp/corpus-${h%%:*}" "$FUZZ_KEEP_CORPUS/${h%%:*}"
+	done
+	echo "grown corpora kept in $FUZZ_KEEP_CORPUS"
+fi
 for h in "${harnesses[@]}"; do
 	name=${h%%:*}
 	if grep -qx "$name" "$tmp/failed" 2>/dev/null; then
