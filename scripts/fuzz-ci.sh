@@ -1,50 +1,148 @@
 #!/usr/bin/env bash
-# Fuzzing in CI: builds the libFuzzer harnesses (clang, ASan + UBSan) into
-# build-fuzz, replays every committed seed corpus, then fuzzes each harness
-# for FUZZ_SECONDS (default 30) on a scratch copy of its corpus, so the
-# repository is never modified. Any crash, leak or sanitizer report fails.
-# Prints the executions per harness.
+# CI fuzzing: builds the libFuzzer harnesses (clang, ASan + UBSan,
+# -Dfuzz=true) into build-fuzz, replays every committed seed corpus
+# (tests/fuzz/corpus/<harness>/, each input once: none may crash), then
+# fuzzes each harness for FUZZ_SECONDS (default 30) on a temporary copy of
+# its corpus, so the repository is never modified. Prints executions per
+# harness; exits non-zero on any crash, leak, sanitizer report or timeout,
+# and keeps the inputs that caused them in build-fuzz/fuzz-artifacts/.
+#
+# usage: scripts/fuzz-ci.sh
+# FUZZ_SECONDS=N: time per harness; FUZZ_JOBS=N: harnesses run at once
+# (default: the number of CPUs, at most 2); FUZZ_HARNESSES="dotenv ...":
+# only these; FUZZ_KEEP_CORPUS=DIR: keep the grown corpora in DIR/<harness>
+# (bench/fuzz.sh runs this for longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
 seconds=${FUZZ_SECONDS:-30}
-harnesses=(dotenv identity template vault-open)
-declare -A maxlen=([dotenv]=8192 [identity]=4096 [template]=8192 [vault-open]=131072)
-
-if [ ! -f build-fuzz/build.ninja ]; then
-  CC=clang meson setup build-fuzz -Dfuzz=true -Ddocs=false \
-    -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+jobs=${FUZZ_JOBS:-$(nproc)}
+if [ "$jobs" -gt 2 ] && [ -z "${FUZZ_JOBS:-}" ]; then jobs=2; fi
+build=build-fuzz
+artifacts=$build/fuzz-artifacts
+# harness and the -max_len its inputs need (the largest seed fits)
+harnesses=(dotenv:16384 identity:4096 template:4096 vault-open:65536)
+if [ -n "${FUZZ_HARNESSES:-}" ]; then
+	chosen=()
+	for want in $FUZZ_HARNESSES; do
+		for h in "${harnesses[@]}"; do
+			[ "${h%%:*}" = "$want" ] && chosen+=("$h")
+		done
+	done
+	[ ${#chosen[@]} -gt 0 ] || { echo "fuzz: no harness in '$FUZZ_HARNESSES'" >&2; exit 2; }
+	harnesses=("${chosen[@]}")
 fi
-ninja -C build-fuzz >/dev/null
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/envx-fuzz.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+start=$(date +%s)
+echo "== fuzz (libFuzzer, ASan + UBSan: replay the corpora, ${seconds} s per harness)"
 
-printf '%-12s %10s %10s %8s\n' harness seeds execs exec/s
+# --- build
+if [ -f "$build/meson-info/intro-compilers.json" ] &&
+	! grep -q '"id": "clang"' "$build/meson-info/intro-compilers.json"; then
+	rm -rf "$build" # configured with another compiler
+fi
+opts=(-Dfuzz=true -Ddocs=false -Db_sanitize=address,undefined -Db_lundef=false)
+if [ -d "$build/meson-info" ]; then
+	meson configure "$build" "${opts[@]}" >/dev/null
+else
+	CC=clang meson setup "$build" "${opts[@]}" >/dev/null
+fi
+targets=()
+for h in "${harnesses[@]}"; do targets+=("tests/fuzz-${h%%:*}"); done
+ninja -C "$build" "${targets[@]}" >/dev/null
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# the vault harness writes its inputs to a file under TMPDIR: after a crash
+# (no exit handlers run) it is left in $tmp, which goes too
+export TMPDIR=$tmp
+export ASAN_OPTIONS=detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
+rm -rf "$artifacts" # only this run's findings
+mkdir -p "$artifacts"
+fail=0
+
+# --- replay: every committed input once, as individual files
 for h in "${harnesses[@]}"; do
-  bin="build-fuzz/tests/fuzz-$h"
-  seeds="tests/fuzz/corpus/$h"
-  [ -d "$seeds" ] || { echo "no seed corpus for $h" >&2; exit 1; }
-  # 1. replay: every committed input must pass
-  "$bin" -runs=0 "$seeds" >"$scratch/$h.replay" 2>&1 || {
-    cat "$scratch/$h.replay" >&2
-    echo "fuzz-$h: a committed seed fails" >&2
-    exit 1
-  }
-  # 2. fuzz on a copy of the corpus; artifacts in the scratch directory
-  mkdir -p "$scratch/$h"
-  cp -r "$seeds"/. "$scratch/$h/"
-  rm -f "$scratch/$h/README.md"
-  "$bin" -max_total_time="$seconds" -max_len="${maxlen[$h]}" -print_final_stats=1 \
-    -artifact_prefix="$scratch/$h-" -timeout=10 -rss_limit_mb=2048 \
-    "$scratch/$h" >"$scratch/$h.log" 2>&1 || {
-    tail -60 "$scratch/$h.log" >&2
-    mkdir -p fuzz-artifacts && cp "$scratch/$h-"* fuzz-artifacts/ 2>/dev/null || true
-    echo "fuzz-$h: crash (the input is in fuzz-artifacts/)" >&2
-    exit 1
-  }
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/$h.log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$scratch/$h.log" | tail -1)
-  printf '%-12s %10s %10s %8s\n' "$h" "$(ls "$seeds" | wc -l)" "${execs:-?}" "${rate:-?}"
+	name=${h%%:*}
+	mapfile -t inputs < <(find "tests/fuzz/corpus/$name" -type f | sort)
+	if ! "$build/tests/fuzz-$name" -timeout=30 "${inputs[@]}" \
+		>"$tmp/replay-$name.log" 2>&1; then
+		echo "fuzz-$name: replaying tests/fuzz/corpus/$name crashed:"
+		# the input running when it failed, and the report
+		awk '/^Running:/ { r = $0 } /ERROR|SUMMARY|runtime error/ {
+			if (r != "") { print r; r = "" } print }' \
+			"$tmp/replay-$name.log" | head -n 20
+		fail=1
+	else
+		echo "fuzz-$name: replayed ${#inputs[@]} committed inputs"
+	fi
 done
+
+# --- fuzz, $jobs harnesses at a time
+run() { # run NAME MAXLEN
+	local name=$1 maxlen=$2
+	cp -r "tests/fuzz/corpus/$name" "$tmp/corpus-$name"
+	mkdir -p "$tmp/art-$name"
+	"$build/tests/fuzz-$name" -max_total_time="$seconds" -max_len="$maxlen" \
+		-timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$tmp/art-$name/" "$tmp/corpus-$name" \
+		>"$tmp/fuzz-$name.log" 2>&1
+}
+pids=()
+names=()
+for h in "${harnesses[@]}"; do
+	run "${h%%:*}" "${h##*:}" &
+	pids+=($!)
+	names+=("${h%%:*}")
+	if [ ${#pids[@]} -ge "$jobs" ]; then
+		wait "${pids[0]}" || echo "${names[0]}" >>"$tmp/failed"
+		pids=("${pids[@]:1}")
+		names=("${names[@]:1}")
+	fi
+done
+for i in "${!pids[@]}"; do
+	wait "${pids[$i]}" || echo "${names[$i]}" >>"$tmp/failed"
+done
+
+final_stat() { # final_stat LOG NAME: a -print_final_stats=1 value
+	sed -n "s/^stat::$2: *//p" "$1" | tail -n 1
+}
+printf '%-12s %7s %14s %10s %8s  %s\n' harness seconds executions exec/s 'new' result
+for h in "${harnesses[@]}"; do
+	name=${h%%:*}
+	log=$tmp/fuzz-$name.log
+	result=ok
+	if grep -qx "$name" "$tmp/failed" 2>/dev/null; then
+		result=FAILED
+		fail=1
+		for a in "$tmp/art-$name"/*; do
+			[ -e "$a" ] || continue
+			cp "$a" "$artifacts/$name-$(basename "$a")"
+			result="FAILED: $artifacts/$name-$(basename "$a")"
+		done
+	fi
+	secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log")
+	printf '%-12s %7s %14s %10s %8s  %s\n' "$name" "${secs:--}" \
+		"$(final_stat "$log" number_of_executed_units)" \
+		"$(final_stat "$log" average_exec_per_sec)" \
+		"$(final_stat "$log" new_units_added)" "$result"
+done
+if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
+	for h in "${harnesses[@]}"; do
+		mkdir -p "$FUZZ_KEEP_CORPUS"
+		rm -rf "${FUZZ_KEEP_CORPUS:?}/${h%%:*}"
+		cp -r "$tmp/corpus-${h%%:*}" "$FUZZ_KEEP_CORPUS/${h%%:*}"
+	done
+	echo "grown corpora kept in $FUZZ_KEEP_CORPUS"
+fi
+for h in "${harnesses[@]}"; do
+	name=${h%%:*}
+	if grep -qx "$name" "$tmp/failed" 2>/dev/null; then
+		echo "--- fuzz-$name:"
+		grep -E -A 30 'ERROR|runtime error|SUMMARY' "$tmp/fuzz-$name.log" | head -n 60
+		echo "reproduce: $build/tests/fuzz-$name FILE (the file above)"
+	fi
+done
+echo "fuzz: $(($(date +%s) - start)) s"
+exit "$fail"
