@@ -100,7 +100,7 @@ TEMPLATE = {
     "invalid-name.env": b"1A=1\n",
     "syntax-error.env": b"A=1\nnot an assignment\n",
     "crlf-annotations.env": b"# @type port\r\n# @rotate 30d\r\nPORT=80\r\n",
-    "leak-candidates.env": b"# @type url\nDATABASE_URL=postgres://real:secret@db/app\n"
+    "reuse-candidates.env": b"# @type url\nDATABASE_URL=postgres://real:secret@db/app\n"
     b"API_KEY=sk_live_0123456789\nSHORT=true\nSAME=sk_live_0123456789\n",
 }
 
