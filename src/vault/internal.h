@@ -38,9 +38,9 @@ struct envx_vault {
 	char actor[256];
 	const struct envx_identity *signer;
 	const struct envx_trust *trust;
-	int upgraded_from; /* format before an upgrade in the open write */
-	bool allow_upgrade; /* envx_vault_upgrade is running */
-	bool upgrading;     /* upgrade() is unlocking older environments */
+	int upgraded_from;   /* format before an upgrade in the open write */
+	bool allow_upgrade;  /* envx_vault_upgrade is running */
+	bool upgrading;      /* upgrade() is unlocking older environments */
 	bool audit_verified; /* the audit chain checked in this write */
 	struct envx_env *dirty[ENVX_MAX_DIRTY];
 	size_t ndirty;
