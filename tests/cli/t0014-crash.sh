@@ -596,7 +596,15 @@ t_hot_journals() {
     return 1
   }
 }
-ok "a hot journal left by a kill is rolled back by the next read or write, which says so ($HOT_REPORTED of $HOT)" t_hot_journals
+if [ "$HOT" -gt 0 ] || grep -q "roll back" "$FAIL_LOG"; then
+  ok "a hot journal left by a kill is rolled back by the next read or write, which says so ($HOT_REPORTED of $HOT)" t_hot_journals
+else
+  # the kills are random: some runs leave no hot journal at all (every kill
+  # landed before the journal or after the commit point); t0011-recovery
+  # makes hot journals on purpose and checks their rollback every run
+  _n=$((_n + 1))
+  echo "ok $_n - a hot journal left by a kill is rolled back # SKIP no kill left a hot journal this run (t0011 checks recovery deterministically)"
+fi
 
 t_acked_read_back() {
   [ "$LOST" = 0 ] && [ "$CHECKED" -gt 0 ] || {
