@@ -155,6 +155,9 @@ int envx_time_parse(const char *text, int64_t *t);
  */
 int envx_file_write_atomic(const char *path, const void *data, size_t len,
                            mode_t mode, struct envx_error *err);
+/* mkdir -p of the directories above path (not path itself), mode 0700 for
+ * each one it creates; ENVX_E_IO naming the one it could not make. */
+int envx_file_make_parents(const char *path, struct envx_error *err);
 /* Reads a whole file (not following a final symlink when nofollow) into buf,
  * failing with ENVX_E_INPUT past buf's max. */
 int envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,

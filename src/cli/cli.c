@@ -320,23 +320,6 @@ envx_seen_path(char *out, size_t outsz)
 	return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
 
-/* mkdir -p of the directory holding path, 0700 for what it creates. */
-static void
-make_dirs_for(const char *path)
-{
-	char dir[4200];
-	size_t i;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (i = 1; dir[i] != '\0'; i++) {
-		if (dir[i] == '/') {
-			dir[i] = '\0';
-			(void)mkdir(dir, 0700);
-			dir[i] = '/';
-		}
-	}
-}
-
 int
 envx_ctx_bind_trust(struct envx_ctx *ctx, struct envx_error *err)
 {
@@ -363,7 +346,10 @@ envx_ctx_bind_trust(struct envx_ctx *ctx, struct envx_error *err)
 		        env_trust != NULL && strcmp(env_trust, "1") == 0;
 		if (envx_seen_path(ctx->seen_path, sizeof(ctx->seen_path)) ==
 		    0) {
-			make_dirs_for(ctx->seen_path);
+			struct envx_error ignored;
+
+			/* no state directory: no record, not an error */
+			(void)envx_file_make_parents(ctx->seen_path, &ignored);
 			ctx->trust.seen_path = ctx->seen_path;
 		}
 	}

@@ -421,3 +421,28 @@ out:
 	close(fd);
 	return r;
 }
+
+int
+envx_file_make_parents(const char *path, struct envx_error *err)
+{
+	char dir[4096];
+	size_t i;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		return envx_error_set(err, ENVX_E_INPUT, "path too long");
+	}
+	for (i = 1; dir[i] != '\0'; i++) {
+		if (dir[i] != '/') {
+			continue;
+		}
+		dir[i] = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			return envx_error_set(
+			        err, ENVX_E_IO,
+			        "cannot create directory '%s': %s", dir,
+			        strerror(errno));
+		}
+		dir[i] = '/';
+	}
+	return 0;
+}

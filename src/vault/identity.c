@@ -658,32 +658,6 @@ envx_identity_load(const char *path, envx_passphrase_fn ask, void *ask_ctx,
 	return r;
 }
 
-/* mkdir -p with mode 0700 for every directory it creates. */
-static int
-make_parents(const char *path, struct envx_error *err)
-{
-	char dir[4096];
-	size_t i;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-		return envx_error_set(err, ENVX_E_INPUT, "path too long");
-	}
-	for (i = 1; dir[i] != '\0'; i++) {
-		if (dir[i] != '/') {
-			continue;
-		}
-		dir[i] = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			return envx_error_set(
-			        err, ENVX_E_IO,
-			        "cannot create directory '%s': %s", dir,
-			        strerror(errno));
-		}
-		dir[i] = '/';
-	}
-	return 0;
-}
-
 int
 envx_identity_save(const char *path, const struct envx_secbuf *text, bool force,
                    struct envx_error *err)
@@ -698,7 +672,7 @@ envx_identity_save(const char *path, const struct envx_secbuf *text, bool force,
 		                      "a copy: data only it can open is lost)",
 		                      path);
 	}
-	r = make_parents(path, err);
+	r = envx_file_make_parents(path, err);
 	if (r < 0) {
 		return r;
 	}
