@@ -327,4 +327,26 @@ int envx_env_grant_passphrase(struct envx_env *e, const char *label,
                               const unsigned char *pass, size_t passlen,
                               struct envx_error *err);
 
+/* ---- rekey and revoke (VF-3.9) ---- */
+
+struct envx_rekey_stats {
+	size_t versions;   /* re-encrypted */
+	size_t recipients; /* the key was re-wrapped for */
+};
+
+/*
+ * Draws a new key for e, re-encrypts every version under it and re-wraps it
+ * for every recipient left after removing those labelled in revoke
+ * (nrevoke 0: a plain rekey), inside a write transaction, signed by the
+ * signer, who must be an admin of e (ENVX_E_LOCKED otherwise). A passphrase
+ * recipient that stays is re-wrapped only with its passphrase (asked with a
+ * prompt naming it): ENVX_E_LOCKED when none is given or it does not open
+ * the recipient. A label that is not a recipient is ENVX_E_NOTFOUND;
+ * revoking every recipient, or the signer's own key, ENVX_E_INPUT. Needs
+ * unlock; the caller audits. stats may be NULL.
+ */
+int envx_env_rekey(struct envx_env *e, const char *const *revoke,
+                   size_t nrevoke, envx_passphrase_fn ask, void *ask_ctx,
+                   struct envx_rekey_stats *stats, struct envx_error *err);
+
 #endif

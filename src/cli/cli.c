@@ -601,14 +601,42 @@ identity_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 	return get_passphrase(ctx, prompt, &ctx->pass_identity, out, err);
 }
 
-/* The passphrase tried on environments' passphrase recipients. */
-static int
-env_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
-               struct envx_error *err)
+int
+envx_ctx_env_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
+                        struct envx_error *err)
 {
 	struct envx_ctx *ctx = vctx;
 
 	return get_passphrase(ctx, prompt, &ctx->pass_env, out, err);
+}
+
+int
+envx_cli_new_passphrase(struct envx_ctx *ctx, const char *prompt,
+                        struct envx_secbuf *pass, struct envx_error *err)
+{
+	struct envx_secbuf again = {0};
+	int r;
+
+	r = envx_secbuf_init(pass, 1024, err);
+	if (r == 0) {
+		r = envx_ctx_passphrase(ctx, prompt, pass, err);
+	}
+	if (r == 0 && getenv("ENVX_PASSPHRASE") == NULL &&
+	    ctx->passphrase_file == NULL) {
+		r = envx_secbuf_init(&again, 1024, err);
+		if (r == 0) {
+			r = envx_ctx_passphrase(ctx, "repeat the passphrase",
+			                        &again, err);
+		}
+		if (r == 0 &&
+		    (again.len != pass->len ||
+		     sodium_memcmp(again.data, pass->data, pass->len) != 0)) {
+			r = envx_error_set(err, ENVX_E_INPUT,
+			                   "the passphrases do not match");
+		}
+	}
+	envx_secbuf_release(&again);
+	return r;
 }
 
 int
@@ -817,7 +845,7 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 		return r;
 	}
 	r = envx_ctx_identity(ctx, &id, err);
-	how.ask = env_passphrase;
+	how.ask = envx_ctx_env_passphrase;
 	how.ask_ctx = ctx;
 	/* no identity at all, or a protected one the passphrase given did not
 	 * open: that passphrase may still open a passphrase recipient */

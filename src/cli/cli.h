@@ -180,6 +180,15 @@ int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
                         struct envx_error *err);
 /* Opens and unlocks env with the identity (if any) and passphrases. */
+/* A new passphrase (prompt names it): asked twice on a terminal so a typo
+ * does not lock anything away; --passphrase-file or $ENVX_PASSPHRASE once.
+ * pass is initialized here. */
+int envx_cli_new_passphrase(struct envx_ctx *ctx, const char *prompt,
+                            struct envx_secbuf *pass, struct envx_error *err);
+/* The passphrase tried on environments' passphrase recipients (asked once
+ * per run on a terminal, then reused). */
+int envx_ctx_env_passphrase(void *ctx, const char *prompt,
+                            struct envx_secbuf *out, struct envx_error *err);
 int envx_ctx_unlock(struct envx_ctx *ctx, const char *env,
                     struct envx_env **out, struct envx_error *err);
 /* For commands that work without the key (list, history): unlocks env

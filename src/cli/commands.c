@@ -11,8 +11,10 @@
 
 static const char *const none[] = {NULL};
 static const char *const opts_init[] = {"--env", NULL};
-static const char *const opts_access[] = {"--label", "--role", NULL};
-static const char *const subs_access[] = {"list", "grant", "accept", NULL};
+static const char *const opts_access[] = {"--label", "--role", "--new-key",
+                                          "--passphrase", NULL};
+static const char *const subs_access[] = {"list", "grant", "revoke", "accept",
+                                          NULL};
 static const char *const subs_trust[] = {"reset", NULL};
 static const char *const opts_identity[] = {"--passphrase", "--output", "-o",
                                             "--force", NULL};
@@ -50,6 +52,12 @@ static const struct envx_optdoc docs_access[] = {
          "grant: what the key may do (default: write for an envxpub2 key, "
          "read for an envxpub1 key); granting a label again changes its "
          "role"},
+        {"--new-key", NULL,
+         "grant: make a fresh identity (for CI), print its secret text once "
+         "on standard output and keep only its public half"},
+        {"--passphrase", NULL,
+         "grant: add a passphrase recipient (read only), the passphrase "
+         "from --passphrase-file, $ENVX_PASSPHRASE or asked twice"},
         {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_env[] = {
         {"--force", NULL, "rm: delete an environment that still holds secrets"},
@@ -108,10 +116,11 @@ const struct envx_command envx_commands[] = {
          "Print the refused names, one pattern and its reason per line.", none,
          none, docs_none, "0", "envx __refused"},
         {"access", cmd_access, ENVX_CMD_DECRYPTS,
-         "access (list ENV | grant ENV PUBKEY --label LABEL "
-         "[--role read|write|admin] | accept VAULTID ENV ADMINKEY)",
-         "Show or grant who may read, write and administer an environment; "
-         "accept one an admin granted you.",
+         "access (list ENV | grant ENV (PUBKEY | --new-key | --passphrase) "
+         "--label LABEL [--role read|write|admin] | revoke ENV LABEL... | "
+         "accept VAULTID ENV ADMINKEY)",
+         "Show, grant or revoke (with a rekey) who may read, write and "
+         "administer an environment; accept one an admin granted you.",
          opts_access, subs_access, docs_access, "0 2 3 4 6 7 8 9",
          "envx access grant staging envxpub2... --label alice --role write"},
         {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
@@ -163,6 +172,10 @@ const struct envx_command envx_commands[] = {
         {"list", cmd_list, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "list ENV",
          "List secret names and metadata, never values.", none, none, docs_none,
          "0 2 3 4 6 7 8 9", "envx list staging"},
+        {"rekey", cmd_rekey, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS, "rekey ENV",
+         "Draw a new environment key, re-encrypt every version and re-wrap "
+         "it for every recipient.",
+         none, none, docs_none, "0 2 3 4 6 7 8 9", "envx rekey production"},
         {"rm", cmd_rm, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS, "rm ENV NAME",
          "Delete a secret and all its versions.", none, none, docs_none,
          "0 2 3 4 6 7 8 9", "envx rm staging OLD_TOKEN"},

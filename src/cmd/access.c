@@ -197,6 +197,218 @@ done:
 	return status;
 }
 
+/* `access grant ENV --new-key --label L`: a fresh identity for a machine
+ * (CI), granted and committed first; then its secret text, with the trust
+ * line that makes it accept this environment, once on stdout. */
+static int
+access_grant_new_key(struct envx_ctx *ctx, const char *env, const char *label,
+                     int role)
+{
+	struct envx_identity *fresh = NULL;
+	struct envx_secbuf text = {0};
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char line[256];
+	char safe[ENVX_LABEL_MAX_BYTES * 4 + 1];
+	bool changed = false;
+	int status = 0;
+
+	if (envx_identity_generate(&fresh, &err) < 0 ||
+	    envx_ctx_open_vault(ctx, true, &err) < 0 ||
+	    envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
+	    envx_vault_begin(ctx->vault, &err) < 0 ||
+	    envx_env_grant(e, label, fresh->pk, fresh->spk, role, &changed,
+	                   &err) < 0 ||
+	    (!changed && envx_error_set(&err, ENVX_E_INPUT,
+	                                "a recipient labelled '%s' already "
+	                                "exists in '%s'",
+	                                label, env) < 0) ||
+	    envx_identity_encode(fresh, NULL, 0, &text, &err) < 0 ||
+	    envx_vault_commit(ctx->vault, &err) < 0) {
+		envx_vault_rollback(ctx->vault);
+		status = envx_cli_fail(&err);
+		goto done;
+	}
+	/* the admin who granted it is the one it trusts */
+	trust_line_of(ctx, env, ctx->identity->spk, line, sizeof(line));
+	envx_cli_warn("granted %s to the new key '%s' (%s); its secret key "
+	              "is on standard output, once: store all of it as the "
+	              "CI secret ENVX_IDENTITY now (envx keeps only the "
+	              "public half), then commit the vault",
+	              env, envx_safe_text(label, safe, sizeof(safe)),
+	              envx_role_name(role));
+	fwrite(text.data, 1, text.len, stdout);
+	printf("%s\n", line);
+	if (fflush(stdout) != 0) {
+		status = envx_cli_error(6, "cannot write the new key to "
+		                           "standard output");
+	}
+done:
+	envx_secbuf_release(&text);
+	envx_identity_free(fresh);
+	envx_env_free(e);
+	return status;
+}
+
+/* `access grant ENV --passphrase --label L`: a passphrase recipient (read
+ * only: it cannot sign). */
+static int
+access_grant_passphrase(struct envx_ctx *ctx, const char *env,
+                        const char *label)
+{
+	struct envx_secbuf pass = {0};
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char prompt[400];
+	char safe[ENVX_LABEL_MAX_BYTES * 4 + 1];
+	int status = 0;
+
+	envx_safe_text(label, safe, sizeof(safe));
+	snprintf(prompt, sizeof(prompt), "new passphrase for '%s' in '%s'",
+	         safe, env);
+	if (envx_ctx_open_vault(ctx, true, &err) < 0 ||
+	    envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
+	    envx_cli_new_passphrase(ctx, prompt, &pass, &err) < 0 ||
+	    envx_vault_begin(ctx->vault, &err) < 0 ||
+	    envx_env_grant_passphrase(e, label, pass.data, pass.len, &err) <
+	            0 ||
+	    envx_vault_commit(ctx->vault, &err) < 0) {
+		envx_vault_rollback(ctx->vault);
+		status = envx_cli_fail(&err);
+		goto done;
+	}
+	envx_cli_note(ctx,
+	              "granted %s (read) to the passphrase '%s'; commit the "
+	              "vault. A reader with only the passphrase trusts the "
+	              "admins listed by 'envx access list %s' through "
+	              "$ENVX_TRUST",
+	              env, safe, env);
+done:
+	envx_secbuf_release(&pass);
+	envx_env_free(e);
+	return status;
+}
+
+/* Prints, after a revoke or an incident, the names whose current values
+ * the removed parties could read: every current secret of e. */
+static void
+print_rotate_these(struct envx_ctx *ctx, struct envx_env *e, const char *why)
+{
+	struct envx_secret_info *list = NULL;
+	struct envx_error err;
+	char safe[ENVX_NAME_MAX_BYTES + 1];
+	size_t n = 0;
+	size_t i;
+
+	if (envx_env_secrets(e, &list, &n, &err) < 0) {
+		(void)envx_cli_fail(&err);
+		return;
+	}
+	if (ctx->json) {
+		printf("{\"env\": ");
+		envx_json_print_string(stdout, envx_env_name(e));
+		printf(", \"rotate\": [");
+		for (i = 0; i < n; i++) {
+			printf("%s", i ? ", " : "");
+			envx_json_print_string(stdout, list[i].name);
+		}
+		printf("]}\n");
+	} else if (n == 0) {
+		printf("%s: '%s' holds no secrets, nothing to rotate\n", why,
+		       envx_env_name(e));
+	} else {
+		printf("%s could read the current value of these; rotate "
+		       "them ('envx rotate %s NAME'):\n",
+		       why, envx_env_name(e));
+		for (i = 0; i < n; i++) {
+			printf("  %s\n", envx_safe_text(list[i].name, safe,
+			                                sizeof(safe)));
+		}
+	}
+	free(list);
+}
+
+/* `access revoke ENV LABEL...` (revoke != NULL) and `rekey ENV`. */
+static int
+rekey_env(struct envx_ctx *ctx, const char *env, char **revoke, size_t nrevoke)
+{
+	struct envx_rekey_stats stats = {0};
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char detail[128];
+	char safe[ENVX_LABEL_MAX_BYTES * 4 + 1];
+	size_t i;
+	int status = 0;
+
+	if (envx_ctx_open_vault(ctx, true, &err) < 0 ||
+	    envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
+	    envx_vault_begin(ctx->vault, &err) < 0 ||
+	    envx_env_rekey(e, (const char *const *)revoke, nrevoke,
+	                   envx_ctx_env_passphrase, ctx, &stats, &err) < 0) {
+		goto fail;
+	}
+	for (i = 0; i < nrevoke; i++) {
+		if (envx_vault_audit(ctx->vault, "access-revoke", env, "",
+		                     revoke[i], &err) < 0) {
+			goto fail;
+		}
+	}
+	snprintf(detail, sizeof(detail),
+	         "%zu versions re-encrypted, key wrapped for %zu recipients",
+	         stats.versions, stats.recipients);
+	if (envx_vault_audit(ctx->vault, "rekey", env, "", detail, &err) < 0 ||
+	    envx_vault_commit(ctx->vault, &err) < 0) {
+		goto fail;
+	}
+	if (nrevoke == 0) {
+		if (ctx->json) {
+			printf("{\"env\": ");
+			envx_json_print_string(stdout, env);
+			printf(", \"versions\": %zu, \"recipients\": %zu}\n",
+			       stats.versions, stats.recipients);
+		} else {
+			envx_cli_note(
+			        ctx,
+			        "rekeyed '%s': %zu versions re-encrypted, "
+			        "the new key wrapped for %zu recipients; "
+			        "commit the vault",
+			        env, stats.versions, stats.recipients);
+		}
+		goto done;
+	}
+	for (i = 0; i < nrevoke; i++) {
+		envx_cli_note(ctx, "revoked '%s' from '%s' and rekeyed it",
+		              envx_safe_text(revoke[i], safe, sizeof(safe)),
+		              env);
+	}
+	print_rotate_these(ctx, e,
+	                   nrevoke == 1 ? "the revoked recipient"
+	                                : "the revoked recipients");
+	goto done;
+fail:
+	envx_vault_rollback(ctx->vault);
+	status = envx_cli_fail(&err);
+done:
+	envx_env_free(e);
+	return status;
+}
+
+/* `envx rekey ENV`: a new environment key, nobody removed. */
+int
+cmd_rekey(int argc, char **argv, struct envx_ctx *ctx)
+{
+	struct envx_optstate st = {0};
+	int status;
+
+	status = envx_cmd_args(ctx, argc, argv, &st, 1, 1,
+	                       "usage: envx rekey ENV");
+	if (status == 0) {
+		status = rekey_env(ctx, st.positional[0], NULL, 0);
+	}
+	free(st.positional);
+	return status < 0 ? 0 : status;
+}
+
 /* Appends a trust line to the identity file (or says where to put it). */
 static int
 access_accept(struct envx_ctx *ctx, char **args, size_t nargs)
@@ -265,23 +477,71 @@ done:
 	return status;
 }
 
+enum { OPT_LABEL = 1, OPT_ROLE, OPT_NEW_KEY, OPT_PASSPHRASE };
+
+/* `access grant ENV (PUBKEY | --new-key | --passphrase) --label L`. */
+static int
+grant_dispatch(struct envx_ctx *ctx, char **pos, size_t npos, const char *label,
+               const char *role_text, bool new_key, bool passphrase)
+{
+	int role = ENVX_ROLE_READ;
+
+	if (new_key + passphrase + (npos == 3) != 1 || npos < 2 || npos > 3) {
+		return envx_cli_usage(ctx,
+		                      "usage: envx access grant ENV "
+		                      "(PUBKEY | --new-key | --passphrase) "
+		                      "--label LABEL");
+	}
+	if (npos == 3) {
+		return access_grant(ctx, pos[1], pos[2], label, role_text);
+	}
+	if (label == NULL) {
+		return envx_cli_usage(ctx, "missing --label LABEL (who this "
+		                           "key belongs to)");
+	}
+	if (role_text != NULL &&
+	    (envx_role_parse(role_text, &role) < 0 || role == ENVX_ROLE_NONE)) {
+		return envx_cli_usage(ctx,
+		                      "--role must be read, write or admin");
+	}
+	if (passphrase) {
+		if (role != ENVX_ROLE_READ) {
+			return envx_cli_usage(ctx, "a passphrase recipient can "
+			                           "only read (it cannot sign "
+			                           "writes)");
+		}
+		return access_grant_passphrase(ctx, pos[1], label);
+	}
+	return access_grant_new_key(ctx, pos[1], label, role);
+}
+
 int
 cmd_access(int argc, char **argv, struct envx_ctx *ctx)
 {
 	static const struct envx_opt opts[] = {
-	        {"--label", 1, 1}, {"--role", 1, 2}, {NULL, 0, 0}};
+	        {"--label", 1, OPT_LABEL},
+	        {"--role", 1, OPT_ROLE},
+	        {"--new-key", 0, OPT_NEW_KEY},
+	        {"--passphrase", 0, OPT_PASSPHRASE},
+	        {NULL, 0, 0}};
 	struct envx_optstate st = {.argc = argc, .argv = argv};
 	const char *label = NULL;
 	const char *role = NULL;
+	bool new_key = false;
+	bool passphrase = false;
 	const char *sub;
 	int status;
 	int o;
 
 	while ((o = envx_getopt(ctx, &st, opts)) > 0) {
-		if (o == 1) {
+		if (o == OPT_LABEL) {
 			label = st.arg;
-		} else {
+		} else if (o == OPT_ROLE) {
 			role = st.arg;
+		} else if (o == OPT_NEW_KEY) {
+			new_key = true;
+		} else {
+			passphrase = true;
 		}
 	}
 	if (o < 0) {
@@ -293,18 +553,23 @@ cmd_access(int argc, char **argv, struct envx_ctx *ctx)
 		return envx_cli_usage(ctx, "missing subcommand");
 	}
 	sub = st.positional[0];
-	if ((label != NULL || role != NULL) && strcmp(sub, "grant") != 0) {
-		status = envx_cli_usage(ctx, "--label and --role are for "
-		                             "'access grant'");
+	if ((label != NULL || role != NULL || new_key || passphrase) &&
+	    strcmp(sub, "grant") != 0) {
+		status = envx_cli_usage(ctx, "--label, --role, --new-key and "
+		                             "--passphrase are for 'access "
+		                             "grant'");
 	} else if (strcmp(sub, "list") == 0 && st.npositional == 2) {
 		status = access_list(ctx, st.positional[1]);
-	} else if (strcmp(sub, "grant") == 0 && st.npositional == 3) {
-		status = access_grant(ctx, st.positional[1], st.positional[2],
-		                      label, role);
+	} else if (strcmp(sub, "grant") == 0) {
+		status = grant_dispatch(ctx, st.positional, st.npositional,
+		                        label, role, new_key, passphrase);
+	} else if (strcmp(sub, "revoke") == 0 && st.npositional >= 3) {
+		status = rekey_env(ctx, st.positional[1], st.positional + 2,
+		                   st.npositional - 2);
 	} else if (strcmp(sub, "accept") == 0 && st.npositional >= 2) {
 		status = access_accept(ctx, st.positional + 1,
 		                       st.npositional - 1);
-	} else if (strcmp(sub, "list") != 0 && strcmp(sub, "grant") != 0 &&
+	} else if (strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0 &&
 	           strcmp(sub, "accept") != 0) {
 		status = envx_cli_usage(ctx, "unknown subcommand '%s'", sub);
 	} else {

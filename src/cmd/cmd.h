@@ -37,6 +37,7 @@ int cmd_identity(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_import(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_init(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_list(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_rekey(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_rm(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_rollback(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_set(int argc, char **argv, struct envx_ctx *ctx);

@@ -235,8 +235,8 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
                  const char *vault_opt, const char *cur)
 {
 	static const char *const env_first[] = {
-	        "check", "exec", "export",   "get", "history", "import",
-	        "list",  "rm",   "rollback", "set", NULL};
+	        "check", "exec",  "export", "get",      "history", "import",
+	        "list",  "rekey", "rm",     "rollback", "set",     NULL};
 	static const char *const secret_second[] = {
 	        "get", "history", "rm", "rollback", "set", NULL};
 	const char *const *p;
@@ -249,7 +249,8 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
 		                          strcmp(words[0], "allow") == 0)) ||
 		                        (strcmp(c->name, "access") == 0 &&
 		                         (strcmp(words[0], "list") == 0 ||
-		                          strcmp(words[0], "grant") == 0)) ||
+		                          strcmp(words[0], "grant") == 0 ||
+		                          strcmp(words[0], "revoke") == 0)) ||
 		                        strcmp(c->name, "trust") == 0)) {
 			offer_from_vault(vault_opt, NULL, cur);
 		}

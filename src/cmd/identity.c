@@ -17,37 +17,6 @@
 
 enum { OPT_PASS = 1, OPT_OUT, OPT_FORCE };
 
-/* Asks twice on a terminal so a typo does not lock the key away. */
-static int
-new_passphrase(struct envx_ctx *ctx, struct envx_secbuf *pass,
-               struct envx_error *err)
-{
-	struct envx_secbuf again = {0};
-	int r;
-
-	r = envx_secbuf_init(pass, 1024, err);
-	if (r == 0) {
-		r = envx_ctx_passphrase(ctx, "new identity passphrase", pass,
-		                        err);
-	}
-	if (r == 0 && getenv("ENVX_PASSPHRASE") == NULL &&
-	    ctx->passphrase_file == NULL) {
-		r = envx_secbuf_init(&again, 1024, err);
-		if (r == 0) {
-			r = envx_ctx_passphrase(ctx, "repeat the passphrase",
-			                        &again, err);
-		}
-		if (r == 0 &&
-		    (again.len != pass->len ||
-		     sodium_memcmp(again.data, pass->data, pass->len) != 0)) {
-			r = envx_error_set(err, ENVX_E_INPUT,
-			                   "the passphrases do not match");
-		}
-	}
-	envx_secbuf_release(&again);
-	return r;
-}
-
 static int
 identity_new(int argc, char **argv, struct envx_ctx *ctx)
 {
@@ -95,7 +64,8 @@ identity_new(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		out = path;
 	}
-	if (use_pass && new_passphrase(ctx, &pass, &err) < 0) {
+	if (use_pass && envx_cli_new_passphrase(ctx, "new identity passphrase",
+	                                        &pass, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
 	}

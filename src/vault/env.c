@@ -652,10 +652,10 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 	return 0;
 }
 
-/* VF-3.5: AD of a passphrase-wrapped environment key. */
-static void
-passphrase_ad(struct envx_lp *ad, const struct envx_vault *v, const char *env,
-              const unsigned char params[ENVX_KDF_PARAMS_BYTES])
+void
+envx_passphrase_ad(struct envx_lp *ad, const struct envx_vault *v,
+                   const char *env,
+                   const unsigned char params[ENVX_KDF_PARAMS_BYTES])
 {
 	envx_lp_init_ad(ad);
 	envx_lp_str(ad, "envx-env-passphrase-v1");
@@ -1104,7 +1104,7 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 	}
 	r = envx_kdf_derive(&kp, pass->data, pass->len, kek, err);
 	if (r == 0) {
-		passphrase_ad(&ad, e->v, e->name, kdf);
+		envx_passphrase_ad(&ad, e->v, e->name, kdf);
 		r = envx_crypto_open_value(kek, &ad, wrapped,
 		                           wrapped + ENVX_NONCE_BYTES,
 		                           wlen - ENVX_NONCE_BYTES, key);
@@ -1775,7 +1775,7 @@ envx_env_grant_passphrase(struct envx_env *e, const char *label,
 	}
 	if (r == 0) {
 		envx_kdf_encode(&kp, params);
-		passphrase_ad(&ad, e->v, e->name, params);
+		envx_passphrase_ad(&ad, e->v, e->name, params);
 		r = envx_crypto_seal_value(kek, &ad, e->key, ENVX_KEY_BYTES,
 		                           wrapped, wrapped + ENVX_NONCE_BYTES,
 		                           err);

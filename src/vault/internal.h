@@ -116,6 +116,11 @@ int envx_refuse_downgrade(struct envx_env *e, struct envx_error *err);
 
 void envx_names_release(struct envx_names *l);
 
+/* VF-3.5: AD of a passphrase-wrapped environment key. */
+void envx_passphrase_ad(struct envx_lp *ad, const struct envx_vault *v,
+                        const char *env,
+                        const unsigned char params[ENVX_KDF_PARAMS_BYTES]);
+
 /* Maps the database's last error to an ENVX_E_* code with a message
  * "<what>: <sqlite's reason>". */
 int envx_sqlite_error(sqlite3 *db, struct envx_error *err, const char *what);

@@ -258,6 +258,38 @@ bad_log(const struct envx_env *e, int64_t seq, const char *why,
 	                      e->name, (long long)seq, why);
 }
 
+/* VF-3.8: what each action may do. A grant gives a role; a revoke takes
+ * every role away; a rekey names its signer as it is and changes nothing. */
+static int
+check_action(const struct envx_env *e, const struct entry *x,
+             const struct envx_member *by, int role, struct envx_error *err)
+{
+	if (strcmp(x->action, "grant") == 0) {
+		if (role == ENVX_ROLE_NONE) {
+			return bad_log(e, x->seq, "grants no role", err);
+		}
+		return 0;
+	}
+	if (strcmp(x->action, "revoke") == 0) {
+		if (role != ENVX_ROLE_NONE) {
+			return bad_log(e, x->seq, "revokes to a role", err);
+		}
+		return 0;
+	}
+	if (strcmp(x->action, "rekey") == 0) {
+		if (strcmp(x->label, by->label) != 0 || role != by->role ||
+		    x->subject_len != 32 ||
+		    memcmp(x->subject, by->spk, 32) != 0) {
+			return bad_log(e, x->seq,
+			               "is a rekey that does not name its "
+			               "signer",
+			               err);
+		}
+		return 0;
+	}
+	return bad_log(e, x->seq, "has an unknown action", err);
+}
+
 int
 envx_access_load(struct envx_env *e, struct envx_error *err)
 {
@@ -363,11 +395,8 @@ envx_access_load(struct envx_env *e, struct envx_error *err)
 				        x.label, e->name);
 				goto out;
 			}
-			if (strcmp(x.action, "grant") != 0 &&
-			    strcmp(x.action, "revoke") != 0 &&
-			    strcmp(x.action, "rekey") != 0) {
-				r = bad_log(e, x.seq, "has an unknown action",
-				            err);
+			r = check_action(e, &x, by, role, err);
+			if (r < 0) {
 				goto out;
 			}
 		}

@@ -40,7 +40,10 @@ t_complete_from_vault() {
     [ "$("$ENVX" __complete get staging DB_ </dev/null | tr '\n' ' ')" = "DB_URL DB_USER " ] &&
     [ "$("$ENVX" __complete export staging --format '' | tr '\n' ' ')" = "dotenv json shell github " ] &&
     [ "$("$ENVX" __complete env rm pro)" = production ] &&
-    [ "$("$ENVX" __complete access '' | tr '\n' ' ')" = "list grant accept " ] &&
+    [ "$("$ENVX" __complete access '' | tr '\n' ' ')" = "list grant revoke accept " ] &&
+    [ "$("$ENVX" __complete access revoke pro)" = production ] &&
+    [ "$("$ENVX" __complete rekey sta)" = staging ] &&
+    [ "$("$ENVX" __complete access grant staging --new | tr '\n' ' ')" = "--new-key " ] &&
     [ "$("$ENVX" __complete access grant pro)" = production ] &&
     [ "$("$ENVX" __complete access grant staging k --role '' | tr '\n' ' ')" = "read write admin " ] &&
     [ "$("$ENVX" __complete trust reset sta)" = staging ] &&

@@ -5,9 +5,8 @@
 # tried.
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
 setup_vault
-owner="$HOME/.config/envx/identity"
 printf 'prod-value' | "$ENVX" set production DB_PASSWORD >/dev/null 2>&1
-GRANT_PASSPHRASE=env-pass-two "$ENVX_GRANT_PASSPHRASE" envx.vault production ops "$owner" || {
+ENVX_PASSPHRASE=env-pass-two "$ENVX" access grant production --passphrase --label ops >/dev/null 2>&1 || {
   echo "Bail out! cannot add a passphrase recipient"
   exit 1
 }
