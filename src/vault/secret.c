@@ -455,6 +455,9 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 	sqlite3_finalize(st);
 	r = write_version(e, name, old.data, old.len, &opts, created,
 	                  version_out, err);
+	if (r == 0) {
+		r = envx_env_rollback_state(e, name, created, err);
+	}
 	envx_secbuf_release(&old);
 	return r;
 }
