@@ -295,10 +295,18 @@ struct envx_access_info {
 	unsigned char sign_key[32];
 	char fingerprint[24]; /* of sign_key, "" without one */
 	int64_t created_at;
+	/* the access-log entry that gave the current role: when and by whom
+	 * (format 4; granted_at 0 without one) */
+	int64_t granted_at;
+	char granted_by[ENVX_LABEL_MAX_BYTES + 1];
+	char granted_by_fingerprint[24];
 };
 
-/* Every recipient of e with its role, in recipient order. Needs unlock
- * (the roles are those the access log verified). Free *out with free(). */
+/* Every recipient of e with its role, in recipient order. With e unlocked
+ * the roles are those the access log verified at unlock; without, the
+ * access log is replayed and its signatures checked here, but nothing ties
+ * it to a key the reader trusts or to the recipient rows: the caller says
+ * the list is unverified. Free *out with free(). */
 int envx_env_access(struct envx_env *e, struct envx_access_info **out,
                     size_t *n, struct envx_error *err);
 /* Admins of e with a signing key (for "only one admin" warnings). */

@@ -42,13 +42,16 @@ access_list(struct envx_ctx *ctx, const char *env)
 	char hex[ENVX_VAULT_ID_TEXT_BYTES];
 	char line[256];
 	char label[ENVX_LABEL_MAX_BYTES * 4 + 1];
+	char when[32];
+	char by[ENVX_LABEL_MAX_BYTES * 4 + 1];
 	size_t n = 0;
 	size_t admins;
 	size_t i;
+	bool verified = false;
 	int status = 0;
 
 	if (envx_ctx_open_vault(ctx, false, &err) < 0 ||
-	    envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
+	    envx_ctx_open_verified(ctx, env, &e, &verified, &err) < 0 ||
 	    envx_env_access(e, &list, &n, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
@@ -59,8 +62,10 @@ access_list(struct envx_ctx *ctx, const char *env)
 		printf("{\"env\": ");
 		envx_json_print_string(stdout, env);
 		printf(", \"vault_id\": \"%s\", \"format\": %d, "
-		       "\"generation\": %lld, \"recipients\": [",
+		       "\"verified\": %s, \"generation\": %lld, "
+		       "\"recipients\": [",
 		       hex, envx_vault_schema_version(ctx->vault),
+		       verified ? "true" : "false",
 		       (long long)envx_env_generation(e));
 		for (i = 0; i < n; i++) {
 			printf("%s{\"label\": ", i ? ", " : "");
@@ -70,6 +75,19 @@ access_list(struct envx_ctx *ctx, const char *env)
 			       list[i].kind, envx_role_name(list[i].role));
 			if (list[i].has_sign_key) {
 				printf("\"%s\"", list[i].fingerprint);
+			} else {
+				printf("null");
+			}
+			envx_time_format(list[i].granted_at != 0
+			                         ? list[i].granted_at
+			                         : list[i].created_at,
+			                 when, sizeof(when));
+			printf(", \"added_at\": \"%s\", \"added_by\": ", when);
+			if (list[i].granted_at != 0) {
+				envx_json_print_string(stdout,
+				                       list[i].granted_by);
+				printf(", \"added_by_fingerprint\": \"%s\"",
+				       list[i].granted_by_fingerprint);
 			} else {
 				printf("null");
 			}
@@ -87,16 +105,36 @@ access_list(struct envx_ctx *ctx, const char *env)
 		printf("]}\n");
 		goto done;
 	}
-	printf("environment '%s' of vault %s (format %d, generation %lld)\n",
+	printf("environment '%s' of vault %s (format %d, generation %lld)%s\n",
 	       env, hex, envx_vault_schema_version(ctx->vault),
-	       (long long)envx_env_generation(e));
-	printf("%-24s  %-10s  %-6s  %s\n", "LABEL", "KIND", "ROLE",
-	       "FINGERPRINT");
+	       (long long)envx_env_generation(e),
+	       verified ? "" : ", UNVERIFIED");
+	printf("%-24s  %-10s  %-6s  %-19s  %-20s  %s\n", "LABEL", "KIND",
+	       "ROLE", "FINGERPRINT", "ADDED", "BY");
 	for (i = 0; i < n; i++) {
-		printf("%-24s  %-10s  %-6s  %s\n",
+		envx_time_format(list[i].granted_at != 0 ? list[i].granted_at
+		                                         : list[i].created_at,
+		                 when, sizeof(when));
+		if (list[i].granted_at != 0) {
+			char lab[ENVX_LABEL_MAX_BYTES * 4 + 1];
+			snprintf(by, sizeof(by), "%s %s",
+			         envx_safe_text(list[i].granted_by, lab,
+			                        sizeof(lab)),
+			         list[i].granted_by_fingerprint);
+		} else {
+			snprintf(by, sizeof(by), "-");
+		}
+		printf("%-24s  %-10s  %-6s  %-19s  %-20s  %s\n",
 		       envx_safe_text(list[i].label, label, sizeof(label)),
 		       list[i].kind, envx_role_name(list[i].role),
-		       list[i].has_sign_key ? list[i].fingerprint : "-");
+		       list[i].has_sign_key ? list[i].fingerprint : "-", when,
+		       by);
+	}
+	if (!verified) {
+		printf("unverified: without the key of '%s' nothing ties this "
+		       "list to an admin you trust or to the recipient rows\n",
+		       env);
+		goto done;
 	}
 	if (envx_vault_schema_version(ctx->vault) < 4) {
 		printf("format %d: writers are not authenticated until the "

@@ -1675,6 +1675,12 @@ envx_env_access(struct envx_env *e, struct envx_access_info **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
+	if (e->key == NULL && e->v->schema >= 4) {
+		r = envx_access_load(e, err);
+		if (r < 0) {
+			return r;
+		}
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "SELECT label, kind, created_at FROM recipients "
 	                       "WHERE env_id = ? ORDER BY id",
@@ -1714,6 +1720,15 @@ envx_env_access(struct envx_env *e, struct envx_access_info **out, size_t *n,
 			}
 			a->role = m->role;
 			a->has_sign_key = m->has_spk;
+			a->granted_at = m->at;
+			if (m->at != 0) {
+				const struct envx_member *by =
+				        envx_access_find(&e->acc, m->by);
+				snprintf(a->granted_by, sizeof(a->granted_by),
+				         "%s", by != NULL ? by->label : "-");
+				envx_fingerprint(m->by,
+				                 a->granted_by_fingerprint);
+			}
 			if (m->has_spk) {
 				memcpy(a->sign_key, m->spk, 32);
 				envx_fingerprint(m->spk, a->fingerprint);

@@ -52,6 +52,9 @@ struct envx_member {
 	unsigned char spk[32];
 	bool has_spk;
 	int role;
+	/* the entry that last changed this member: when, signed by whom */
+	int64_t at;
+	unsigned char by[32];
 };
 
 /* An environment's access log, replayed and verified. */

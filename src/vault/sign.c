@@ -84,9 +84,13 @@ member_by_label(struct envx_access *a, const char *label)
 /* Applies one entry to the replayed state. */
 static int
 member_set(struct envx_access *a, const char *label, const unsigned char *spk,
-           int role, struct envx_error *err)
+           int role, int64_t at, const unsigned char signer[32],
+           struct envx_error *err)
 {
 	struct envx_member *m = member_by_label(a, label);
+	bool changed =
+	        m == NULL || m->role != role ||
+	        (spk != NULL && (!m->has_spk || memcmp(m->spk, spk, 32) != 0));
 
 	if (m == NULL) {
 		struct envx_member *grown =
@@ -103,6 +107,10 @@ member_set(struct envx_access *a, const char *label, const unsigned char *spk,
 	if (spk != NULL) {
 		memcpy(m->spk, spk, 32);
 		m->has_spk = true;
+	}
+	if (changed) {
+		m->at = at;
+		memcpy(m->by, signer, 32);
 	}
 	m->role = role;
 	return 0;
@@ -409,7 +417,7 @@ envx_access_load(struct envx_env *e, struct envx_error *err)
 		}
 		r = member_set(&a, x.label,
 		               x.subject_len == 32 ? x.subject : NULL, role,
-		               err);
+		               x.at, x.signer, err);
 		if (r < 0) {
 			goto out;
 		}
@@ -548,7 +556,7 @@ envx_access_append(struct envx_env *e, const char *action, const char *label,
 		r = envx_sqlite_error(v->db, err, "cannot write access log");
 		goto out;
 	}
-	r = member_set(&e->acc, label, spk, role, err);
+	r = member_set(&e->acc, label, spk, role, x.at, id->spk, err);
 	if (r < 0) {
 		goto out;
 	}
