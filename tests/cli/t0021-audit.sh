@@ -8,12 +8,10 @@ setup_vault
 printf 'audit-secret-one' | "$ENVX" set staging TOKEN >/dev/null 2>&1
 printf 'audit-secret-two' | "$ENVX" set staging TOKEN >/dev/null 2>&1
 printf 'audit-secret-three' | "$ENVX" set production DB_URL >/dev/null 2>&1
-cp envx.vault "$TEST_DIR/pristine.vault"
+keep_pristine
 # init, env-add x3, set x3
 events=7
 
-fresh() { cp "$TEST_DIR/pristine.vault" envx.vault; }
-sql() { sqlite3 envx.vault "$1"; }
 last_hash() { sql "SELECT lower(hex(hash)) FROM audit ORDER BY seq DESC LIMIT 1"; }
 no_values() { ! grep -q 'audit-secret' "$TEST_DIR/run.out" "$TEST_DIR/run.err"; }
 
