@@ -214,4 +214,12 @@ t_unsafe() {
 }
 ok "a vault writable by others is refused (exit 8)" t_unsafe
 
+t_completion() {
+  fresh
+  "$ENVX" __complete audit '' | grep -qx staging &&
+    "$ENVX" __complete audit -- | grep -qx -- --verify &&
+    "$ENVX" __complete audit -- | grep -qx -- --since
+}
+ok "completion offers environments and audit's options" t_completion
+
 finish
