@@ -145,6 +145,9 @@ int64_t envx_now(void);
 /* UTC "YYYY-MM-DDTHH:MM:SSZ" into out (>= 21 bytes). */
 void envx_time_format(int64_t t, char *out, size_t outsz);
 int envx_time_parse(const char *text, int64_t *t);
+/* Strictly "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM:SSZ", a real
+ * date from 1970 on, into Unix seconds: 0, or -1 for anything else. */
+int envx_date_parse(const char *text, int64_t *t);
 
 /* ---- files ---- */
 

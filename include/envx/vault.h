@@ -120,6 +120,65 @@ int envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
                      const char *name, const char *detail,
                      struct envx_error *err);
 
+/* ---- the audit log (VF-5.1); metadata: no key needed ---- */
+
+/* One event as stored. The strings are owned by the array (see
+ * envx_audit_events_free); they are untrusted text, escape them before
+ * printing. A column a writer would not have stored (a tampered row) reads
+ * as "" or 0: envx_vault_audit_verify names it. */
+struct envx_audit_event {
+	int64_t seq;
+	int64_t at; /* Unix seconds */
+	char *actor;
+	char *action;
+	char *env;  /* "" when the event concerns no environment */
+	char *name; /* "" when it concerns no secret */
+	char *detail;
+	unsigned char hash[32]; /* as stored */
+};
+
+/* Which events envx_vault_audit_events returns; NULL fields match all. */
+struct envx_audit_filter {
+	const char *env;  /* exactly this environment */
+	const char *name; /* exactly this secret name */
+	bool has_since;
+	int64_t since; /* at >= since */
+};
+
+/*
+ * The events that match filter (NULL: all), in seq order, without
+ * verifying anything (see envx_vault_audit_verify). Free *out with
+ * envx_audit_events_free. A vault of format 1 has no log: 0 events.
+ */
+int envx_vault_audit_events(struct envx_vault *v,
+                            const struct envx_audit_filter *filter,
+                            struct envx_audit_event **out, size_t *n,
+                            struct envx_error *err);
+/* Frees n events and the array. Accepts NULL. */
+void envx_audit_events_free(struct envx_audit_event *ev, size_t n);
+
+/* What envx_vault_audit_verify found. */
+struct envx_audit_chain {
+	int64_t count;  /* events in the log */
+	int64_t intact; /* events that verify, from seq 1: all of them, or
+	                   those before the first bad one, intact + 1 */
+	unsigned char last_hash[32]; /* the hash of event `intact` (zeros
+	                                for none) */
+};
+
+/*
+ * VF-5.1: walks the whole log in seq order and checks that seq runs from 1
+ * without a gap, that every column has the storage class a writer gives
+ * it, that each prev is the previous event's hash (zeros for the first)
+ * and that each hash recomputes. 0 when the chain is intact; otherwise
+ * ENVX_E_INTEGRITY with a message naming the first bad event by seq and
+ * why (missing, malformed column, prev or hash mismatch). *out (may be
+ * NULL) is filled either way. The chain is unkeyed (VF-5.2): a rewritten
+ * or truncated tail verifies; compare last_hash with an external copy.
+ */
+int envx_vault_audit_verify(struct envx_vault *v, struct envx_audit_chain *out,
+                            struct envx_error *err);
+
 /* ---- environments ---- */
 
 struct envx_env_info {

@@ -32,6 +32,7 @@ static const char *const opts_exec[] = {"--template", "--only",
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
 static const char *const opts_incident[] = {"--reason", "--revoke", NULL};
+static const char *const opts_audit[] = {"--since", "--name", "--verify", NULL};
 
 static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
 static const struct envx_optdoc docs_init[] = {
@@ -109,6 +110,15 @@ static const struct envx_optdoc docs_incident[] = {
         {"--revoke", "LABEL",
          "also revoke this recipient (repeatable), in the same transaction"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_audit[] = {
+        {"--since", "DATE",
+         "list only events from DATE on (YYYY-MM-DD or "
+         "YYYY-MM-DDTHH:MM:SSZ, UTC)"},
+        {"--name", "NAME", "list only events about the secret NAME"},
+        {"--verify", NULL,
+         "check the whole hash chain instead of listing (filters select "
+         "nothing); print the event count and the last hash"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_import[] = {
         {"--lenient", NULL,
          "skip unparseable lines (with a warning) instead of importing "
@@ -130,6 +140,11 @@ const struct envx_command envx_commands[] = {
          "administer an environment; accept one an admin granted you.",
          opts_access, subs_access, docs_access, "0 2 3 4 6 7 8 9",
          "envx access grant staging envxpub2... --label alice --role write"},
+        {"audit", cmd_audit, ENVX_CMD_VAULT_RO,
+         "audit [ENV] [--since DATE] [--name NAME] [--verify]",
+         "Show the audit log (who changed what, when), or verify its hash "
+         "chain.",
+         opts_audit, none, docs_audit, "0 2 4 6 7 8 9", "envx audit --verify"},
         {"check", cmd_check, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "check (ENV | --all) [--template FILE] [--strict]",
          "Validate environments against .env.example.", opts_check, none,

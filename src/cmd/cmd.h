@@ -22,6 +22,7 @@ int envx_check_gate(struct envx_ctx *ctx, const char *template_path,
                     struct envx_template **out);
 
 int cmd_access(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_audit(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_trust(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_upgrade(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_check(int argc, char **argv, struct envx_ctx *ctx);

@@ -235,8 +235,9 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
                  const char *vault_opt, const char *cur)
 {
 	static const char *const env_first[] = {
-	        "check", "exec",  "export", "get",      "history", "import",
-	        "list",  "rekey", "rm",     "rollback", "set",     NULL};
+	        "audit",   "check",    "exec",     "export", "get",
+	        "history", "import",   "incident", "list",   "rekey",
+	        "rm",      "rollback", "set",      NULL};
 	static const char *const secret_second[] = {
 	        "get", "history", "rm", "rollback", "set", NULL};
 	const char *const *p;

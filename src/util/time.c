@@ -7,6 +7,7 @@
  * can set an environment variable.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,73 @@ envx_time_parse(const char *text, int64_t *t)
 		return 0;
 	}
 	return -1;
+}
+
+/* Reads exactly n decimal digits at *p into *v, advancing *p. */
+static bool
+digits(const char **p, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9') {
+			return false;
+		}
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar:
+ * whole 400-year eras from year 0 (starting in March, so that the leap
+ * day ends a year), then the years and days of the era. */
+static int64_t
+days_from_epoch(int y, int m, int d)
+{
+	int64_t yy = m <= 2 ? y - 1 : y;
+	int64_t era = yy / 400; /* y >= 1970 here: no negative years */
+	int64_t yoe = yy - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+int
+envx_date_parse(const char *text, int64_t *t)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+	                            31, 31, 30, 31, 30, 31};
+	const char *p = text;
+	int y;
+	int mo;
+	int d;
+	int h = 0;
+	int mi = 0;
+	int sec = 0;
+	bool leap;
+
+	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) ||
+	    *p++ != '-' || !digits(&p, 2, &d)) {
+		return -1;
+	}
+	if (*p == 'T') {
+		p++;
+		if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) ||
+		    *p++ != ':' || !digits(&p, 2, &sec) || *p++ != 'Z') {
+			return -1;
+		}
+	}
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
+	    sec > 59) {
+		return -1;
+	}
+	*t = days_from_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	return 0;
 }
 
 int64_t

@@ -117,6 +117,17 @@ int envx_env_upgrade_sign(struct envx_env *e, int from, struct envx_error *err);
 /* Format ≤ 3 read by a reader that trusts signed states of this vault. */
 int envx_refuse_downgrade(struct envx_env *e, struct envx_error *err);
 
+/* ---- VF-5.1, in audit.c ---- */
+/* The last audit event's seq and hash (0 and zeros if none);
+ * ENVX_E_INTEGRITY when its hash is not a 32-byte blob (VF-5.2). */
+int envx_audit_head(struct envx_vault *v, int64_t *seq,
+                    unsigned char out[ENVX_HASH_BYTES], struct envx_error *err);
+/* The hash of the event with sequence number seq, recomputed from its
+ * fields and its own prev and compared with the stored one: 0, 1 when
+ * absent, ENVX_E_INTEGRITY when the event was edited. */
+int envx_audit_at(struct envx_vault *v, int64_t seq,
+                  unsigned char out[ENVX_HASH_BYTES], struct envx_error *err);
+
 void envx_names_release(struct envx_names *l);
 
 /* ---- VF-3.10, in incident.c ---- */

@@ -571,176 +571,6 @@ out:
 	return r;
 }
 
-/* The last audit event's sequence number and hash (0 and zeros if none). */
-static int
-audit_head(struct envx_vault *v, int64_t *seq, unsigned char out[32],
-           struct envx_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-	int r = 0;
-
-	*seq = 0;
-	memset(out, 0, 32);
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT seq, hash FROM audit ORDER BY seq DESC "
-	                       "LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(v->db, err, "cannot read audit log");
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 1) != 32) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "the audit log's last event is "
-			                   "malformed: the vault is corrupt or "
-			                   "tampered");
-		} else {
-			*seq = sqlite3_column_int64(st, 0);
-			memcpy(out, sqlite3_column_blob(st, 1), 32);
-		}
-	} else if (rc != SQLITE_DONE) {
-		r = envx_sqlite_error(v->db, err, "cannot read audit log");
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
-/*
- * The hash of the audit event with sequence number seq, recomputed from
- * its fields (VF-5.1) and compared with the stored one: 0, 1 when absent,
- * ENVX_E_INTEGRITY when the event was edited.
- */
-static int
-audit_at(struct envx_vault *v, int64_t seq, unsigned char out[32],
-         struct envx_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	struct envx_lp hs;
-	unsigned char h[32];
-	int rc;
-	int r = 1;
-	int c;
-
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT at, actor, action, env, name, detail, "
-	                       "prev, hash FROM audit WHERE seq = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(v->db, err, "cannot read audit log");
-	}
-	sqlite3_bind_int64(st, 1, seq);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		bool typed = sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
-		             sqlite3_column_bytes(st, 6) == 32 &&
-		             sqlite3_column_bytes(st, 7) == 32;
-		for (c = 1; c <= 5; c++) {
-			typed = typed &&
-			        sqlite3_column_type(st, c) == SQLITE_TEXT;
-		}
-		if (typed) {
-			envx_lp_init_hash(&hs, NULL, 0);
-			envx_lp_str(&hs, "envx-audit-v1");
-			envx_lp_bytes(&hs, v->vault_id, ENVX_VAULT_ID_BYTES);
-			envx_lp_bytes(&hs, sqlite3_column_blob(st, 6), 32);
-			envx_lp_u64(&hs, (uint64_t)seq);
-			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 0));
-			for (c = 1; c <= 5; c++) {
-				envx_lp_bytes(
-				        &hs, sqlite3_column_text(st, c),
-				        (size_t)sqlite3_column_bytes(st, c));
-			}
-			envx_lp_final(&hs, h);
-		}
-		if (!typed ||
-		    sodium_memcmp(h, sqlite3_column_blob(st, 7), 32) != 0) {
-			r = envx_error_set(
-			        err, ENVX_E_INTEGRITY,
-			        "audit event %lld was edited outside "
-			        "envx (its hash does not match it): "
-			        "the vault was tampered with",
-			        (long long)seq);
-		} else {
-			memcpy(out, h, 32);
-			r = 0;
-		}
-	} else if (rc != SQLITE_DONE) {
-		r = envx_sqlite_error(v->db, err, "cannot read audit log");
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
-/*
- * VF-5.1: the whole audit chain, before a writer signs a state that covers
- * it: seq from 1 without gaps, each prev the previous hash, each hash
- * recomputed. A writer never signs over events someone edited.
- */
-static int
-audit_chain_verify(struct envx_vault *v, struct envx_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	unsigned char prev[32] = {0};
-	unsigned char h[32];
-	struct envx_lp hs;
-	int64_t seq = 0;
-	int rc;
-	int r = 0;
-	int c;
-
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT seq, at, actor, action, env, name, "
-	                       "detail, prev, hash FROM audit ORDER BY seq",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(v->db, err, "cannot read audit log");
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		bool ok = sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
-		          sqlite3_column_int64(st, 0) == seq + 1 &&
-		          sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
-		          sqlite3_column_bytes(st, 7) == 32 &&
-		          sqlite3_column_bytes(st, 8) == 32;
-		for (c = 2; c <= 6; c++) {
-			ok = ok && sqlite3_column_type(st, c) == SQLITE_TEXT;
-		}
-		seq++;
-		if (ok) {
-			ok = memcmp(sqlite3_column_blob(st, 7), prev, 32) == 0;
-		}
-		if (ok) {
-			envx_lp_init_hash(&hs, NULL, 0);
-			envx_lp_str(&hs, "envx-audit-v1");
-			envx_lp_bytes(&hs, v->vault_id, ENVX_VAULT_ID_BYTES);
-			envx_lp_bytes(&hs, prev, 32);
-			envx_lp_u64(&hs, (uint64_t)seq);
-			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 1));
-			for (c = 2; c <= 6; c++) {
-				envx_lp_bytes(
-				        &hs, sqlite3_column_text(st, c),
-				        (size_t)sqlite3_column_bytes(st, c));
-			}
-			envx_lp_final(&hs, h);
-			ok = memcmp(h, sqlite3_column_blob(st, 8), 32) == 0;
-		}
-		if (!ok) {
-			r = envx_error_set(
-			        err, ENVX_E_INTEGRITY,
-			        "the audit log was edited outside envx "
-			        "(event %lld does not chain or hash as "
-			        "written): envx does not sign over it",
-			        (long long)seq);
-			goto out;
-		}
-		memcpy(prev, h, 32);
-	}
-	if (rc != SQLITE_DONE) {
-		r = envx_sqlite_error(v->db, err, "cannot read audit log");
-	}
-out:
-	sqlite3_finalize(st);
-	return r;
-}
-
 /* VF-3.8: the state digest a writer signs. */
 static void
 state_digest(const struct envx_env *e, int64_t audit_seq,
@@ -802,13 +632,18 @@ envx_state_sign(struct envx_env *e, struct envx_error *err)
 		                      e->name);
 	}
 	if (!v->audit_verified) {
-		r = audit_chain_verify(v, err);
+		/* VF-5.1: a writer never signs over events someone edited */
+		r = envx_vault_audit_verify(v, NULL, err);
 		if (r < 0) {
+			if (r == ENVX_E_INTEGRITY) {
+				envx_error_append(err, "; envx does not sign "
+				                       "over it");
+			}
 			return r;
 		}
 		v->audit_verified = true;
 	}
-	r = audit_head(v, &aseq, ah, err);
+	r = envx_audit_head(v, &aseq, ah, err);
 	if (r < 0) {
 		return r;
 	}
@@ -1355,7 +1190,7 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		                      by != NULL ? by->label : "",
 		                      by != NULL ? "' may only read it)" : "");
 	}
-	r = audit_at(v, audit_seq, ah, err);
+	r = envx_audit_at(v, audit_seq, ah, err);
 	if (r < 0) {
 		return r;
 	}

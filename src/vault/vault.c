@@ -1,6 +1,7 @@
 /*
- * Opening, creating and locating vault files, transactions, the audit log,
- * and environments (VF-3, VF-4, VF-5). Secrets live in secret.c.
+ * Opening, creating and locating vault files, transactions and
+ * environments (VF-3, VF-4). Secrets live in secret.c, the audit log
+ * (VF-5) in audit.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1080,78 +1081,5 @@ out:
 	if (r < 0) {
 		envx_vault_rollback(v);
 	}
-	return r;
-}
-
-/* VF-5.1: hash = BLAKE2b-256 of the chained, length-prefixed event. */
-int
-envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
-                 const char *name, const char *detail, struct envx_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	unsigned char prev[ENVX_HASH_BYTES];
-	unsigned char hash[ENVX_HASH_BYTES];
-	struct envx_lp hs;
-	int64_t seq = 1;
-	int64_t at = envx_now();
-	int r;
-
-	memset(prev, 0, sizeof(prev));
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT seq, hash FROM audit ORDER BY seq DESC "
-	                       "LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(v->db, err, "cannot write audit log");
-		goto out;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		seq = sqlite3_column_int64(st, 0) + 1;
-		if (sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES) {
-			r = envx_error_set(err, ENVX_E_INTEGRITY,
-			                   "the audit log's last event is "
-			                   "malformed: the vault is corrupt or "
-			                   "tampered");
-			goto out;
-		}
-		memcpy(prev, sqlite3_column_blob(st, 1), sizeof(prev));
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	envx_lp_init_hash(&hs, NULL, 0);
-	envx_lp_str(&hs, "envx-audit-v1");
-	envx_lp_bytes(&hs, v->vault_id, sizeof(v->vault_id));
-	envx_lp_bytes(&hs, prev, sizeof(prev));
-	envx_lp_u64(&hs, (uint64_t)seq);
-	envx_lp_u64(&hs, (uint64_t)at);
-	envx_lp_str(&hs, v->actor);
-	envx_lp_str(&hs, action);
-	envx_lp_str(&hs, env);
-	envx_lp_str(&hs, name);
-	envx_lp_str(&hs, detail);
-	envx_lp_final(&hs, hash);
-	if (sqlite3_prepare_v2(v->db,
-	                       "INSERT INTO audit (seq, at, actor, action, "
-	                       "env, name, detail, prev, hash) VALUES "
-	                       "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(v->db, err, "cannot write audit log");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_text(st, 3, v->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, env, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 8, prev, sizeof(prev), SQLITE_STATIC);
-	sqlite3_bind_blob(st, 9, hash, sizeof(hash), SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = envx_sqlite_error(v->db, err, "cannot write audit log");
-		goto out;
-	}
-	r = 0;
-out:
-	sqlite3_finalize(st);
 	return r;
 }

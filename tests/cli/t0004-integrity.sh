@@ -7,10 +7,7 @@ setup_vault
 printf 'tamper-target-value' | "$ENVX" set staging TOKEN >/dev/null 2>&1
 printf 'second-version' | "$ENVX" set staging TOKEN >/dev/null 2>&1
 printf 'other' | "$ENVX" set staging OTHER >/dev/null 2>&1
-cp envx.vault "$TEST_DIR/pristine.vault"
-
-fresh() { cp "$TEST_DIR/pristine.vault" envx.vault; }
-sql() { sqlite3 envx.vault "$1"; }
+keep_pristine
 
 t_flipped_ciphertext() {
   fresh

@@ -163,6 +163,13 @@ trust_line() {
   "$ENVX" access list "$1" 2>/dev/null | sed -n 's/^ *\(trust [0-9a-f]* [^ ]* envxsig1[a-z2-7]*\)$/\1/p'
 }
 
+# keep_pristine saves ./envx.vault as it is now; fresh puts that copy
+# back before a test tampers with it; sql STATEMENT runs STATEMENT on it
+# through the sqlite3 CLI (the attacker's view, no envx settings).
+keep_pristine() { cp envx.vault "$TEST_DIR/pristine.vault"; }
+fresh() { cp "$TEST_DIR/pristine.vault" envx.vault; }
+sql() { sqlite3 envx.vault "$1"; }
+
 setup_vault() {
   "$ENVX" init >/dev/null 2>&1 || {
     echo "Bail out! envx init failed"

@@ -165,6 +165,65 @@ test_util_time_parse(void **state)
 	assert_int_equal(envx_time_parse("garbage", &t), -1);
 }
 
+static void
+test_util_date_parse(void **state)
+{
+	static const char *const bad[] = {
+	        "",
+	        "2026",
+	        "2026-1-02",
+	        "2026-01-2",
+	        " 2026-01-02",
+	        "2026-01-02 ",
+	        "2026-01-02T",
+	        "2026-01-02T03:04:05",
+	        "2026-01-02T03:04Z",
+	        "2026-01-02t03:04:05z",
+	        "2026-13-01",
+	        "2026-00-01",
+	        "2026-01-00",
+	        "2026-02-29",
+	        "2100-02-29",
+	        "2026-04-31",
+	        "2026-01-02T24:00:00Z",
+	        "2026-01-02T23:60:00Z",
+	        "2026-01-02T23:59:60Z",
+	        "1969-12-31",
+	        "+026-01-02",
+	        "1700000000",
+	};
+	int64_t t;
+	char out[32];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(envx_date_parse("1970-01-01", &t), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(envx_date_parse("2026-01-02", &t), 0);
+	assert_int_equal(t, 1767312000);
+	assert_int_equal(envx_date_parse("2026-01-02T03:04:05Z", &t), 0);
+	assert_int_equal(t, 1767312000 + 3 * 3600 + 4 * 60 + 5);
+	assert_int_equal(envx_date_parse("2024-02-29T23:59:59Z", &t), 0);
+	envx_time_format(t, out, sizeof(out));
+	assert_string_equal(out, "2024-02-29T23:59:59Z");
+	assert_int_equal(envx_date_parse("2000-02-29", &t), 0);
+	envx_time_format(t, out, sizeof(out));
+	assert_string_equal(out, "2000-02-29T00:00:00Z");
+	assert_int_equal(envx_date_parse("2024-03-01", &t), 0);
+	assert_int_equal(t, 1709251200);
+	assert_int_equal(envx_date_parse("9999-12-31T23:59:59Z", &t), 0);
+	envx_time_format(t, out, sizeof(out));
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 42;
+		if (envx_date_parse(bad[i], &t) != -1) {
+			print_error("accepted '%s'\n", bad[i]);
+		}
+		assert_int_equal(envx_date_parse(bad[i], &t), -1);
+		assert_int_equal(t, 42);
+	}
+}
+
 /* Built with -Dtest_clock=true: $ENVX_NOW moves the clock. */
 static void
 test_util_now_honours_envx_now_with_test_clock(void **state)
@@ -270,6 +329,7 @@ main(void)
 	        cmocka_unit_test(test_util_names),
 	        cmocka_unit_test(test_util_durations),
 	        cmocka_unit_test(test_util_time_parse),
+	        cmocka_unit_test(test_util_date_parse),
 	        cmocka_unit_test(
 	                test_util_now_honours_envx_now_with_test_clock),
 	        cmocka_unit_test(

@@ -1959,6 +1959,187 @@ test_vault_audit_chain_links(void **state)
 	envx_identity_free(owner);
 }
 
+/* envx_vault_audit_verify on a read-only open of path. */
+static int
+audit_verify(const char *path, struct envx_audit_chain *chain,
+             struct envx_error *err)
+{
+	struct envx_vault *v = NULL;
+	int r;
+
+	assert_int_equal(envx_vault_open(path, false, &v, err), 0);
+	memset(chain, 0xff, sizeof(*chain));
+	r = envx_vault_audit_verify(v, chain, err);
+	envx_vault_close(v);
+	return r;
+}
+
+/* The number of events of path that match filter, read-only. */
+static size_t
+audit_count(const char *path, const struct envx_audit_filter *filter)
+{
+	struct envx_audit_event *ev = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_error err;
+	size_t n = 0;
+
+	assert_int_equal(envx_vault_open(path, false, &v, &err), 0);
+	assert_int_equal(envx_vault_audit_events(v, filter, &ev, &n, &err), 0);
+	envx_audit_events_free(ev, n);
+	envx_vault_close(v);
+	return n;
+}
+
+static void
+test_vault_audit_verify_intact(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_audit_chain chain;
+	struct envx_audit_event *ev = NULL;
+	struct envx_audit_filter f = {.env = "staging"};
+	struct envx_vault *v = NULL;
+	struct envx_error err;
+	unsigned char last[32];
+	char path[512];
+	size_t n = 0;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "audit-verify");
+	make_vault(path, &owner);
+	assert_int_equal(audit_verify(path, &chain, &err), 0);
+	assert_int_equal(chain.count, 7);
+	assert_int_equal(chain.intact, 7);
+	/* last_hash is the stored hash of the last event */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit WHERE seq "
+	                               "= 7 AND length(hash) = 32"),
+	                 1);
+	assert_int_equal(envx_vault_open(path, false, &v, &err), 0);
+	assert_int_equal(envx_vault_audit_events(v, NULL, &ev, &n, &err), 0);
+	assert_int_equal(n, 7);
+	assert_int_equal(ev[0].seq, 1);
+	assert_string_equal(ev[0].action, "init");
+	assert_string_equal(ev[0].env, "");
+	assert_string_equal(ev[6].action, "set");
+	assert_string_equal(ev[6].env, "production");
+	assert_string_equal(ev[6].name, "A");
+	memcpy(last, ev[6].hash, sizeof(last));
+	assert_memory_equal(chain.last_hash, last, sizeof(last));
+	envx_audit_events_free(ev, n);
+	ev = NULL;
+	/* no key needed, and nothing written */
+	assert_int_equal(envx_vault_audit_events(v, &f, &ev, &n, &err), 0);
+	assert_int_equal(n, 4); /* env-add staging, set x3 */
+	assert_string_equal(ev[0].action, "env-add");
+	assert_string_equal(ev[3].name, "B");
+	envx_audit_events_free(ev, n);
+	envx_vault_close(v);
+	f.name = "A";
+	assert_int_equal(audit_count(path, &f), 2);
+	f.env = "production";
+	assert_int_equal(audit_count(path, &f), 1);
+	f.name = "B";
+	assert_int_equal(audit_count(path, &f), 0);
+	f.env = "gone"; /* a removed or unknown environment: no events */
+	f.name = NULL;
+	assert_int_equal(audit_count(path, &f), 0);
+	f = (struct envx_audit_filter){.has_since = true, .since = INT64_MAX};
+	assert_int_equal(audit_count(path, &f), 0);
+	f.since = 0;
+	assert_int_equal(audit_count(path, &f), 7);
+	envx_audit_events_free(NULL, 0);
+	envx_identity_free(owner);
+}
+
+/* Tampers with a copy of path with stmt and expects verify to name event
+ * bad with text in its message, and count events in all. */
+static void
+audit_tampered(const char *path, const char *stmt, int64_t count, int64_t bad,
+               const char *text)
+{
+	struct envx_audit_chain chain;
+	struct envx_error err;
+	char copy[512];
+	char want[64];
+
+	tmp_path(copy, sizeof(copy), "audit-tampered");
+	copy_file(path, copy);
+	sql(copy, stmt);
+	assert_int_equal(audit_verify(copy, &chain, &err), ENVX_E_INTEGRITY);
+	snprintf(want, sizeof(want), "audit event %lld ", (long long)bad);
+	if (strstr(err.msg, want) == NULL || strstr(err.msg, text) == NULL) {
+		print_error("%s: %s\n", stmt, err.msg);
+	}
+	assert_non_null(strstr(err.msg, want));
+	assert_non_null(strstr(err.msg, text));
+	assert_non_null(strstr(err.msg, "the audit log was edited"));
+	assert_int_equal(chain.count, count);
+	assert_int_equal(chain.intact, bad - 1);
+	/* the listing still shows every event */
+	assert_int_equal(audit_count(copy, NULL), (size_t)count);
+}
+
+static void
+test_vault_audit_verify_tampered(void **state)
+{
+	struct envx_identity *owner = NULL;
+	char path[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "audit-verify");
+	make_vault(path, &owner);
+	audit_tampered(path, "UPDATE audit SET detail = 'x' WHERE seq = 3", 7,
+	               3, "its hash does not match");
+	audit_tampered(path, "UPDATE audit SET at = at + 1 WHERE seq = 7", 7, 7,
+	               "its hash does not match");
+	audit_tampered(path, "DELETE FROM audit WHERE seq = 4", 6, 4,
+	               "is missing (the log goes from 3 to 5)");
+	audit_tampered(path, "DELETE FROM audit WHERE seq = 1", 6, 1,
+	               "is missing (the log starts at 2)");
+	/* swapped: each row keeps its seq, the events trade places */
+	audit_tampered(path,
+	               "UPDATE audit SET seq = -seq WHERE seq IN (3, 4); "
+	               "UPDATE audit SET seq = 4 WHERE seq = -3; "
+	               "UPDATE audit SET seq = 3 WHERE seq = -4",
+	               7, 3, "does not follow event 2");
+	/* inserted: a copy of event 3 becomes event 4, the rest move up */
+	audit_tampered(path,
+	               "UPDATE audit SET seq = seq + 1000 WHERE seq >= 4; "
+	               "UPDATE audit SET seq = seq - 999 WHERE seq >= 1000; "
+	               "INSERT INTO audit SELECT 4, at, actor, action, env, "
+	               "name, detail, prev, hash FROM audit WHERE seq = 3",
+	               8, 4, "does not follow event 3");
+	/* appended after the end with a made-up hash */
+	audit_tampered(path,
+	               "INSERT INTO audit SELECT 8, at, actor, action, env, "
+	               "name, detail, hash, zeroblob(32) FROM audit WHERE "
+	               "seq = 7",
+	               8, 8, "its hash does not match");
+	audit_tampered(path,
+	               "UPDATE audit SET prev = zeroblob(32) WHERE seq = 2", 7,
+	               2, "does not follow event 1");
+	audit_tampered(path,
+	               "UPDATE audit SET prev = randomblob(32) WHERE seq = 1",
+	               7, 1, "does not start the chain");
+	/* storage classes: checked before anything is converted */
+	audit_tampered(path,
+	               "UPDATE audit SET actor = CAST(actor AS BLOB) WHERE "
+	               "seq = 2",
+	               7, 2, "malformed (its actor is not text)");
+	audit_tampered(path, "UPDATE audit SET at = 'x' || at WHERE seq = 5", 7,
+	               5, "malformed (its at is not an integer)");
+	audit_tampered(path, "UPDATE audit SET at = 1.5 WHERE seq = 5", 7, 5,
+	               "malformed (its at is not an integer)");
+	audit_tampered(path,
+	               "UPDATE audit SET prev = CAST(prev AS TEXT) WHERE seq "
+	               "= 6",
+	               7, 6, "malformed (its prev is not a 32-byte blob)");
+	audit_tampered(path,
+	               "UPDATE audit SET hash = substr(hash, 1, 31) WHERE seq "
+	               "= 3",
+	               7, 3, "malformed (its hash is not a 32-byte blob)");
+	envx_identity_free(owner);
+}
+
 /* ---- the committed vectors ---- */
 
 static json_t *
@@ -3264,6 +3445,8 @@ main(void)
 	        cmocka_unit_test(test_vault_unloadable_schema_is_integrity),
 	        cmocka_unit_test(test_vault_unexpected_schema_refused),
 	        cmocka_unit_test(test_vault_audit_chain_links),
+	        cmocka_unit_test(test_vault_audit_verify_intact),
+	        cmocka_unit_test(test_vault_audit_verify_tampered),
 	        cmocka_unit_test(test_vault_vectors_decrypt),
 	        cmocka_unit_test(test_vault_vectors_independent_reader),
 	};
