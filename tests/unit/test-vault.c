@@ -1055,6 +1055,245 @@ grant_passphrase(const char *path, const char *env,
 	envx_vault_close(v);
 }
 
+/* ---- rekey, revoke, incidents (VF-3.9, VF-3.10) ---- */
+
+/* Opens env for writing, rekeys (revoking revoke when not NULL) and
+ * commits, or rolls back and returns the failure. */
+static int
+rekey_env(const char *path, const char *env, const struct envx_identity *owner,
+          const char *revoke, struct asker *a, struct envx_rekey_stats *stats)
+{
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	const char *labels[1] = {revoke};
+	int r;
+
+	assert_int_equal(open_env(path, true, env, owner, NULL, &v, &e, &err),
+	                 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	r = envx_env_rekey(e, labels, revoke != NULL ? 1 : 0,
+	                   a != NULL ? ask : NULL, a, stats, &err);
+	if (r == 0) {
+		r = envx_vault_commit(v, &err);
+	} else {
+		envx_vault_rollback(v);
+	}
+	envx_env_free(e);
+	envx_vault_close(v);
+	return r;
+}
+
+static void
+assert_version(const char *path, const char *env,
+               const struct envx_identity *id, const char *name,
+               uint64_t version, const char *expected)
+{
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_secbuf out = {0};
+	struct envx_error err;
+
+	assert_int_equal(open_env(path, false, env, id, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_env_get_version(e, name, version, &out, &err), 0);
+	assert_int_equal(out.len, strlen(expected));
+	assert_memory_equal(out.data, expected, out.len);
+	envx_secbuf_release(&out);
+	envx_env_free(e);
+	envx_vault_close(v);
+}
+
+static void
+grant_reader(const char *path, const char *env,
+             const struct envx_identity *owner,
+             const struct envx_identity *reader, const char *label)
+{
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+
+	assert_int_equal(open_env(path, true, env, owner, NULL, &v, &e, &err),
+	                 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_grant_key(e, label, reader->pk, &err), 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_env_free(e);
+	envx_vault_close(v);
+}
+
+static void
+test_vault_rekey_keeps_values(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_identity *reader = NULL;
+	struct envx_rekey_stats stats = {0};
+	struct envx_error err;
+	char path[512];
+	char before[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "rekey");
+	tmp_path(before, sizeof(before), "rekey-before");
+	make_vault(path, &owner);
+	assert_int_equal(envx_identity_generate(&reader, &err), 0);
+	grant_reader(path, "staging", owner, reader, "reader");
+	copy_file(path, before);
+	assert_int_equal(rekey_env(path, "staging", owner, NULL, NULL, &stats),
+	                 0);
+	assert_int_equal(stats.versions, 3);
+	assert_int_equal(stats.recipients, 2);
+	/* every value and version survives; both recipients still open it */
+	assert_version(path, "staging", owner, "A", 1, "a-one");
+	assert_version(path, "staging", reader, "A", 2, "a-two");
+	assert_version(path, "staging", reader, "B", 0, "b-one");
+	assert_version(path, "production", owner, "A", 0, "prod-a");
+	/* the commitment changed: the old wrapped key put back is refused */
+	assert_false(same_bytes(path, before));
+	envx_identity_free(reader);
+	envx_identity_free(owner);
+}
+
+static void
+test_vault_revoke(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_identity *reader = NULL;
+	struct envx_rekey_stats stats = {0};
+	struct envx_error err;
+	char path[512];
+	char before[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "revoke");
+	tmp_path(before, sizeof(before), "revoke-before");
+	make_vault(path, &owner);
+	assert_int_equal(envx_identity_generate(&reader, &err), 0);
+	grant_reader(path, "staging", owner, reader, "reader");
+	assert_int_equal(try_unlock(path, "staging", reader, NULL), 0);
+	/* refusals change nothing */
+	copy_file(path, before);
+	assert_int_equal(
+	        rekey_env(path, "staging", owner, "nobody", NULL, &stats),
+	        ENVX_E_NOTFOUND);
+	assert_int_equal(
+	        rekey_env(path, "staging", owner, "owner", NULL, &stats),
+	        ENVX_E_INPUT);
+	assert_int_equal(
+	        rekey_env(path, "production", owner, "owner", NULL, &stats),
+	        ENVX_E_INPUT);
+	assert_true(same_bytes(path, before));
+	/* a reader cannot rekey */
+	assert_int_equal(
+	        rekey_env(path, "staging", reader, "owner", NULL, &stats),
+	        ENVX_E_LOCKED);
+	assert_true(same_bytes(path, before));
+
+	assert_int_equal(
+	        rekey_env(path, "staging", owner, "reader", NULL, &stats), 0);
+	assert_int_equal(stats.recipients, 1);
+	assert_int_equal(try_unlock(path, "staging", reader, NULL),
+	                 ENVX_E_LOCKED);
+	assert_version(path, "staging", owner, "A", 1, "a-one");
+	assert_int_equal(sql_int(path,
+	                         "SELECT count(*) FROM access_log WHERE action "
+	                         "= 'revoke' AND label = 'reader' AND role = "
+	                         "'none'"),
+	                 1);
+	/* the revoked wrap put back: the commitment refuses the old key */
+	sql(path, "INSERT INTO recipients (env_id, label, kind, public_key, "
+	          "wrapped_key, created_at) SELECT env_id, 'back', kind, "
+	          "public_key, wrapped_key, created_at FROM recipients WHERE "
+	          "label = 'owner' AND env_id = 1");
+	assert_int_equal(try_unlock(path, "staging", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	envx_identity_free(reader);
+	envx_identity_free(owner);
+}
+
+static void
+test_vault_rekey_passphrase_recipient(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_rekey_stats stats = {0};
+	struct asker good = {.pass = "correct horse"};
+	struct asker bad = {.pass = "wrong horse"};
+	char path[512];
+	char before[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "rekey-pass");
+	tmp_path(before, sizeof(before), "rekey-pass-before");
+	make_vault(path, &owner);
+	grant_passphrase(path, "staging", owner, "correct horse");
+	copy_file(path, before);
+	/* without the passphrase, or with a wrong one: nothing changes */
+	assert_int_equal(rekey_env(path, "staging", owner, NULL, NULL, &stats),
+	                 ENVX_E_LOCKED);
+	assert_int_equal(rekey_env(path, "staging", owner, NULL, &bad, &stats),
+	                 ENVX_E_LOCKED);
+	assert_true(same_bytes(path, before));
+	assert_int_equal(rekey_env(path, "staging", owner, NULL, &good, &stats),
+	                 0);
+	assert_int_equal(good.calls, 1);
+	good.calls = 0;
+	assert_int_equal(try_unlock(path, "staging", NULL, &good), 0);
+	/* revoking the passphrase needs no passphrase */
+	assert_int_equal(
+	        rekey_env(path, "staging", owner, "pass", NULL, &stats), 0);
+	assert_int_equal(try_unlock(path, "staging", NULL, &good),
+	                 ENVX_E_LOCKED);
+	envx_identity_free(owner);
+}
+
+static void
+test_vault_compromise_all(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	size_t n = 0;
+	char path[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "compromise");
+	make_vault(path, &owner);
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_compromise_all(e, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+	        envx_vault_audit(v, "incident", "staging", "", "test", &err),
+	        0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(
+	        sql_int(path, "SELECT count(*) FROM secrets WHERE state = 1"),
+	        2);
+	/* the state is covered by the MAC: clearing it by hand is caught */
+	sql(path, "UPDATE secrets SET state = 0 WHERE name = 'B'");
+	assert_int_equal(try_unlock(path, "staging", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	sql(path, "UPDATE secrets SET state = 1 WHERE name = 'B'");
+	/* a new value clears it; a rollback to a value from before the
+	 * incident brings it back */
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	set_value(v, e, "B", "b-two");
+	assert_int_equal(
+	        sql_int(path, "SELECT state FROM secrets WHERE name = 'B'"), 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_rollback(e, "B", 1, NULL, &err), 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	assert_int_equal(
+	        sql_int(path, "SELECT state FROM secrets WHERE name = 'B'"), 1);
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(owner);
+}
+
 static void
 test_vault_wrong_passphrase_locked(void **state)
 {
@@ -3430,6 +3669,10 @@ main(void)
 	        cmocka_unit_test(test_vault_whole_file_rollback_not_detected),
 	        cmocka_unit_test(test_vault_generation_increments),
 	        cmocka_unit_test(test_vault_wrong_identity_locked),
+	        cmocka_unit_test(test_vault_rekey_keeps_values),
+	        cmocka_unit_test(test_vault_revoke),
+	        cmocka_unit_test(test_vault_rekey_passphrase_recipient),
+	        cmocka_unit_test(test_vault_compromise_all),
 	        cmocka_unit_test(test_vault_wrong_passphrase_locked),
 	        cmocka_unit_test(
 	                test_vault_kdf_out_of_bounds_refused_before_deriving),
