@@ -1121,22 +1121,31 @@ grant_reader(const char *path, const char *env,
 	envx_vault_close(v);
 }
 
+/* make_vault, with staging granted to a second key labelled reader. */
+static void
+make_shared(char path[512], char before[512], struct envx_identity **owner,
+            struct envx_identity **reader)
+{
+	struct envx_error err;
+
+	tmp_path(path, 512, "shared");
+	tmp_path(before, 512, "shared-before");
+	make_vault(path, owner);
+	assert_int_equal(envx_identity_generate(reader, &err), 0);
+	grant_reader(path, "staging", *owner, *reader, "reader");
+}
+
 static void
 test_vault_rekey_keeps_values(void **state)
 {
 	struct envx_identity *owner = NULL;
 	struct envx_identity *reader = NULL;
 	struct envx_rekey_stats stats = {0};
-	struct envx_error err;
 	char path[512];
 	char before[512];
 
 	(void)state;
-	tmp_path(path, sizeof(path), "rekey");
-	tmp_path(before, sizeof(before), "rekey-before");
-	make_vault(path, &owner);
-	assert_int_equal(envx_identity_generate(&reader, &err), 0);
-	grant_reader(path, "staging", owner, reader, "reader");
+	make_shared(path, before, &owner, &reader);
 	copy_file(path, before);
 	assert_int_equal(rekey_env(path, "staging", owner, NULL, NULL, &stats),
 	                 0);
@@ -1159,16 +1168,11 @@ test_vault_revoke(void **state)
 	struct envx_identity *owner = NULL;
 	struct envx_identity *reader = NULL;
 	struct envx_rekey_stats stats = {0};
-	struct envx_error err;
 	char path[512];
 	char before[512];
 
 	(void)state;
-	tmp_path(path, sizeof(path), "revoke");
-	tmp_path(before, sizeof(before), "revoke-before");
-	make_vault(path, &owner);
-	assert_int_equal(envx_identity_generate(&reader, &err), 0);
-	grant_reader(path, "staging", owner, reader, "reader");
+	make_shared(path, before, &owner, &reader);
 	assert_int_equal(try_unlock(path, "staging", reader, NULL), 0);
 	/* refusals change nothing */
 	copy_file(path, before);
