@@ -2566,6 +2566,32 @@ test_vault_vectors_decrypt(void **state)
 	                           "allowed"));
 	assert_int_equal(envx_env_name_permitted(e, "NODE_OPTIONS", &err),
 	                 ENVX_E_INPUT);
+	/* VF-3.10: the secrets the incident left compromised */
+	{
+		const json_t *bad = json_object_get(
+		        json_object_get(envs, "production"), "compromised");
+		struct envx_secret_info *list = NULL;
+		size_t nsec = 0;
+		size_t j;
+		size_t k;
+
+		assert_int_equal(envx_env_secrets(e, &list, &nsec, &err), 0);
+		for (j = 0; j < nsec; j++) {
+			bool want = false;
+
+			for (k = 0; k < json_array_size(bad); k++) {
+				want = want ||
+				       strcmp(list[j].name,
+				              json_string_value(json_array_get(
+				                      bad, k))) == 0;
+			}
+			assert_int_equal(list[j].state,
+			                 want ? ENVX_STATE_COMPROMISED
+			                      : ENVX_STATE_OK);
+		}
+		assert_int_equal(json_array_size(bad), nsec - 1);
+		free(list);
+	}
 	envx_env_free(e);
 	envx_vault_close(v);
 	assert_int_equal(try_unlock(path, "production", id, NULL),
@@ -2592,7 +2618,7 @@ test_vault_vectors_decrypt(void **state)
 		envx_vault_close(v);
 	}
 	assert_true(same_bytes(path, copy));
-	assert_int_equal(verify_audit(path), 24);
+	assert_int_equal(verify_audit(path), 30);
 	/* without the trust line, production is refused: no admin the
 	 * reader trusts signed it (VF-3.8) */
 	envx_anchors_release(&g_anchors);
@@ -2962,6 +2988,18 @@ spec_signed(sqlite3 *db, const unsigned char vid[16], const char *env,
 		} else {
 			assert_true(by_admin);
 		}
+		/* VF-3.9: a revoke takes every role; a rekey names its
+		 * signer and changes nothing */
+		if (strcmp((const char *)sqlite3_column_text(q, 2), "revoke") ==
+		    0) {
+			assert_string_equal(role, "none");
+		}
+		if (strcmp((const char *)sqlite3_column_text(q, 2), "rekey") ==
+		    0) {
+			assert_int_equal(sqlite3_column_bytes(q, 5), 32);
+			assert_memory_equal(sqlite3_column_blob(q, 5), signer,
+			                    32);
+		}
 		if (sqlite3_column_bytes(q, 5) == 32 && nadmins < 8 &&
 		    nwriters < 8) {
 			if (strcmp(role, "admin") == 0) {
@@ -3050,6 +3088,38 @@ spec_signed(sqlite3 *db, const unsigned char vid[16], const char *env,
 	return (int)seq;
 }
 
+/* VF-3.5 step 2: env's key from the x25519 row addressed to pk. */
+static bool
+spec_unwrap(sqlite3 *db, const char *env, const unsigned char pk[32],
+            const unsigned char sk[32], unsigned char key[32])
+{
+	sqlite3_stmt *q = NULL;
+	bool opened = false;
+
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT r.public_key, "
+	                                    "r.wrapped_key FROM recipients r "
+	                                    "JOIN envs e ON e.id = r.env_id "
+	                                    "WHERE e.name = ? AND r.kind = "
+	                                    "'x25519' ORDER BY r.id",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(q, 1, env, -1, SQLITE_STATIC);
+	while (!opened && sqlite3_step(q) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(q, 0) == 32 &&
+		    memcmp(sqlite3_column_blob(q, 0), pk, 32) == 0) {
+			assert_int_equal(sqlite3_column_bytes(q, 1), 80);
+			assert_int_equal(crypto_box_seal_open(
+			                         key, sqlite3_column_blob(q, 1),
+			                         80, pk, sk),
+			                 0);
+			opened = true;
+		}
+	}
+	sqlite3_finalize(q);
+	return opened;
+}
+
 static void
 test_vault_vectors_independent_reader(void **state)
 {
@@ -3072,7 +3142,6 @@ test_vault_vectors_independent_reader(void **state)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;
 	crypto_generichash_state st;
-	bool opened = false;
 
 	(void)state;
 	assert_non_null(pass);
@@ -3132,27 +3201,7 @@ test_vault_vectors_independent_reader(void **state)
 	sqlite3_finalize(q);
 
 	/* VF-3.5: staging via the X25519 recipient */
-	assert_int_equal(sqlite3_prepare_v2(db,
-	                                    "SELECT r.public_key, "
-	                                    "r.wrapped_key FROM recipients r "
-	                                    "JOIN envs e ON e.id = r.env_id "
-	                                    "WHERE e.name = 'staging' AND "
-	                                    "r.kind = 'x25519' ORDER BY r.id",
-	                                    -1, &q, NULL),
-	                 SQLITE_OK);
-	while (!opened && sqlite3_step(q) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(q, 0) == 32 &&
-		    memcmp(sqlite3_column_blob(q, 0), pk, 32) == 0) {
-			assert_int_equal(sqlite3_column_bytes(q, 1), 80);
-			assert_int_equal(crypto_box_seal_open(
-			                         key, sqlite3_column_blob(q, 1),
-			                         80, pk, sk),
-			                 0);
-			opened = true;
-		}
-	}
-	sqlite3_finalize(q);
-	assert_true(opened);
+	assert_true(spec_unwrap(db, "staging", pk, sk, key));
 	/* the staging MAC covers an allowance (NODE_OPTIONS): the vector
 	 * for VF-3.7 */
 	assert_int_equal(json_array_size(json_object_get(
@@ -3176,9 +3225,11 @@ test_vault_vectors_independent_reader(void **state)
 		assert_int_equal(b32dec(t + 9, 58, buf, sizeof(buf)), 36);
 		memcpy(admin, buf, 32);
 		free(text);
-		/* one creation, one grant (ci-staging, read) */
-		assert_int_equal(spec_signed(db, vid, "staging", admin), 2);
-		assert_true(spec_signed(db, vid, "production", admin) >= 2);
+		/* one creation, one grant (ci-staging, read), one rekey */
+		assert_int_equal(spec_signed(db, vid, "staging", admin), 3);
+		/* creation, break-glass, departed, its revoke, the
+		 * incident's rekey */
+		assert_int_equal(spec_signed(db, vid, "production", admin), 5);
 	}
 	spec_open_env(
 	        db, 4, vid, "staging", key,
@@ -3233,8 +3284,8 @@ test_vault_vectors_independent_reader(void **state)
 	                        "allowed"));
 	sqlite3_close(db);
 
-	/* v2.vault (format 2): the same staging key and MAC rule without
-	 * the allow loop; it was copied before NODE_OPTIONS was allowed */
+	/* v2.vault (format 2): the MAC rule without the allow loop; it was
+	 * copied before NODE_OPTIONS was allowed */
 	vectors_path(path, sizeof(path), "v2.vault");
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
 	                 SQLITE_OK);
@@ -3249,6 +3300,8 @@ test_vault_vectors_independent_reader(void **state)
 		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 		assert_int_equal(sqlite3_column_int(q, 0), 2);
 		sqlite3_finalize(q);
+		/* its own key: vector.vault's staging was rekeyed since */
+		assert_true(spec_unwrap(db, "staging", pk, sk, staging_key));
 		spec_open_env(db, 2, vid, "staging", staging_key, older, NULL);
 		json_decref(older);
 	}

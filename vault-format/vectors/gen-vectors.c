@@ -169,6 +169,81 @@ make_older(const char *dir, const char *name, const char *stmts)
 	sqlite3_close(db);
 }
 
+/* The passphrase of production's break-glass recipient, for rekeys. */
+static int
+vector_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
+                  struct envx_error *err)
+{
+	(void)ctx;
+	(void)prompt;
+	return envx_secbuf_append(out, PASSPHRASE, strlen(PASSPHRASE), err);
+}
+
+/* VF-3.9 and VF-3.10, after the older copies were made: staging rekeyed;
+ * production granted to a key that is then revoked (with a rekey), then an
+ * incident (every secret compromised, a rekey, one audit event), then its
+ * first secret written again (the same value: a new version, no longer
+ * compromised). */
+static void
+rekey_and_incident(const char *path, const struct envx_identity *owner)
+{
+	struct envx_identity *departed = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_rekey_stats stats;
+	struct envx_error err;
+	const char *revoke[1] = {"departed"};
+	size_t marked = 0;
+
+	if (envx_identity_generate(&departed, &err) < 0 ||
+	    envx_vault_open(path, true, &v, &err) < 0) {
+		die("reopen", &err);
+	}
+	envx_vault_set_actor(v, "vectors");
+	envx_vault_set_signer(v, owner);
+	e = open_unlocked(v, "staging", owner);
+	if (envx_vault_begin(v, &err) < 0 ||
+	    envx_env_rekey(e, NULL, 0, NULL, NULL, &stats, &err) < 0 ||
+	    envx_vault_audit(v, "rekey", "staging", "", "rekeyed", &err) < 0 ||
+	    envx_vault_commit(v, &err) < 0) {
+		die("rekey staging", &err);
+	}
+	envx_env_free(e);
+	e = open_unlocked(v, "production", owner);
+	if (envx_vault_begin(v, &err) < 0 ||
+	    envx_env_grant_key(e, "departed", departed->pk, &err) < 0 ||
+	    envx_vault_commit(v, &err) < 0 || envx_vault_begin(v, &err) < 0 ||
+	    envx_env_rekey(e, revoke, 1, vector_passphrase, NULL, &stats,
+	                   &err) < 0 ||
+	    envx_vault_audit(v, "access-revoke", "production", "", "departed",
+	                     &err) < 0 ||
+	    envx_vault_audit(v, "rekey", "production", "", "rekeyed", &err) <
+	            0 ||
+	    envx_vault_commit(v, &err) < 0) {
+		die("revoke production", &err);
+	}
+	if (envx_vault_begin(v, &err) < 0 ||
+	    envx_env_compromise_all(e, &marked, &err) < 0 ||
+	    envx_env_rekey(e, NULL, 0, vector_passphrase, NULL, &stats, &err) <
+	            0 ||
+	    envx_vault_audit(v, "incident", "production", "",
+	                     "vectors; 4 secrets compromised; rekeyed",
+	                     &err) < 0 ||
+	    envx_vault_commit(v, &err) < 0) {
+		die("incident production", &err);
+	}
+	if (envx_vault_begin(v, &err) < 0) {
+		die("begin", &err);
+	}
+	set(v, e, production[0].name, production[0].value, NULL);
+	if (envx_vault_commit(v, &err) < 0) {
+		die("commit production", &err);
+	}
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(departed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -338,6 +413,7 @@ main(int argc, char **argv)
 	make_older(dir, "v3.vault",
 	           "DROP TABLE access_log; DROP TABLE seals; "
 	           "PRAGMA user_version = 3; VACUUM");
+	rekey_and_incident(path, owner);
 
 	/* VF-2.6: the readers' trust lines, pinning the owner as the admin
 	 * of staging (in identity.txt) and of both (trust.txt, for the
@@ -425,6 +501,16 @@ main(int argc, char **argv)
 	}
 	json_object_set_new(env, "unlock", json_string("passphrase.txt"));
 	json_object_set_new(env, "allowed", json_array());
+	{
+		json_t *bad = json_array();
+
+		for (i = 1; i < sizeof(production) / sizeof(production[0]);
+		     i++) {
+			json_array_append_new(bad,
+			                      json_string(production[i].name));
+		}
+		json_object_set_new(env, "compromised", bad);
+	}
 	json_object_set_new(env, "secrets", secrets);
 	json_object_set_new(envs, "production", env);
 	env = json_object();
