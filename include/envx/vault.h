@@ -219,6 +219,11 @@ struct envx_set_opts {
 	const char *description;
 	int64_t rotate_every;
 	const char *kind; /* "set", "import", "rotate", "rollback", ... */
+	/* When not 0, the write happens only if name's current version is
+	 * still this one when the write transaction reads it; otherwise
+	 * ENVX_E_IO ("changed meanwhile"), nothing written. For writes that
+	 * act on a value read before the transaction (envx rotate --run). */
+	uint64_t expect_version;
 };
 
 /*
@@ -231,6 +236,15 @@ int envx_env_set(struct envx_env *e, const char *name,
                  const unsigned char *value, size_t len,
                  const struct envx_set_opts *opts, uint64_t *version_out,
                  struct envx_error *err);
+/*
+ * Marks name compromised (ENVX_STATE_COMPROMISED), or every secret of e
+ * when name is NULL, inside a write transaction; the MAC covering the
+ * state is resealed at commit. Only a new value clears it (envx_env_set).
+ * ENVX_E_NOTFOUND when name is absent (name NULL and no secrets: 0).
+ * The caller audits. Needs unlock.
+ */
+int envx_env_mark_compromised(struct envx_env *e, const char *name,
+                              struct envx_error *err);
 /* Deletes a secret and all its versions. Inside a transaction. */
 int envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err);
 
