@@ -43,6 +43,8 @@ envx_exit_meaning(int status)
 		return "not found: no such vault, environment, secret or file";
 	case 10:
 		return "internal error (a bug: please report it)";
+	case 124:
+		return "a hook stopped by --timeout";
 	case 126:
 		return "the command cannot be executed";
 	case 127:
@@ -100,6 +102,11 @@ envx_cli_command_help(const struct envx_command *c)
 			m = "the command succeeded; a status not listed here "
 			    "is the command's own (128+N when signal N "
 			    "killed it)";
+		}
+		if (code == 0 && strcmp(c->name, "rotate") == 0) {
+			m = "success; a failed --run hook's own status is "
+			    "returned as it is (128+N when signal N killed "
+			    "it), and nothing is recorded";
 		}
 		printf("  %-4ld %s\n", code, m != NULL ? m : "(undocumented)");
 		e = end;
