@@ -241,4 +241,12 @@ t_errors() {
 }
 ok "errors: unknown secret or env (9), bad --at, DUR, timeout, charset (2)" t_errors
 
+t_complete() {
+  [ "$("$ENVX" __complete rotate staging API_KEY --charset b)" = base64url ] &&
+    "$ENVX" __complete rot | grep -qx rotation &&
+    "$ENVX" __complete rotate staging API_KEY --t | grep -qx -- --timeout &&
+    "$ENVX" __complete exec staging --refuse | grep -qx -- --refuse-compromised
+}
+ok "completion offers the new commands, options and charsets" t_complete
+
 finish
