@@ -145,4 +145,29 @@ int envx_exec_redacted(char *const argv[], char *const envp[],
                        const struct envx_kvset *secrets, int *status,
                        struct envx_error *err);
 
+/* How envx_exec_redacted_opts runs the child, beyond envx_exec_redacted. */
+struct envx_run_opts {
+	/* The child leads a process group of its own, so a timeout can kill
+	 * everything it started; every forwarded signal, the terminal's
+	 * included (the terminal no longer reaches the child), goes to that
+	 * whole group. */
+	bool own_group;
+	/* The child's standard input is /dev/null, not envx's. */
+	bool null_stdin;
+	/* When > 0: after this many milliseconds the child's group (or the
+	 * child) gets SIGTERM, and SIGKILL grace_ms later (default 5000) if
+	 * the child is still running. */
+	int64_t timeout_ms;
+	int64_t grace_ms;
+	/* Out: whether the timeout fired (then *status is still what the
+	 * child's end was, typically 128+15 or 128+9). */
+	bool timed_out;
+};
+
+/* envx_exec_redacted with opts (NULL: as envx_exec_redacted). */
+int envx_exec_redacted_opts(char *const argv[], char *const envp[],
+                            const struct envx_kvset *secrets,
+                            struct envx_run_opts *opts, int *status,
+                            struct envx_error *err);
+
 #endif

@@ -133,6 +133,16 @@ int envx_name_check(const char *name, struct envx_error *err);
 
 /* ---- durations and time ---- */
 
+/* A unit of a duration syntax: its suffix and its length in seconds. */
+struct envx_unit {
+	char suffix;
+	int64_t seconds;
+};
+/* A positive count of at most max_count followed by one of units[0..n)'s
+ * suffixes, whose product is at most max_seconds, into *seconds; -1
+ * otherwise (nothing more may follow). */
+int envx_span_parse(const char *text, const struct envx_unit *units, size_t n,
+                    int64_t max_count, int64_t max_seconds, int64_t *seconds);
 /* "N" followed by h, d or w ("90d", "12w", "36h") into seconds. */
 int envx_duration_parse(const char *text, int64_t *seconds,
                         struct envx_error *err);

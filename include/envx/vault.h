@@ -278,6 +278,11 @@ struct envx_set_opts {
 	const char *description;
 	int64_t rotate_every;
 	const char *kind; /* "set", "import", "rotate", "rollback", ... */
+	/* When not 0, the write happens only if name's current version is
+	 * still this one when the write transaction reads it; otherwise
+	 * ENVX_E_IO ("changed meanwhile"), nothing written. For writes that
+	 * act on a value read before the transaction (envx rotate --run). */
+	uint64_t expect_version;
 };
 
 /*
@@ -290,6 +295,17 @@ int envx_env_set(struct envx_env *e, const char *name,
                  const unsigned char *value, size_t len,
                  const struct envx_set_opts *opts, uint64_t *version_out,
                  struct envx_error *err);
+/*
+ * Marks name compromised (ENVX_STATE_COMPROMISED), or every secret of e
+ * when name is NULL, inside a write transaction; the MAC covering the
+ * state is resealed at commit. Only a new value clears it (envx_env_set;
+ * a rollback to a value from before e's last `incident` audit event keeps
+ * it, VF-3.10).
+ * ENVX_E_NOTFOUND when name is absent (name NULL and no secrets: 0).
+ * The caller audits. Needs unlock.
+ */
+int envx_env_mark_compromised(struct envx_env *e, const char *name,
+                              struct envx_error *err);
 /* Deletes a secret and all its versions. Inside a transaction. */
 int envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err);
 
@@ -415,14 +431,5 @@ struct envx_rekey_stats {
 int envx_env_rekey(struct envx_env *e, const char *const *revoke,
                    size_t nrevoke, envx_passphrase_fn ask, void *ask_ctx,
                    struct envx_rekey_stats *stats, struct envx_error *err);
-
-/* ---- incidents (VF-3.10) ---- */
-
-/* Marks every secret of e compromised, inside a write transaction (*n: how
- * many). A new value clears the state (envx_env_set); a rollback to a value
- * from before the environment's last `incident` audit event keeps it.
- * Needs unlock; the caller audits the incident. */
-int envx_env_compromise_all(struct envx_env *e, size_t *n,
-                            struct envx_error *err);
 
 #endif

@@ -974,27 +974,6 @@ out:
 }
 
 int
-envx_cli_generate(size_t len, struct envx_secbuf *out, struct envx_error *err)
-{
-	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                            "abcdefghijklmnopqrstuvwxyz0123456789";
-	size_t i;
-	int r;
-
-	r = envx_secbuf_init(out, len + 1, err);
-	if (r < 0) {
-		return r;
-	}
-	for (i = 0; i < len; i++) {
-		out->data[i] = (unsigned char)
-		        alpha[randombytes_uniform(sizeof(alpha) - 1)];
-	}
-	out->len = len;
-	out->data[len] = '\0';
-	return 0;
-}
-
-int
 envx_emit_fd(void *ctx, const void *p, size_t n)
 {
 	int fd = *(int *)ctx;

@@ -213,9 +213,6 @@ void envx_ctx_actor(struct envx_ctx *ctx, char *out, size_t outsz);
  */
 int envx_cli_read_value(const char *prompt, bool raw, struct envx_secbuf *out,
                         struct envx_error *err);
-/* A random value of len characters from [A-Za-z0-9] into out. */
-int envx_cli_generate(size_t len, struct envx_secbuf *out,
-                      struct envx_error *err);
 
 /* Writes bytes to fd 1 with write(2) after flushing stdio, so secret bytes
  * never pass through stdio's heap buffer. */

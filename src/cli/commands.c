@@ -21,14 +21,20 @@ static const char *const opts_identity[] = {"--passphrase", "--output", "-o",
 static const char *const subs_identity[] = {"new", "show", NULL};
 static const char *const opts_env[] = {"--force", "--remove", NULL};
 static const char *const subs_env[] = {"list", "add", "rm", "allow", NULL};
-static const char *const opts_set[] = {"--rotate-every", "--description",
-                                       "--generate",     "--raw",
-                                       "--allow-empty",  NULL};
+static const char *const opts_set[] = {
+        "--rotate-every", "--description", "--generate", "--charset",
+        "--raw",          "--allow-empty", NULL};
+static const char *const opts_rotation[] = {"--check", "--at", "--due-within",
+                                            NULL};
+static const char *const opts_rotate[] = {
+        "--generate", "--charset", "--raw",    "--allow-empty",
+        "--run",      "--timeout", "--reason", NULL};
 
 static const char *const opts_check[] = {"--template", "--strict", "--all",
                                          NULL};
-static const char *const opts_exec[] = {"--template", "--only",
-                                        "--keep-existing", "--redact", NULL};
+static const char *const opts_exec[] = {"--template",           "--only",
+                                        "--keep-existing",      "--redact",
+                                        "--refuse-compromised", NULL};
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
 static const char *const opts_incident[] = {"--reason", "--revoke", NULL};
@@ -67,15 +73,41 @@ static const struct envx_optdoc docs_env[] = {
          "allow: withdraw the allowance (the secret stays, exec and export "
          "skip it)"},
         {NULL, NULL, NULL}};
+#define DOCS_VALUE                                                             \
+	{"--generate", "[=LEN]",                                               \
+	 "store LEN (default 32) random characters instead of reading a "      \
+	 "value"},                                                             \
+	        {"--charset", "alnum|hex|base64url|printable",                 \
+	         "with --generate: the characters to draw from (default "      \
+	         "alnum)"},                                                    \
+	        {"--raw", NULL, "keep a trailing newline of standard input"},  \
+	{                                                                      \
+		"--allow-empty", NULL,                                         \
+		        "store an empty value (refused otherwise)"             \
+	}
 static const struct envx_optdoc docs_set[] = {
         {"--rotate-every", "DUR",
          "rotation schedule: a number and h, d or w (90d, 12w)"},
         {"--description", "TEXT", "what the secret is for (not secret)"},
-        {"--generate", "[=LEN]",
-         "store LEN (default 32) random letters and digits instead of "
-         "reading a value"},
-        {"--raw", NULL, "keep a trailing newline of standard input"},
-        {"--allow-empty", NULL, "store an empty value (refused otherwise)"},
+        DOCS_VALUE,
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_rotation[] = {
+        {"--check", NULL,
+         "exit 1 when a secret is overdue or compromised, 3 when an "
+         "environment cannot be verified (the CI gate)"},
+        {"--at", "YYYY-MM-DD",
+         "the status at that date (00:00 UTC) instead of now"},
+        {"--due-within", "DUR",
+         "how close to its deadline a secret is due (default 14d)"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_rotate[] = {
+        DOCS_VALUE,
+        {"--run", "CMD",
+         "first run CMD with /bin/sh -c, ENVX_NEW_VALUE and ENVX_OLD_VALUE "
+         "in its environment; record the value only if it exits 0"},
+        {"--timeout", "DUR",
+         "stop the hook's process group after DUR (30s, 5m, 1h; exit 124)"},
+        {"--reason", "TEXT", "why, for the audit log (never a value)"},
         {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_check[] = {
         {"--template", "FILE",
@@ -98,6 +130,9 @@ static const struct envx_optdoc docs_exec[] = {
         {"--redact", NULL,
          "stay the parent and replace every value in the command's output "
          "with [redacted:NAME]"},
+        {"--refuse-compromised", NULL,
+         "do not run the command (exit 1) when a secret it would get is "
+         "compromised"},
         {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_export[] = {
         {"--format", "dotenv|json|shell|github",
@@ -158,7 +193,7 @@ const struct envx_command envx_commands[] = {
          "envx env allow production NODE_OPTIONS"},
         {"exec", cmd_exec, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
          "exec ENV [--template FILE] [--only NAME,...] [--keep-existing] "
-         "[--redact] -- CMD [ARG...]",
+         "[--redact] [--refuse-compromised] -- CMD [ARG...]",
          "Run a command with the environment's secrets.", opts_exec, none,
          docs_exec, "0 1 2 3 4 6 7 8 9 126 127",
          "envx exec staging --redact -- npm run migrate:up"},
@@ -213,9 +248,23 @@ const struct envx_command envx_commands[] = {
          "Write an earlier value (default: the previous one) as a new version.",
          none, none, docs_none, "0 2 3 4 6 7 8 9",
          "envx rollback staging DATABASE_URL"},
+        {"rotate", cmd_rotate, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
+         "rotate ENV NAME [--generate[=LEN]] [--charset "
+         "alnum|hex|base64url|printable] [--run CMD] [--timeout DUR] "
+         "[--reason TEXT]",
+         "Write a new value as a rotation, after a hook applied it.",
+         opts_rotate, none, docs_rotate, "0 2 3 4 6 7 8 9 124 126 127",
+         "envx rotate production DB_PASSWORD --generate --run "
+         "./apply-db-password.sh"},
+        {"rotation", cmd_rotation, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
+         "rotation [ENV] [--check] [--at YYYY-MM-DD] [--due-within DUR]",
+         "Show every secret's rotation status; --check is the CI gate.",
+         opts_rotation, none, docs_rotation, "0 1 2 3 4 6 7 8 9",
+         "envx rotation --check --at 2025-07-01"},
         {"set", cmd_set, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "set ENV NAME [--rotate-every DUR] [--description TEXT] "
-         "[--generate[=LEN]] [--raw] [--allow-empty]",
+         "[--generate[=LEN]] [--charset alnum|hex|base64url|printable] "
+         "[--raw] [--allow-empty]",
          "Store a value read from standard input or a prompt.", opts_set, none,
          docs_set, "0 2 3 4 6 7 8 9",
          "printf %s \"$KEY\" | envx set staging API_KEY --rotate-every 90d"},

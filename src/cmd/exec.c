@@ -17,13 +17,12 @@
 
 extern char **environ;
 
-enum { OPT_TEMPLATE = 1, OPT_ONLY, OPT_KEEP, OPT_REDACT };
+enum { OPT_TEMPLATE = 1, OPT_ONLY, OPT_KEEP, OPT_REDACT, OPT_REFUSE };
 
-static const struct envx_opt opts[] = {{"--template", 1, OPT_TEMPLATE},
-                                       {"--only", 1, OPT_ONLY},
-                                       {"--keep-existing", 0, OPT_KEEP},
-                                       {"--redact", 0, OPT_REDACT},
-                                       {NULL, 0, 0}};
+static const struct envx_opt opts[] = {
+        {"--template", 1, OPT_TEMPLATE},         {"--only", 1, OPT_ONLY},
+        {"--keep-existing", 0, OPT_KEEP},        {"--redact", 0, OPT_REDACT},
+        {"--refuse-compromised", 0, OPT_REFUSE}, {NULL, 0, 0}};
 
 /*
  * Where the command starts: after "--", or else at the second word that is
@@ -191,6 +190,7 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	size_t nnames = 0;
 	unsigned flags = 0;
 	bool redact = false;
+	bool refuse_compromised = false;
 	bool dashdash;
 	char **cmd;
 	const char *env;
@@ -212,6 +212,8 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 			only = (char *)st.arg;
 		} else if (o == OPT_KEEP) {
 			flags |= ENVX_EXEC_KEEP_EXISTING;
+		} else if (o == OPT_REFUSE) {
+			refuse_compromised = true;
 		} else {
 			redact = true;
 		}
@@ -277,6 +279,12 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 			goto done;
 		}
 		inject = &chosen;
+	}
+	/* DESIGN §7: a compromised value still works until it is rotated,
+	 * so run with it, but never silently */
+	status = envx_compromised_gate(e, inject, refuse_compromised);
+	if (status != 0) {
+		goto done;
 	}
 	allowed = envx_env_allowed(e, &nallowed);
 	if (envx_exec_env_build_allowing(&ee, environ, inject, env, flags,

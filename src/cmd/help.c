@@ -43,6 +43,8 @@ envx_exit_meaning(int status)
 		return "not found: no such vault, environment, secret or file";
 	case 10:
 		return "internal error (a bug: please report it)";
+	case 124:
+		return "a hook stopped by --timeout";
 	case 126:
 		return "the command cannot be executed";
 	case 127:
@@ -100,6 +102,11 @@ envx_cli_command_help(const struct envx_command *c)
 			m = "the command succeeded; a status not listed here "
 			    "is the command's own (128+N when signal N "
 			    "killed it)";
+		}
+		if (code == 0 && strcmp(c->name, "rotate") == 0) {
+			m = "success; a failed --run hook's own status is "
+			    "returned as it is (128+N when signal N killed "
+			    "it), and nothing is recorded";
 		}
 		printf("  %-4ld %s\n", code, m != NULL ? m : "(undocumented)");
 		e = end;
@@ -283,10 +290,10 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
 /*
  * `envx __complete WORD...`: the words typed so far after "envx"; prints
  * one candidate per line for the last word: commands, options (a command's
- * and the global ones), --format values, subcommands, environment names and
- * secret names from the vault (metadata only, no key). Where a file or a
- * value of the user's is expected it prints nothing, and the shell
- * completes file names.
+ * and the global ones), --format, --role and --charset values, subcommands,
+ * environment names and secret names from the vault (metadata only, no key).
+ * Where a file or a value of the user's is expected it prints nothing, and the
+ * shell completes file names.
  */
 int
 cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
@@ -298,6 +305,8 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 	static const char *const formats[] = {"dotenv", "json", "shell",
 	                                      "github", NULL};
 	static const char *const roles[] = {"read", "write", "admin", NULL};
+	static const char *const charsets[] = {"alnum", "hex", "base64url",
+	                                       "printable", NULL};
 	const struct envx_command *c;
 	const char *cur = argc > 1 ? argv[argc - 1] : "";
 	const char *vault_opt = ctx->vault_opt;
@@ -343,6 +352,8 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 			offer_list(formats, cur);
 		} else if (strcmp(argv[argc - 2], "--role") == 0) {
 			offer_list(roles, cur);
+		} else if (strcmp(argv[argc - 2], "--charset") == 0) {
+			offer_list(charsets, cur);
 		}
 		return 0;
 	}

@@ -191,7 +191,6 @@ cmd_incident(int argc, char **argv, struct envx_ctx *ctx)
 	const char *reason = NULL;
 	const char *env;
 	char detail[REASON_MAX_BYTES + 256];
-	size_t marked = 0;
 	size_t n = 0;
 	size_t used;
 	size_t i;
@@ -243,7 +242,7 @@ cmd_incident(int argc, char **argv, struct envx_ctx *ctx)
 	if (envx_ctx_open_vault(ctx, true, &err) < 0 ||
 	    envx_ctx_unlock_all(ctx, env, &e, &values, &err) < 0 ||
 	    envx_vault_begin(ctx->vault, &err) < 0 ||
-	    envx_env_compromise_all(e, &marked, &err) < 0 ||
+	    envx_env_mark_compromised(e, NULL, &err) < 0 ||
 	    envx_env_rekey(e, revoke, nrevoke, envx_ctx_env_passphrase, ctx,
 	                   &stats, &err) < 0) {
 		goto fail;
@@ -255,7 +254,7 @@ cmd_incident(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	if (used < sizeof(detail)) {
 		snprintf(detail + used, sizeof(detail) - used,
-		         "; %zu secrets compromised; rekeyed", marked);
+		         "; %zu secrets compromised; rekeyed", values.count);
 	}
 	if (envx_vault_audit(ctx->vault, "incident", env, "", detail, &err) <
 	            0 ||

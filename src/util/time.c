@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,41 +18,46 @@
 #include "util/banned.h"
 
 int
-envx_duration_parse(const char *text, int64_t *seconds, struct envx_error *err)
+envx_span_parse(const char *text, const struct envx_unit *units, size_t n,
+                int64_t max_count, int64_t max_seconds, int64_t *seconds)
 {
 	const char *p = text;
-	int64_t n = 0;
-	int64_t unit;
+	int64_t count = 0;
+	size_t i;
 
 	if (*p < '0' || *p > '9') {
-		goto bad;
+		return -1;
 	}
 	while (*p >= '0' && *p <= '9') {
-		n = n * 10 + (*p - '0');
-		if (n > 100000) {
-			goto bad;
+		count = count * 10 + (*p - '0');
+		if (count > max_count) {
+			return -1;
 		}
 		p++;
 	}
-	switch (*p) {
-	case 'h':
-		unit = 3600;
-		break;
-	case 'd':
-		unit = 86400;
-		break;
-	case 'w':
-		unit = 7 * 86400;
-		break;
-	default:
-		goto bad;
+	if (count == 0 || *p == '\0' || p[1] != '\0') {
+		return -1;
 	}
-	if (p[1] != '\0' || n == 0) {
-		goto bad;
+	for (i = 0; i < n; i++) {
+		if (*p == units[i].suffix &&
+		    count <= max_seconds / units[i].seconds) {
+			*seconds = count * units[i].seconds;
+			return 0;
+		}
 	}
-	*seconds = n * unit;
-	return 0;
-bad:
+	return -1;
+}
+
+int
+envx_duration_parse(const char *text, int64_t *seconds, struct envx_error *err)
+{
+	static const struct envx_unit units[] = {
+	        {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+
+	if (envx_span_parse(text, units, sizeof(units) / sizeof(units[0]),
+	                    100000, INT64_MAX, seconds) == 0) {
+		return 0;
+	}
 	return envx_error_set(err, ENVX_E_INPUT,
 	                      "invalid duration '%.32s': expected a positive "
 	                      "number followed by h, d or w (e.g. 90d)",

@@ -328,6 +328,17 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	if (opts != NULL && opts->expect_version != 0 &&
+	    ver != opts->expect_version + 1) {
+		r = envx_error_set(err, ENVX_E_IO,
+		                   "secret '%s' in environment '%s' changed "
+		                   "meanwhile (version %llu was read, it is "
+		                   "now %s)",
+		                   name, e->name,
+		                   (unsigned long long)opts->expect_version,
+		                   secret_id == 0 ? "deleted" : "newer");
+		goto out;
+	}
 	if (secret_id == 0) {
 		if (sqlite3_prepare_v2(
 		            e->v->db,
@@ -462,15 +473,23 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 	return r;
 }
 
-int
-envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
+/*
+ * A write to e's secrets table: stmt with ?1 bound to e's id and ?2 to
+ * name (NULL: every secret, for statements that allow it), which must
+ * change name's row when a name is given.
+ */
+static int
+write_rows(struct envx_env *e, const char *name, const char *stmt,
+           const char *what, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = envx_name_check(name, err);
-	if (r < 0) {
-		return r;
+	if (name != NULL) {
+		r = envx_name_check(name, err);
+		if (r < 0) {
+			return r;
+		}
 	}
 	r = need_key(e, err);
 	if (r < 0) {
@@ -480,17 +499,18 @@ envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
 	if (r < 0) {
 		return r;
 	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "DELETE FROM secrets WHERE env_id = ? AND "
-	                       "name = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(e->v->db, err, "cannot remove secret");
+	if (sqlite3_prepare_v2(e->v->db, stmt, -1, &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(e->v->db, err, what);
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	r = step_done(e, st, err, "cannot remove secret");
-	if (r == 0 && sqlite3_changes(e->v->db) != 1) {
+	if (name != NULL) {
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 2);
+	}
+	r = step_done(e, st, err, what);
+	if (r == 0 && name != NULL && sqlite3_changes(e->v->db) != 1) {
 		r = envx_error_set(err, ENVX_E_NOTFOUND,
 		                   "no secret '%.64s' in environment '%s'",
 		                   name, e->name);
@@ -498,6 +518,30 @@ envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
 out:
 	sqlite3_finalize(st);
 	return r;
+}
+
+_Static_assert(ENVX_STATE_COMPROMISED == 1, "the state written below");
+
+int
+envx_env_mark_compromised(struct envx_env *e, const char *name,
+                          struct envx_error *err)
+{
+	return write_rows(e, name,
+	                  "UPDATE secrets SET state = 1 WHERE env_id = ?1 "
+	                  "AND (?2 IS NULL OR name = ?2)",
+	                  "cannot mark secret compromised", err);
+}
+
+int
+envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
+{
+	if (name == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "no name");
+	}
+	return write_rows(e, name,
+	                  "DELETE FROM secrets WHERE env_id = ?1 AND "
+	                  "name = ?2",
+	                  "cannot remove secret", err);
 }
 
 int

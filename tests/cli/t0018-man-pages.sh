@@ -297,7 +297,7 @@ ok "the exit-status check fails when a page lists a code the command does not" t
 t_fails_dangling_ref() {
   local d
   d=$(plant dangling-ref)
-  printf '\n*envx-rotation*(1)\n' >>"$d/envx.1.scd"
+  printf '\n*envx-teleport*(1)\n' >>"$d/envx.1.scd"
   check_refs "$docs" >/dev/null && ! check_refs "$d" >/dev/null
 }
 ok "the reference check fails on a page that does not exist" t_fails_dangling_ref
@@ -305,7 +305,7 @@ ok "the reference check fails on a page that does not exist" t_fails_dangling_re
 t_fails_unknown_command() {
   local d
   d=$(plant unknown-command)
-  printf '\nRun *envx --vault x rotate* _ENV_ _NAME_ each quarter.\n' >>"$d/envx-$with_9.1.scd"
+  printf '\nRun *envx --vault x teleport* _ENV_ _NAME_ each quarter.\n' >>"$d/envx-$with_9.1.scd"
   check_mentions "$docs" >/dev/null && ! check_mentions "$d" >/dev/null || return 1
   d=$(plant unknown-command-code)
   printf '\n```\nprintf x | envx set a B && envx sync github a\n```\n' >>"$d/envx-$with_9.1.scd"

@@ -107,4 +107,22 @@ t_signed() {
 }
 ok "the environment stays readable and writable after incidents" t_signed
 
+t_gate_after_incident() {
+  run incident production --reason "drill"
+  expect_rc 0 || return 1
+  run rotation production --check
+  expect_rc 1 && expect_err "3 secrets are overdue or compromised" || return 1
+  run exec production -- true
+  expect_rc 0 && expect_err "compromised" && expect_err "DATABASE_URL" || return 1
+  run exec production --refuse-compromised -- sh -c 'echo ran'
+  expect_rc 1 && [ -z "$OUT" ] || return 1
+  sleep 1
+  "$ENVX" rotate production JWT_SECRET --generate -q &&
+    "$ENVX" rotate production DATABASE_URL --generate=24 --charset alnum --run 'test -n "$ENVX_NEW_VALUE"' -q &&
+    printf 'sk_live_3' | "$ENVX" rotate production STRIPE_KEY --reason drill -q || return 1
+  run rotation production --check
+  expect_rc 0
+}
+ok "after an incident rotation --check fails and exec warns, until every secret is rotated" t_gate_after_incident
+
 finish

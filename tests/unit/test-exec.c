@@ -564,8 +564,8 @@ secrets_init(struct envx_kvset *s)
 }
 
 static int
-run_sh(const char *script, int *status, struct envx_error *err,
-       struct capture *cap)
+run_sh_opts(const char *script, struct envx_run_opts *opts, int *status,
+            struct envx_error *err, struct capture *cap)
 {
 	char *argv[] = {S("sh"), S("-c"), (char *)script, NULL};
 	struct envx_kvset s;
@@ -573,10 +573,57 @@ run_sh(const char *script, int *status, struct envx_error *err,
 
 	secrets_init(&s);
 	capture_start(cap);
-	r = envx_exec_redacted(argv, base_envp, &s, status, err);
+	r = envx_exec_redacted_opts(argv, base_envp, &s, opts, status, err);
 	capture_end(cap);
 	envx_kvset_release(&s);
 	return r;
+}
+
+static int
+run_sh(const char *script, int *status, struct envx_error *err,
+       struct capture *cap)
+{
+	return run_sh_opts(script, NULL, status, err, cap);
+}
+
+static void
+test_exec_redacted_timeout_kills_the_group(void **state)
+{
+	struct envx_run_opts o = {.own_group = true,
+	                          .null_stdin = true,
+	                          .timeout_ms = 200,
+	                          .grace_ms = 200};
+	struct capture cap;
+	struct envx_error err;
+	int status = -1;
+
+	(void)state;
+	/* in time: not fired; stdin is /dev/null; its own group */
+	assert_int_equal(
+	        run_sh_opts("read x || echo eof; "
+	                    "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ]"
+	                    " && echo leader",
+	                    &o, &status, &err, &cap),
+	        0);
+	assert_int_equal(status, 0);
+	assert_false(o.timed_out);
+	assert_string_equal(cap.text[0], "eof\nleader\n");
+	capture_release(&cap);
+	/* the whole group gets SIGTERM: the grandchild sleep too, so the
+	 * output pipe closes at once */
+	assert_int_equal(
+	        run_sh_opts("sleep 30; echo late", &o, &status, &err, &cap), 0);
+	assert_true(o.timed_out);
+	assert_int_equal(status, 128 + SIGTERM);
+	assert_string_equal(cap.text[0], "");
+	capture_release(&cap);
+	/* SIGKILL a grace later when SIGTERM is ignored */
+	assert_int_equal(run_sh_opts("trap '' TERM; sleep 30 & wait; wait", &o,
+	                             &status, &err, &cap),
+	                 0);
+	assert_true(o.timed_out);
+	assert_int_equal(status, 128 + SIGKILL);
+	capture_release(&cap);
 }
 
 static void
@@ -804,6 +851,7 @@ main(void)
 	        cmocka_unit_test(test_exec_redacted_exit_status_passthrough),
 	        cmocka_unit_test(
 	                test_exec_redacted_killed_by_signal_is_128_plus_n),
+	        cmocka_unit_test(test_exec_redacted_timeout_kills_the_group),
 	        cmocka_unit_test(test_exec_redacted_missing_command_is_127),
 	        cmocka_unit_test(test_exec_redacted_not_executable_is_126),
 	        cmocka_unit_test(

@@ -946,6 +946,159 @@ test_vault_env_mac_detects_row_changes(void **state)
 	envx_identity_free(owner);
 }
 
+/* The state of name in env of path, as the library reads it. */
+static int
+state_of(const char *path, const char *env, const struct envx_identity *id,
+         const char *name)
+{
+	struct envx_secret_info *list = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	size_t n = 0;
+	size_t i;
+	int found = -1;
+
+	assert_int_equal(open_env(path, false, env, id, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_env_secrets(e, &list, &n, &err), 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(list[i].name, name) == 0) {
+			found = list[i].state;
+		}
+	}
+	free(list);
+	envx_env_free(e);
+	envx_vault_close(v);
+	return found;
+}
+
+static void
+test_vault_mark_compromised(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char path[512];
+	char copy[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "compromised");
+	tmp_path(copy, sizeof(copy), "compromised-copy");
+	make_vault(path, &owner);
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	/* outside a transaction: refused */
+	assert_int_equal(envx_env_mark_compromised(e, "B", &err),
+	                 ENVX_E_INTERNAL);
+	/* an unknown name: not found, and the rolled-back write changed
+	 * nothing */
+	copy_file(path, copy);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_mark_compromised(e, "NOPE", &err),
+	                 ENVX_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "NOPE"));
+	envx_vault_rollback(v);
+	assert_true(same_bytes(path, copy));
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_mark_compromised(e, "B=x", &err),
+	                 ENVX_E_INPUT);
+	envx_vault_rollback(v);
+	/* one name */
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_mark_compromised(e, "B", &err), 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_env_free(e);
+	envx_vault_close(v);
+	/* sealed: the MAC over the new state verifies */
+	assert_int_equal(state_of(path, "staging", owner, "B"),
+	                 ENVX_STATE_COMPROMISED);
+	assert_int_equal(state_of(path, "staging", owner, "A"), ENVX_STATE_OK);
+	assert_int_equal(state_of(path, "production", owner, "A"),
+	                 ENVX_STATE_OK);
+	/* and covers it: clearing it behind envx's back is tampering */
+	copy_file(path, copy);
+	sql(copy, "UPDATE secrets SET state = 0 WHERE name = 'B'");
+	assert_int_equal(try_unlock(copy, "staging", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	/* NULL: every secret of the environment, no other */
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_mark_compromised(e, NULL, &err), 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	/* a new value clears it */
+	set_value(v, e, "B", "b-two");
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(state_of(path, "staging", owner, "A"),
+	                 ENVX_STATE_COMPROMISED);
+	assert_int_equal(state_of(path, "staging", owner, "B"), ENVX_STATE_OK);
+	assert_int_equal(state_of(path, "production", owner, "A"),
+	                 ENVX_STATE_OK);
+	/* a locked environment cannot be marked */
+	assert_int_equal(envx_vault_open(path, true, &v, &err), 0);
+	assert_int_equal(envx_env_open(v, "staging", &e, &err), 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_mark_compromised(e, "A", &err),
+	                 ENVX_E_LOCKED);
+	envx_vault_rollback(v);
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(owner);
+}
+
+static void
+test_vault_set_expect_version(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	struct envx_set_opts opts = {.kind = "rotate", .expect_version = 1};
+	uint64_t ver = 0;
+	char path[512];
+	char copy[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "expect");
+	tmp_path(copy, sizeof(copy), "expect-copy");
+	make_vault(path, &owner);
+	copy_file(path, copy);
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	/* A is at version 2: a write based on version 1 is refused */
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "A", (const unsigned char *)"x", 1,
+	                              &opts, &ver, &err),
+	                 ENVX_E_IO);
+	assert_non_null(strstr(err.msg, "changed meanwhile"));
+	envx_vault_rollback(v);
+	/* a secret that no longer exists too */
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "GONE", (const unsigned char *)"x", 1,
+	                              &opts, &ver, &err),
+	                 ENVX_E_IO);
+	envx_vault_rollback(v);
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_true(same_bytes(path, copy));
+	/* the version it is at: written */
+	opts.expect_version = 2;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "A", (const unsigned char *)"a-three",
+	                              7, &opts, &ver, &err),
+	                 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	assert_int_equal(ver, 3);
+	assert_get(e, "A", "a-three");
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(owner);
+}
+
 static void
 test_vault_whole_file_rollback_not_detected(void **state)
 {
@@ -1256,7 +1409,6 @@ test_vault_compromise_all(void **state)
 	struct envx_vault *v = NULL;
 	struct envx_env *e = NULL;
 	struct envx_error err;
-	size_t n = 0;
 	char path[512];
 
 	(void)state;
@@ -1265,8 +1417,7 @@ test_vault_compromise_all(void **state)
 	assert_int_equal(
 	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
 	assert_int_equal(envx_vault_begin(v, &err), 0);
-	assert_int_equal(envx_env_compromise_all(e, &n, &err), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(envx_env_mark_compromised(e, NULL, &err), 0);
 	assert_int_equal(
 	        envx_vault_audit(v, "incident", "staging", "", "test", &err),
 	        0);
@@ -3723,6 +3874,8 @@ main(void)
 	                test_vault_corrupt_recipients_not_blamed_on_key),
 	        cmocka_unit_test(test_vault_hot_journal_rolled_back_on_read),
 	        cmocka_unit_test(test_vault_env_mac_detects_row_changes),
+	        cmocka_unit_test(test_vault_mark_compromised),
+	        cmocka_unit_test(test_vault_set_expect_version),
 	        cmocka_unit_test(test_vault_whole_file_rollback_not_detected),
 	        cmocka_unit_test(test_vault_generation_increments),
 	        cmocka_unit_test(test_vault_wrong_identity_locked),

@@ -193,7 +193,6 @@ rekey_and_incident(const char *path, const struct envx_identity *owner)
 	struct envx_rekey_stats stats;
 	struct envx_error err;
 	const char *revoke[1] = {"departed"};
-	size_t marked = 0;
 
 	if (envx_identity_generate(&departed, &err) < 0 ||
 	    envx_vault_open(path, true, &v, &err) < 0) {
@@ -223,7 +222,7 @@ rekey_and_incident(const char *path, const struct envx_identity *owner)
 		die("revoke production", &err);
 	}
 	if (envx_vault_begin(v, &err) < 0 ||
-	    envx_env_compromise_all(e, &marked, &err) < 0 ||
+	    envx_env_mark_compromised(e, NULL, &err) < 0 ||
 	    envx_env_rekey(e, NULL, 0, vector_passphrase, NULL, &stats, &err) <
 	            0 ||
 	    envx_vault_audit(v, "incident", "production", "",
