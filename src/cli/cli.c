@@ -611,6 +611,19 @@ envx_ctx_env_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 }
 
 int
+envx_cli_audit_version(struct envx_ctx *ctx, const char *action,
+                       const char *env, const char *name, const char *kind,
+                       uint64_t version, const char *more,
+                       struct envx_error *err)
+{
+	char detail[1024];
+
+	snprintf(detail, sizeof(detail), "%s v%llu%s", kind,
+	         (unsigned long long)version, more);
+	return envx_vault_audit(ctx->vault, action, env, name, detail, err);
+}
+
+int
 envx_cli_new_passphrase(struct envx_ctx *ctx, const char *prompt,
                         struct envx_secbuf *pass, struct envx_error *err)
 {

@@ -180,6 +180,12 @@ int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
                         struct envx_error *err);
 /* Opens and unlocks env with the identity (if any) and passphrases. */
+/* VF-5.1: the audit event of a new version of name: detail "KIND vN"
+ * followed by more ("" or "; ..."). */
+int envx_cli_audit_version(struct envx_ctx *ctx, const char *action,
+                           const char *env, const char *name, const char *kind,
+                           uint64_t version, const char *more,
+                           struct envx_error *err);
 /* A new passphrase (prompt names it): asked twice on a terminal so a typo
  * does not lock anything away; --passphrase-file or $ENVX_PASSPHRASE once.
  * pass is initialized here. */

@@ -234,7 +234,12 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		if (unchanged(&current, name, value, len)) {
 			continue;
 		}
-		if (envx_env_set(e, name, value, len, &so, NULL, &err) < 0) {
+		uint64_t version = 0;
+
+		if (envx_env_set(e, name, value, len, &so, &version, &err) <
+		            0 ||
+		    envx_cli_audit_version(ctx, "import", env, name, "import",
+		                           version, "", &err) < 0) {
 			envx_vault_rollback(ctx->vault);
 			status = envx_cli_fail(&err);
 			goto done;

@@ -577,7 +577,7 @@ cmd_rotate(int argc, char **argv, struct envx_ctx *ctx)
 			goto done;
 		}
 	}
-	snprintf(detail, sizeof(detail), "rotate%s%s%s%s",
+	snprintf(detail, sizeof(detail), "%s%s%s%s",
 	         a.src.generate ? "; generated" : "",
 	         a.run != NULL ? "; hook" : "",
 	         a.reason != NULL ? "; reason: " : "",
@@ -585,8 +585,8 @@ cmd_rotate(int argc, char **argv, struct envx_ctx *ctx)
 	if (envx_vault_begin(ctx->vault, &err) < 0 ||
 	    envx_env_set(e, name, value.data, value.len, &so, &version, &err) <
 	            0 ||
-	    envx_vault_audit(ctx->vault, "rotate", env, name, detail, &err) <
-	            0 ||
+	    envx_cli_audit_version(ctx, "rotate", env, name, "rotate", version,
+	                           detail, &err) < 0 ||
 	    envx_vault_commit(ctx->vault, &err) < 0) {
 		envx_vault_rollback(ctx->vault);
 		status = envx_cli_fail(&err);

@@ -78,7 +78,8 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 	if (envx_vault_begin(ctx->vault, &err) < 0 ||
 	    envx_env_set(e, name, value.data, value.len, &so, &version, &err) <
 	            0 ||
-	    envx_vault_audit(ctx->vault, "set", env, name, so.kind, &err) < 0 ||
+	    envx_cli_audit_version(ctx, "set", env, name, so.kind, version, "",
+	                           &err) < 0 ||
 	    envx_vault_commit(ctx->vault, &err) < 0) {
 		envx_vault_rollback(ctx->vault);
 		status = envx_cli_fail(&err);

@@ -36,6 +36,7 @@ struct envx_vault {
 	struct timespec busy_deadline; /* of the lock wait in progress */
 	unsigned char vault_id[ENVX_VAULT_ID_BYTES];
 	char actor[256];
+	char claimed[256]; /* user@host, as the caller set it */
 	const struct envx_identity *signer;
 	const struct envx_trust *trust;
 	int upgraded_from;   /* format before an upgrade in the open write */

@@ -468,14 +468,19 @@ envx_actor_from_signer(struct envx_env *e)
 	struct envx_vault *v = e->v;
 	const struct envx_member *m;
 	char fp[24];
+	char full[ENVX_LABEL_MAX_BYTES + 24 + sizeof(v->claimed) + 2];
 
 	if (v->signer == NULL || v->schema < 4) {
 		return;
 	}
 	m = envx_access_find(&e->acc, v->signer->spk);
 	envx_fingerprint(v->signer->spk, fp);
-	snprintf(v->actor, sizeof(v->actor), "%s %s",
-	         m != NULL ? m->label : "-", fp);
+	/* VF-5.1: the signer, then the claimed user@host (for people; not
+	 * authenticated) */
+	snprintf(full, sizeof(full), "%s %s%s%s", m != NULL ? m->label : "-",
+	         fp, v->claimed[0] ? " " : "", v->claimed);
+	/* VF-6.1: at most 255 bytes */
+	snprintf(v->actor, sizeof(v->actor), "%.255s", full);
 }
 
 int

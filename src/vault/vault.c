@@ -392,6 +392,7 @@ vault_alloc(const char *path, bool writable)
 	v->writable = writable;
 	snprintf(v->actor, sizeof(v->actor), "%s",
 	         user != NULL && *user != '\0' ? user : "unknown");
+	snprintf(v->claimed, sizeof(v->claimed), "%s", v->actor);
 	return v;
 }
 
@@ -833,6 +834,7 @@ void
 envx_vault_set_actor(struct envx_vault *v, const char *actor)
 {
 	snprintf(v->actor, sizeof(v->actor), "%s", actor);
+	snprintf(v->claimed, sizeof(v->claimed), "%s", actor);
 }
 
 void

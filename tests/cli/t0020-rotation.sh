@@ -205,7 +205,7 @@ t_rotate_succeeds() {
   "$ENVX" history staging DB_PASSWORD | tail -1 | grep -q ' rotate ' || return 1
   [ "$(status_of staging DB_PASSWORD)" = ok ] || return 1
   # the audit event says why, never the value
-  [ "$(sqlite3 envx.vault "SELECT detail FROM audit ORDER BY seq DESC LIMIT 1")" = "rotate; hook; reason: laptop lost" ] || return 1
+  [ "$(sqlite3 envx.vault "SELECT detail FROM audit ORDER BY seq DESC LIMIT 1")" = "rotate v3; hook; reason: laptop lost" ] || return 1
   ! sqlite3 envx.vault "SELECT * FROM audit" | grep -q new-db-password-1 || return 1
   run rotation --check
   expect_rc 0

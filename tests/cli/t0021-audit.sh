@@ -29,7 +29,7 @@ t_list() {
     expect_out "SEQ  TIME" && expect_out "ACTOR" && expect_out "DETAIL" &&
     [ "$(printf '%s\n' "$OUT" | grep -c .)" = $((events + 1)) ] &&
     printf '%s\n' "$OUT" | grep -Eq '^ +1  [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z  tester.* +init +- +- +vault created$' &&
-    printf '%s\n' "$OUT" | grep -Eq '^ +5  .* set +staging +TOKEN +set$' &&
+    printf '%s\n' "$OUT" | grep -Eq '^ +5  .* set +staging +TOKEN +set v[0-9]+$' &&
     expect_err "audit log intact: $events events, last hash $(last_hash)" &&
     ! expect_out "[unverified]" 2>/dev/null && no_values
 }
@@ -221,5 +221,20 @@ t_completion() {
     "$ENVX" __complete audit -- | grep -qx -- --since
 }
 ok "completion offers environments and audit's options" t_completion
+
+# VF-5.1: every write names what it changed and who did it: the signer's
+# label and fingerprint, then the claimed user@host; a new version's event
+# carries its number, and an import one event per name it wrote.
+t_event_fields() {
+  fresh
+  printf 'A=1\nB=2\n' >"$TEST_DIR/in.env"
+  "$ENVX" import staging "$TEST_DIR/in.env" -q || return 1
+  [ "$(sql "SELECT name || ' ' || detail FROM audit WHERE action = 'import' AND name != '' ORDER BY name")" = "$(printf 'A import v1\nB import v1')" ] &&
+    sql "SELECT detail FROM audit WHERE action = 'import' AND name = ''" | grep -q '^2 of 2 from' &&
+    [ "$(sql "SELECT detail FROM audit WHERE action = 'set' AND name = 'TOKEN' ORDER BY seq DESC LIMIT 1")" = "set v2" ] &&
+    sql "SELECT actor FROM audit WHERE action = 'set' LIMIT 1" |
+    grep -Eq '^[^ ]+ [0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4} [^ ]+@[^ ]+$'
+}
+ok "events carry the version written, one import event per name, and the actor's fingerprint and user@host" t_event_fields
 
 finish
