@@ -13,6 +13,20 @@
 
 #include "envx/error.h"
 
+/* ---- UTF-8 text ---- */
+
+/* Length of the valid UTF-8 character at p (1-4), or 0 when p does not
+ * start one (overlong forms, surrogates, past U+10FFFF, a NUL inside). */
+size_t envx_utf8_char_len(const unsigned char *p);
+/* The code point of the valid n-byte UTF-8 character at p. */
+uint32_t envx_utf8_cp(const unsigned char *p, size_t n);
+/* C1 controls and the bidirectional controls that reorder what a terminal
+ * or an editor shows (Trojan Source). */
+bool envx_hidden_control(uint32_t cp);
+/* Whether s is valid UTF-8 without control characters (C0, DEL, C1) or
+ * hidden bidirectional controls. */
+bool envx_text_plain(const char *s);
+
 /* ---- bounded growable buffer (not for secrets) ---- */
 
 /*

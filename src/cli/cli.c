@@ -610,6 +610,23 @@ envx_ctx_env_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 	return get_passphrase(ctx, prompt, &ctx->pass_env, out, err);
 }
 
+size_t
+envx_strv_unique(const char **v, size_t n)
+{
+	size_t out = 0;
+	size_t i;
+	size_t j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < out && strcmp(v[j], v[i]) != 0; j++) {
+		}
+		if (j == out) {
+			v[out++] = v[i];
+		}
+	}
+	return out;
+}
+
 int
 envx_cli_audit_version(struct envx_ctx *ctx, const char *action,
                        const char *env, const char *name, const char *kind,
@@ -1068,67 +1085,6 @@ envx_out_secret(const void *p, size_t n)
 	return envx_emit_fd(&fd, p, n);
 }
 
-/* Length of the valid UTF-8 character at p (1-4), or 0 when p does not
- * start one (overlong forms, surrogates and values past U+10FFFF are not
- * valid). */
-static size_t
-utf8_char_len(const unsigned char *p)
-{
-	size_t n;
-	size_t i;
-	uint32_t cp;
-
-	if (p[0] < 0x80) {
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			return 0; /* also stops at the terminating NUL */
-		}
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-		return 0;
-	}
-	return n;
-}
-
-/* The code point of the valid n-byte UTF-8 character at p. */
-static uint32_t
-utf8_cp(const unsigned char *p, size_t n)
-{
-	uint32_t cp = n == 1 ? p[0] : (uint32_t)(p[0] & (0x7f >> n));
-	size_t i;
-
-	for (i = 1; i < n; i++) {
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	return cp;
-}
-
-/* C1 controls and the bidirectional controls that reorder what a terminal
- * or an editor shows (Trojan Source): never shown raw. */
-static bool
-hidden_control(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
-}
-
 const char *
 envx_safe_text(const char *s, char *out, size_t outsz)
 {
@@ -1140,9 +1096,9 @@ envx_safe_text(const char *s, char *out, size_t outsz)
 		return out;
 	}
 	while (*p != '\0') {
-		size_t n = utf8_char_len(p);
+		size_t n = envx_utf8_char_len(p);
 		bool escape = n == 0 || p[0] < 0x20 || p[0] == 0x7f ||
-		              hidden_control(utf8_cp(p, n));
+		              envx_hidden_control(envx_utf8_cp(p, n));
 		size_t i;
 
 		if (escape) {
@@ -1199,10 +1155,11 @@ envx_json_print_string(FILE *f, const char *s)
 			} else if (*p >= 0x80) {
 				/* invalid UTF-8 would make the document
 				 * invalid: U+FFFD; hidden controls escaped */
-				size_t n = utf8_char_len(p);
-				uint32_t cp = n == 0 ? 0xfffd : utf8_cp(p, n);
+				size_t n = envx_utf8_char_len(p);
+				uint32_t cp =
+				        n == 0 ? 0xfffd : envx_utf8_cp(p, n);
 
-				if (n == 0 || hidden_control(cp)) {
+				if (n == 0 || envx_hidden_control(cp)) {
 					fprintf(f, "\\u%04x", (unsigned)cp);
 				} else {
 					fwrite(p, 1, n, f);

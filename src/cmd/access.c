@@ -261,26 +261,36 @@ access_grant_new_key(struct envx_ctx *ctx, const char *env, const char *label,
 	                                "a recipient labelled '%s' already "
 	                                "exists in '%s'",
 	                                label, env) < 0) ||
-	    envx_identity_encode(fresh, NULL, 0, &text, &err) < 0 ||
-	    envx_vault_commit(ctx->vault, &err) < 0) {
+	    envx_identity_encode(fresh, NULL, 0, &text, &err) < 0) {
 		envx_vault_rollback(ctx->vault);
 		status = envx_cli_fail(&err);
 		goto done;
 	}
 	/* the admin who granted it is the one it trusts */
 	trust_line_of(ctx, env, ctx->identity->spk, line, sizeof(line));
+	/* the key first: a grant nobody holds the key of is never committed */
+	fwrite(text.data, 1, text.len, stdout);
+	printf("%s\n", line);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		envx_vault_rollback(ctx->vault);
+		status = envx_cli_error(6, "cannot write the new key to "
+		                           "standard output; nothing was "
+		                           "granted");
+		goto done;
+	}
+	if (envx_vault_commit(ctx->vault, &err) < 0) {
+		envx_vault_rollback(ctx->vault);
+		status = envx_cli_fail(&err);
+		envx_cli_warn("the key printed above was NOT granted: discard "
+		              "it");
+		goto done;
+	}
 	envx_cli_warn("granted %s to the new key '%s' (%s); its secret key "
 	              "is on standard output, once: store all of it as the "
 	              "CI secret ENVX_IDENTITY now (envx keeps only the "
 	              "public half), then commit the vault",
 	              env, envx_safe_text(label, safe, sizeof(safe)),
 	              envx_role_name(role));
-	fwrite(text.data, 1, text.len, stdout);
-	printf("%s\n", line);
-	if (fflush(stdout) != 0) {
-		status = envx_cli_error(6, "cannot write the new key to "
-		                           "standard output");
-	}
 done:
 	envx_secbuf_release(&text);
 	envx_identity_free(fresh);
@@ -378,6 +388,8 @@ rekey_env(struct envx_ctx *ctx, const char *env, char **revoke, size_t nrevoke)
 	size_t i;
 	int status = 0;
 
+	/* a label named twice is revoked, audited and reported once */
+	nrevoke = envx_strv_unique((const char **)revoke, nrevoke);
 	if (envx_ctx_open_vault(ctx, true, &err) < 0 ||
 	    envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
 	    envx_vault_begin(ctx->vault, &err) < 0 ||

@@ -226,18 +226,15 @@ cmd_incident(int argc, char **argv, struct envx_ctx *ctx)
 		                             "log)");
 		goto done;
 	}
-	for (i = 0; reason[i] != '\0'; i++) {
-		if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f) {
-			break;
-		}
-	}
-	if (reason[i] != '\0' || i > REASON_MAX_BYTES) {
+	if (!envx_text_plain(reason) || strlen(reason) > REASON_MAX_BYTES) {
 		status = envx_cli_error(7,
 		                        "invalid --reason: one line of at most "
-		                        "%d bytes, without control characters",
+		                        "%d bytes of UTF-8, without control "
+		                        "characters",
 		                        REASON_MAX_BYTES);
 		goto done;
 	}
+	nrevoke = envx_strv_unique(revoke, nrevoke);
 	used = (size_t)snprintf(detail, sizeof(detail), "%s", reason);
 	if (envx_ctx_open_vault(ctx, true, &err) < 0 ||
 	    envx_ctx_unlock_all(ctx, env, &e, &values, &err) < 0 ||

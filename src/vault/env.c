@@ -562,17 +562,30 @@ reverify(struct envx_env *e, struct envx_error *err)
 	int r;
 
 	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT generation, mac FROM envs WHERE id = ?",
+	                       "SELECT generation, mac, key_commit FROM envs "
+	                       "WHERE id = ?",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	if (sqlite3_step(st) != SQLITE_ROW ||
-	    sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES) {
+	    sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES ||
+	    sqlite3_column_bytes(st, 2) != ENVX_HASH_BYTES) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
 		                   "environment '%s' changed or vanished while "
 		                   "envx was using it",
+		                   e->name);
+		goto out;
+	}
+	/* VF-3.9: another writer rekeyed it since this one unlocked it (a
+	 * race, not tampering: that key no longer opens anything) */
+	if (sodium_memcmp(sqlite3_column_blob(st, 2), e->key_commit,
+	                  ENVX_HASH_BYTES) != 0) {
+		r = envx_error_set(err, ENVX_E_IO,
+		                   "environment '%s' was rekeyed by another "
+		                   "writer after envx opened it; nothing was "
+		                   "written: run the command again",
 		                   e->name);
 		goto out;
 	}
@@ -723,11 +736,16 @@ check_label(const char *label, struct envx_error *err)
 			goto bad;
 		}
 	}
-	return 0;
+	/* VF-6.1: valid UTF-8, no C1 or bidirectional controls: a label is
+	 * what people read to decide whom to revoke */
+	if (envx_text_plain(label)) {
+		return 0;
+	}
 bad:
 	return envx_error_set(err, ENVX_E_INPUT,
-	                      "invalid recipient label: 1 to %d printable "
-	                      "characters without spaces",
+	                      "invalid recipient label: 1 to %d bytes of "
+	                      "printable UTF-8, without spaces or control "
+	                      "characters",
 	                      ENVX_LABEL_MAX_BYTES);
 }
 

@@ -1,9 +1,11 @@
 /*
- * Incidents (SPEC.md VF-3.10): the time of an environment's last incident,
- * which keeps a value from before it compromised when a rollback brings it
- * back.
+ * Incidents (SPEC.md VF-3.10): a value that was there at an environment's
+ * last incident stays compromised, whichever write brings it back (the same
+ * value set again, a rollback, a rollback of a rollback).
  */
 #include <string.h>
+
+#include <sodium.h>
 
 #include "vault/internal.h"
 #include "util/banned.h"
@@ -32,17 +34,94 @@ envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 	return r;
 }
 
-int
-envx_env_rollback_state(struct envx_env *e, const char *name, int64_t created,
-                        struct envx_error *err)
+/* Whether one of name's versions created at or before at holds value. */
+static int
+held_before(struct envx_env *e, const char *name, int64_t at, uint64_t written,
+            const unsigned char *value, size_t len, bool *held,
+            struct envx_error *err)
 {
-	int64_t at;
+	sqlite3_stmt *st = NULL;
+	unsigned char *pt = NULL;
+	int rc;
+	int r = 0;
+
+	*held = false;
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT ver.version, ver.nonce, ver.ciphertext "
+	                       "FROM secrets s JOIN versions ver ON "
+	                       "ver.secret_id = s.id WHERE s.env_id = ? AND "
+	                       "s.name = ? AND ver.created_at <= ? AND "
+	                       "ver.version < ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err, "cannot read versions");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, at);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)written);
+	pt = sodium_malloc(len + 1);
+	if (pt == NULL) {
+		r = envx_error_set(err, ENVX_E_INTERNAL,
+		                   "cannot allocate secure memory");
+		goto out;
+	}
+	while (!*held && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct envx_lp ad;
+
+		/* another length is another value: nothing to decrypt */
+		if (sqlite3_column_bytes(st, 1) != ENVX_NONCE_BYTES ||
+		    (size_t)sqlite3_column_bytes(st, 2) !=
+		            len + ENVX_TAG_BYTES) {
+			continue;
+		}
+		envx_value_ad(&ad, e, name,
+		              (uint64_t)sqlite3_column_int64(st, 0));
+		if (envx_crypto_open_value(e->sub->value, &ad,
+		                           sqlite3_column_blob(st, 1),
+		                           sqlite3_column_blob(st, 2),
+		                           len + ENVX_TAG_BYTES, pt) < 0) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "secret '%s' in environment '%s' does "
+			        "not decrypt: the vault is corrupt or "
+			        "tampered",
+			        name, e->name);
+			goto out;
+		}
+		*held = len == 0 || sodium_memcmp(pt, value, len) == 0;
+	}
+	if (!*held && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read versions");
+	}
+out:
+	sodium_free(pt);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_env_recheck_compromised(struct envx_env *e, const char *name,
+                             uint64_t written, const unsigned char *value,
+                             size_t len, struct envx_error *err)
+{
+	bool held = false;
 	int r;
 
-	r = envx_env_last_incident(e, &at, err);
-	if (r < 0 || at == 0 || created > at) {
+	if (!e->incident_known) {
+		r = envx_env_last_incident(e, &e->incident_at, err);
+		if (r < 0) {
+			return r;
+		}
+		e->incident_known = true;
+	}
+	if (e->incident_at == 0) {
+		return 0;
+	}
+	r = held_before(e, name, e->incident_at, written, value, len, &held,
+	                err);
+	if (r < 0 || !held) {
 		return r;
 	}
-	/* the restored value was there at the incident: still compromised */
+	/* the value was there at the incident: not a new value */
 	return envx_env_mark_compromised(e, name, err);
 }

@@ -89,6 +89,9 @@ struct envx_env {
 	struct envx_names allowed;
 	/* VF-3.8: the access log as verified (format 4) */
 	struct envx_access acc;
+	/* VF-3.10: the time of the last incident, once read (0: none) */
+	int64_t incident_at;
+	bool incident_known;
 };
 
 /* ---- VF-3.8, in sign.c ---- */
@@ -135,10 +138,12 @@ void envx_names_release(struct envx_names *l);
 /* The time of e's last incident audit event (0: none). */
 int envx_env_last_incident(struct envx_env *e, int64_t *at,
                            struct envx_error *err);
-/* After a rollback of name to a version created at created: a value that
- * was there at the last incident stays compromised. */
-int envx_env_rollback_state(struct envx_env *e, const char *name,
-                            int64_t created, struct envx_error *err);
+/* After name got value as its new version written (which cleared its
+ * compromised state): marks it compromised again when an earlier version
+ * from before e's last incident holds the same value. */
+int envx_env_recheck_compromised(struct envx_env *e, const char *name,
+                                 uint64_t written, const unsigned char *value,
+                                 size_t len, struct envx_error *err);
 
 /* VF-3.5: AD of a passphrase-wrapped environment key. */
 void envx_passphrase_ad(struct envx_lp *ad, const struct envx_vault *v,

@@ -170,8 +170,9 @@ mark_revoked(struct rekey *k, const char *const *revoke, size_t nrevoke,
 		}
 		if (!found) {
 			return envx_error_set(err, ENVX_E_NOTFOUND,
-			                      "'%s' is not a recipient of '%s' "
-			                      "(see 'envx access list %s')",
+			                      "'%.64s' is not a recipient of "
+			                      "'%s' (see 'envx access list "
+			                      "%s')",
 			                      revoke[i], e->name, e->name);
 		}
 	}

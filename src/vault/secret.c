@@ -415,6 +415,9 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	sqlite3_bind_text(st, 6, e->v->actor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
 	r = step_done(e, st, err, "cannot write secret");
+	if (r == 0) {
+		r = envx_env_recheck_compromised(e, name, ver, value, len, err);
+	}
 	if (r < 0) {
 		goto out;
 	}
@@ -466,9 +469,6 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 	sqlite3_finalize(st);
 	r = write_version(e, name, old.data, old.len, &opts, created,
 	                  version_out, err);
-	if (r == 0) {
-		r = envx_env_rollback_state(e, name, created, err);
-	}
 	envx_secbuf_release(&old);
 	return r;
 }

@@ -1193,7 +1193,10 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		                      "key that is not a writer of '%s'%s%s%s",
 		                      e->name, e->name, by != NULL ? " ('" : "",
 		                      by != NULL ? by->label : "",
-		                      by != NULL ? "' may only read it)" : "");
+		                      by == NULL ? ""
+		                      : by->role == ENVX_ROLE_READ
+		                              ? "' may only read it)"
+		                              : "' was revoked)");
 	}
 	r = envx_audit_at(v, audit_seq, ah, err);
 	if (r < 0) {

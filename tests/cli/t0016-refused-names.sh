@@ -156,12 +156,16 @@ t_template_required_refused() {
 ok "exec --template refuses to run when a required name is a refused one it withholds" t_template_required_refused
 
 t_bidi_and_c1_escaped() {
-  # the author is the signer's label (VF-5.1): one with a C1 byte
+  # the author is the signer's label, fingerprint and claimed user@host
+  # (VF-5.1): labels refuse C1 and bidi controls, $USER is only claimed
   "$ENVX" identity new -o "$TEST_DIR/c1.id" -q >/dev/null &&
+    fails 7 "invalid recipient label" access grant local "$("$ENVX" --identity "$TEST_DIR/c1.id" identity show)" \
+      --label $'x\xc2\x9b31m' --role write &&
+    fails 7 "invalid recipient label" access grant local --new-key --label $'a\u202eb' &&
     "$ENVX" access grant local "$("$ENVX" --identity "$TEST_DIR/c1.id" identity show)" \
-      --label $'x\xc2\x9b31m' --role write -q &&
+      --label c1 --role write -q &&
     "$ENVX" --identity "$TEST_DIR/c1.id" access accept $(trust_line local) -q &&
-    printf 'v' | "$ENVX" --identity "$TEST_DIR/c1.id" set local BIDI_T --description $'\u202eevil' -q &&
+    printf 'v' | USER=$'x\xc2\x9b31m' "$ENVX" --identity "$TEST_DIR/c1.id" set local BIDI_T --description $'\u202eevil' -q &&
     run list local && expect_out '\xe2\x80\xaeevil' && ! grep -q $'\u202e' "$TEST_DIR/run.out" &&
     run --json history local BIDI_T && expect_out 'x\u009b31m' &&
     python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TEST_DIR/run.out" &&

@@ -205,4 +205,19 @@ t_grant_again() {
 mkdir -p "$TEST_DIR/ci-home3"
 ok "a revoked label can be granted again, to a new key" t_grant_again
 
+t_dup_and_full() {
+  local before
+  "$ENVX" access grant staging --new-key --label tmp1 >/dev/null 2>&1 || return 1
+  ENVX_PASSPHRASE=glass-pw run access revoke staging tmp1 tmp1
+  expect_rc 0 &&
+    [ "$(sql "SELECT count(*) FROM access_log WHERE action = 'revoke' AND label = 'tmp1'")" = 1 ] &&
+    [ "$(sql "SELECT count(*) FROM audit WHERE action = 'access-revoke' AND detail = 'tmp1'")" = 1 ] || return 1
+  # a key that cannot be printed is never granted
+  before=$(sum_of envx.vault)
+  "$ENVX" access grant staging --new-key --label full1 >/dev/full 2>"$TEST_DIR/e"
+  [ $? = 6 ] && grep -q "nothing was granted" "$TEST_DIR/e" &&
+    [ "$(sum_of envx.vault)" = "$before" ]
+}
+ok "a label named twice is revoked and audited once; --new-key to a full stdout grants nothing" t_dup_and_full
+
 finish

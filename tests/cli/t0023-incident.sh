@@ -93,9 +93,19 @@ t_new_value_clears() {
     [ "$(sql "SELECT state FROM secrets WHERE name = 'STRIPE_KEY'")" = 1 ] &&
     "$ENVX" rollback production STRIPE_KEY 2 -q &&
     [ "$(sql "SELECT state FROM secrets WHERE name = 'STRIPE_KEY'")" = 0 ] &&
-    [ "$("$ENVX" get production STRIPE_KEY)" = sk_live_2 ]
+    [ "$("$ENVX" get production STRIPE_KEY)" = sk_live_2 ] || return 1
+  # the leaked value brought back any other way is no new value: a
+  # rollback to the rollback that restored it, or set again by hand
+  "$ENVX" rollback production STRIPE_KEY 3 -q &&
+    [ "$("$ENVX" get production STRIPE_KEY)" = sk_live_1 ] &&
+    [ "$(sql "SELECT state FROM secrets WHERE name = 'STRIPE_KEY'")" = 1 ] &&
+    printf 'sk_live_2' | "$ENVX" set production STRIPE_KEY -q &&
+    printf 'sk_live_1' | "$ENVX" set production STRIPE_KEY -q &&
+    [ "$(sql "SELECT state FROM secrets WHERE name = 'STRIPE_KEY'")" = 1 ] &&
+    printf 'sk_live_2' | "$ENVX" set production STRIPE_KEY -q &&
+    [ "$(sql "SELECT state FROM secrets WHERE name = 'STRIPE_KEY'")" = 0 ]
 }
-ok "a new value clears compromised; a rollback to a pre-incident value keeps it, to a later one clears it" t_new_value_clears
+ok "a new value clears compromised; the leaked value back (rollback, rollback of a rollback, set again) keeps it" t_new_value_clears
 
 t_signed() {
   # the state after an incident is signed like any other: a reader in a

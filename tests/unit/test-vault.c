@@ -1402,6 +1402,41 @@ test_vault_rekey_passphrase_recipient(void **state)
 	envx_identity_free(owner);
 }
 
+/* A writer that unlocked before another one rekeyed: its key opens nothing
+ * any more, and that is a race (ENVX_E_IO), not tampering. */
+static void
+test_vault_write_after_concurrent_rekey(void **state)
+{
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_rekey_stats stats;
+	struct envx_set_opts opts = {.kind = "set"};
+	struct envx_error err;
+	char path[512];
+	char before[512];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "race");
+	tmp_path(before, sizeof(before), "race-before");
+	make_vault(path, &owner);
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	assert_int_equal(rekey_env(path, "staging", owner, NULL, NULL, &stats),
+	                 0);
+	copy_file(path, before);
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "A", (const unsigned char *)"x", 1,
+	                              &opts, NULL, &err),
+	                 ENVX_E_IO);
+	assert_non_null(strstr(err.msg, "rekeyed by another writer"));
+	envx_vault_rollback(v);
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_true(same_bytes(path, before));
+	envx_identity_free(owner);
+}
+
 static void
 test_vault_compromise_all(void **state)
 {
@@ -3882,6 +3917,7 @@ main(void)
 	        cmocka_unit_test(test_vault_rekey_keeps_values),
 	        cmocka_unit_test(test_vault_revoke),
 	        cmocka_unit_test(test_vault_rekey_passphrase_recipient),
+	        cmocka_unit_test(test_vault_write_after_concurrent_rekey),
 	        cmocka_unit_test(test_vault_compromise_all),
 	        cmocka_unit_test(test_vault_wrong_passphrase_locked),
 	        cmocka_unit_test(
