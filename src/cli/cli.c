@@ -281,6 +281,10 @@ envx_ctx_open_vault(struct envx_ctx *ctx, bool writable, struct envx_error *err)
 	char actor[256];
 	int r;
 
+	if (ctx->vault != NULL) {
+		/* opened already (by the command table's flags): once */
+		return 0;
+	}
 	r = envx_vault_locate(ctx->vault_opt, ctx->vault_path,
 	                      sizeof(ctx->vault_path), err);
 	if (r < 0) {

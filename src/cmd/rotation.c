@@ -31,7 +31,7 @@ struct report {
 	size_t counts[ENVX_ROTATION_UNSCHEDULED + 1];
 	size_t failing;    /* overdue or compromised, verified or not */
 	size_t unverified; /* environments read without their key */
-	const char *first_unverified;
+	char first_unverified[ENVX_ENV_NAME_MAX_BYTES + 1];
 	bool json;
 	size_t nenv; /* environments printed so far */
 	bool header;
@@ -103,8 +103,11 @@ report_env(struct report *rep, struct envx_env *e, bool verified)
 	}
 	if (!verified) {
 		rep->unverified++;
-		if (rep->first_unverified == NULL) {
-			rep->first_unverified = envx_env_name(e);
+		if (rep->first_unverified[0] == '\0') {
+			/* copied: e is freed before the summary */
+			snprintf(rep->first_unverified,
+			         sizeof(rep->first_unverified), "%s",
+			         envx_env_name(e));
 		}
 	}
 	if (rep->json) {
