@@ -356,7 +356,6 @@ parse_rotate(struct envx_ctx *ctx, struct envx_optstate *st,
 	                                       ENVX_VALUE_OPTS,
 	                                       {NULL, 0, 0}};
 	struct envx_error err;
-	size_t i;
 	int o;
 
 	while ((o = envx_getopt(ctx, st, opts)) > 0) {
@@ -390,12 +389,9 @@ parse_rotate(struct envx_ctx *ctx, struct envx_optstate *st,
 			        7, "--reason is longer than %d bytes",
 			        REASON_MAX_BYTES);
 		}
-		for (i = 0; a->reason[i] != '\0'; i++) {
-			if ((unsigned char)a->reason[i] < 0x20 ||
-			    a->reason[i] == 0x7f) {
-				return envx_cli_error(7, "--reason contains a "
-				                         "control character");
-			}
+		if (!envx_text_plain(a->reason)) {
+			return envx_cli_error(7, "--reason must be UTF-8 "
+			                         "without control characters");
 		}
 	}
 	return 0;

@@ -24,6 +24,8 @@ t_refusals() {
   fails 2 "missing --reason" incident production &&
     fails 2 "usage" incident --reason x &&
     fails 7 "invalid --reason" incident production --reason "$(printf 'two\nlines')" &&
+    fails 7 "invalid --reason" incident production --reason $'bidi \u202e' &&
+    fails 7 "without control characters" rotate production STRIPE_KEY --generate --reason $'c1 \xc2\x9b' &&
     fails 9 "no environment 'prod'" incident prod --reason x &&
     fails 9 "'nobody' is not a recipient" incident production --reason x --revoke nobody &&
     [ "$(sum_of envx.vault)" = "$before" ] && [ "$(sql "SELECT count(*) FROM audit WHERE action = 'incident'")" = 0 ]
