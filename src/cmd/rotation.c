@@ -294,7 +294,7 @@ int
 envx_compromised_gate(struct envx_env *e, const struct envx_kvset *inject,
                       bool refuse)
 {
-	struct envx_secret_info *list = NULL;
+	char **list = NULL;
 	struct envx_error err;
 	struct envx_buf names;
 	size_t n = 0;
@@ -303,18 +303,17 @@ envx_compromised_gate(struct envx_env *e, const struct envx_kvset *inject,
 	int status = 0;
 
 	envx_buf_init(&names, 64 * 1024);
-	if (envx_env_secrets(e, &list, &n, &err) < 0) {
+	if (envx_env_compromised(e, &list, &n, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (list[i].state != ENVX_STATE_COMPROMISED ||
-		    envx_kvset_find(inject, list[i].name) < 0) {
+		if (envx_kvset_find(inject, list[i]) < 0) {
 			continue;
 		}
 		/* names only: a long list is cut, never a value */
 		(void)envx_buf_appendf(&names, NULL, "%s%s", found ? ", " : "",
-		                       list[i].name);
+		                       list[i]);
 		found++;
 	}
 	if (found == 0) {
@@ -330,7 +329,7 @@ envx_compromised_gate(struct envx_env *e, const struct envx_kvset *inject,
 	}
 out:
 	envx_buf_release(&names);
-	free(list);
+	envx_strv_free(list, n);
 	return status;
 }
 

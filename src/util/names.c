@@ -180,16 +180,32 @@ envx_name_refused(const char *name, size_t len)
 {
 	size_t i;
 
+	if (len == 0) {
+		return NULL;
+	}
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		const char *pat = refused[i].pattern;
-		size_t plen = strlen(pat);
+		unsigned char p0 = (unsigned char)pat[0];
+		unsigned char n0 = (unsigned char)name[0];
+		size_t plen;
+		bool nocase;
+		bool prefix;
+		size_t cmp;
 
+		/* the first byte rules out almost every pattern: exec checks
+		 * every name it injects against all of them */
+		if (p0 != n0 && (p0 | 0x20) != (n0 | 0x20)) {
+			continue;
+		}
 		/* npm reads npm_config_* in any case (Npm_Config_Script_Shell)
 		 */
-		bool nocase = strncmp(pat, "npm_config_", 11) == 0 ||
-		              strncmp(pat, "NPM_CONFIG_", 11) == 0;
-		bool prefix = pat[plen - 1] == '*';
-		size_t cmp = prefix ? plen - 1 : plen;
+		nocase = strncasecmp(pat, "npm_config_", 11) == 0;
+		if (!nocase && p0 != n0) {
+			continue;
+		}
+		plen = strlen(pat);
+		prefix = pat[plen - 1] == '*';
+		cmp = prefix ? plen - 1 : plen;
 
 		if (prefix ? len < cmp : len != cmp) {
 			continue;

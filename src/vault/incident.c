@@ -3,6 +3,7 @@
  * last incident stays compromised, whichever write brings it back (the same
  * value set again, a rollback, a rollback of a rollback).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -124,4 +125,66 @@ envx_env_recheck_compromised(struct envx_env *e, const char *name,
 	}
 	/* the value was there at the incident: not a new value */
 	return envx_env_mark_compromised(e, name, err);
+}
+
+int
+envx_env_compromised(struct envx_env *e, char ***names, size_t *n,
+                     struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	char **list = NULL;
+	size_t count = 0;
+	int rc;
+	int r = 0;
+
+	*names = NULL;
+	*n = 0;
+	/* one narrow scan: exec calls this on every run */
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT name FROM secrets WHERE env_id = ? AND "
+	                       "state = ? ORDER BY name",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err, "cannot read secrets");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_int(st, 2, ENVX_STATE_COMPROMISED);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		char **grown = realloc(list, (count + 1) * sizeof(*grown));
+
+		if (grown == NULL) {
+			r = envx_error_set(err, ENVX_E_INTERNAL,
+			                   "out of memory");
+			goto out;
+		}
+		list = grown;
+		list[count] = strdup(name != NULL ? name : "");
+		if (list[count++] == NULL) {
+			r = envx_error_set(err, ENVX_E_INTERNAL,
+			                   "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot read secrets");
+		goto out;
+	}
+	*names = list;
+	*n = count;
+	list = NULL;
+out:
+	envx_strv_free(list, count);
+	sqlite3_finalize(st);
+	return r;
+}
+
+void
+envx_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i]);
+	}
+	free(v);
 }
