@@ -430,12 +430,72 @@ out:
 	return r;
 }
 
+/* When name's current value is value already, the time its rotation clock
+ * started (*same true): writing it again is no rotation. */
+static int
+same_as_current(struct envx_env *e, const char *name,
+                const unsigned char *value, size_t len, bool *same,
+                int64_t *rotated_at, struct envx_error *err)
+{
+	struct envx_secbuf cur = {0};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	*same = false;
+	r = envx_env_get_version(e, name, 0, &cur, err);
+	if (r == ENVX_E_NOTFOUND) {
+		return 0;
+	}
+	if (r < 0) {
+		return r;
+	}
+	*same = cur.len == len &&
+	        (len == 0 || sodium_memcmp(cur.data, value, len) == 0);
+	envx_secbuf_release(&cur);
+	if (!*same) {
+		return 0;
+	}
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT rotated_at FROM secrets WHERE env_id = "
+	                       "? AND name = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err, "cannot read secret");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
+		*rotated_at = sqlite3_column_int64(st, 0);
+	} else {
+		*same = false;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int
 envx_env_set(struct envx_env *e, const char *name, const unsigned char *value,
              size_t len, const struct envx_set_opts *opts,
              uint64_t *version_out, struct envx_error *err)
 {
-	return write_version(e, name, value, len, opts, envx_now(), version_out,
+	int64_t rotated_at = envx_now();
+	bool same = false;
+	int r;
+
+	/* inside the write, verified first (VF-3.6), then read: the same
+	 * value again keeps its rotation clock, no rotation */
+	r = need_key(e, err);
+	if (r == 0) {
+		r = envx_env_mark_dirty(e, err);
+	}
+	if (r < 0) {
+		return r;
+	}
+	r = same_as_current(e, name, value, len, &same, &rotated_at, err);
+	if (r < 0) {
+		return r;
+	}
+	return write_version(e, name, value, len, opts, rotated_at, version_out,
 	                     err);
 }
 

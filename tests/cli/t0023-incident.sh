@@ -137,4 +137,16 @@ t_gate_after_incident() {
 }
 ok "after an incident rotation --check fails and exec warns, until every secret is rotated" t_gate_after_incident
 
+t_same_value_no_rotation() {
+  local before
+  printf 'same-1' | "$ENVX" set staging SAME --rotate-every 1d -q &&
+    before=$(sql "SELECT rotated_at FROM secrets WHERE name = 'SAME'") &&
+    sleep 1 && printf 'same-1' | "$ENVX" set staging SAME -q &&
+    [ "$(sql "SELECT rotated_at FROM secrets WHERE name = 'SAME'")" = "$before" ] &&
+    [ "$(sql "SELECT version FROM secrets WHERE name = 'SAME'")" = 2 ] &&
+    printf 'same-2' | "$ENVX" set staging SAME -q &&
+    [ "$(sql "SELECT rotated_at FROM secrets WHERE name = 'SAME'")" -gt "$before" ]
+}
+ok "setting the same value again is a new version but no rotation: the clock keeps running" t_same_value_no_rotation
+
 finish
