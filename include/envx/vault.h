@@ -283,6 +283,10 @@ struct envx_set_opts {
 	 * ENVX_E_IO ("changed meanwhile"), nothing written. For writes that
 	 * act on a value read before the transaction (envx rotate --run). */
 	uint64_t expect_version;
+	/* With expect_version: the value that version held when it was read;
+	 * a current value that differs (the secret removed and made again at
+	 * the same version number) is "changed meanwhile" too. */
+	const struct envx_secbuf *expect_value;
 };
 
 /*

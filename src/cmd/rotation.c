@@ -552,6 +552,7 @@ cmd_rotate(int argc, char **argv, struct envx_ctx *ctx)
 		status = envx_cli_fail(&err);
 		goto done;
 	}
+	so.expect_value = &old_value;
 	status = envx_value_read("rotate", env, name, &a.src, &value);
 	if (status != 0) {
 		goto done;

@@ -339,6 +339,31 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		                   secret_id == 0 ? "deleted" : "newer");
 		goto out;
 	}
+	if (opts != NULL && opts->expect_version != 0 &&
+	    opts->expect_value != NULL) {
+		struct envx_secbuf cur = {0};
+		bool same;
+
+		r = envx_env_get_version(e, name, 0, &cur, err);
+		if (r < 0) {
+			goto out;
+		}
+		same = cur.len == opts->expect_value->len &&
+		       (cur.len == 0 ||
+		        sodium_memcmp(cur.data, opts->expect_value->data,
+		                      cur.len) == 0);
+		envx_secbuf_release(&cur);
+		if (!same) {
+			r = envx_error_set(
+			        err, ENVX_E_IO,
+			        "secret '%s' in environment '%s' "
+			        "changed meanwhile (removed and set "
+			        "again: its value is not the one read "
+			        "before)",
+			        name, e->name);
+			goto out;
+		}
+	}
 	if (secret_id == 0) {
 		if (sqlite3_prepare_v2(
 		            e->v->db,

@@ -197,6 +197,17 @@ t_stale_refused() {
 }
 ok "a secret changed while the hook ran: refused (exit 6), the other write kept" t_stale_refused
 
+t_recreated_refused() {
+  # removed and made again while the hook ran: the same version number,
+  # another value; refused too
+  printf 'seed-0000' | "$ENVX" set staging RECREATED -q &&
+    printf 'new-recreated-1' >"$TEST_DIR/newrc" || return 1
+  run_in "$TEST_DIR/newrc" rotate staging RECREATED --run "'$ENVX' -q rm staging RECREATED; printf planted-7777 | '$ENVX' -q set staging RECREATED"
+  expect_rc 6 && expect_err "removed and set again" &&
+    [ "$("$ENVX" get staging RECREATED)" = planted-7777 ]
+}
+ok "a secret removed and set again while the hook ran: refused (exit 6)" t_recreated_refused
+
 t_rotate_succeeds() {
   "$ENVX_MARK_COMPROMISED" envx.vault staging "$id_file" DB_PASSWORD || return 1
   run_in "$TEST_DIR/newdb" rotate staging DB_PASSWORD --reason "laptop lost" --run 'test "$ENVX_NEW_VALUE" = new-db-password-1'
