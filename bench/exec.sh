@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks `envx exec ENV -- true` against bare `true`, a minimal C floor
 # (open SQLite, decrypt N values, exec) and `dotenvx run`, on fixtures of
-# 10, 100, 1000 and 10000 secrets; then `--redact` throughput against cat.
+# 10, 100, 1000 and 10000 secrets; `envx get` and `envx set` of one secret
+# against minimal ones (bench/floor.c get|set); then `--redact` throughput
+# against cat.
 # Figures are medians over repeated runs, reported as ratios against
 # baselines measured in the same run (machines are noisy).
 #
@@ -97,6 +99,27 @@ for n in sizes:
         d = median_ms([dx, "run", "-q", "-f", f".env.s{n}", "--", "true"], dx_runs, env)
     print(f"{n:>8} {base:8.2f} {floor:8.2f} {ex:8.2f} {d:10.1f}   {ex/floor:10.2f} {ex-base:10.2f} {d/ex:12.1f}")
 print("\n(times are medians in ms, wall clock, process start included)")
+
+# get and set of one secret against their floors (bench/floor.c): an
+# indexed read and decrypt; an encrypt and one-row write transaction
+def median_in(cmd, n, data):
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, check=True)
+        ts.append((time.perf_counter() - t) * 1000)
+    return statistics.median(ts)
+
+print()
+print(f"{'secrets':>8} {'get floor':>10} {'envx get':>10} {'ratio':>7}   {'set floor':>10} {'envx set':>10} {'ratio':>7}")
+for n in sizes:
+    name = "SECRET_00005"
+    gf = median_ms(["./floor", "get", f"floor-{n}.db", name], runs)
+    ge = median_ms([envx, "get", f"s{n}", name], runs)
+    sf = median_in(["./floor", "set", f"floor-{n}.db", name], runs, b"new-value-0123456789")
+    se = median_in([envx, "set", f"s{n}", name, "-q"], runs, b"new-value-0123456789")
+    print(f"{n:>8} {gf:10.2f} {ge:10.2f} {ge/gf:7.2f}   {sf:10.2f} {se:10.2f} {se/sf:7.2f}")
+print("\n(medians in ms; the floors do no MAC, no signature, no audit event)")
 PY
 
 echo

@@ -2,8 +2,11 @@
 /*
  * The floor for `envx exec`: the least a C program must do to run a command
  * with N secrets from an SQLite file - open it, read N ciphertexts, decrypt
- * each with XChaCha20-Poly1305, build an environment and exec. bench/exec.sh
- * times envx against it. Usage: floor make FILE N | floor run FILE CMD...
+ * each with XChaCha20-Poly1305, build an environment and exec. And the
+ * floors for `envx get` (one indexed row, decrypted, printed) and `envx set`
+ * (a value from stdin, encrypted, written in one transaction). bench/exec.sh
+ * times envx against them. Usage: floor make FILE N | floor run FILE CMD...
+ * | floor get FILE NAME | floor set FILE NAME
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,8 @@ make(const char *path, int n)
 		return 1;
 	}
 	sqlite3_exec(db,
-	             "CREATE TABLE s (name TEXT, nonce BLOB, ct BLOB); BEGIN",
+	             "CREATE TABLE s (name TEXT, nonce BLOB, ct BLOB); "
+	             "CREATE UNIQUE INDEX s_name ON s (name); BEGIN",
 	             NULL, NULL, NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO s VALUES (?, ?, ?)", -1, &st, NULL);
 	for (i = 0; i < n; i++) {
@@ -108,16 +112,88 @@ run(const char *path, char **cmd)
 	return 127;
 }
 
+static int
+get(const char *path, const char *name)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	unsigned char pt[4096];
+	unsigned long long plen;
+	int r = 1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		return 1;
+	}
+	sqlite3_prepare_v2(db, "SELECT nonce, ct FROM s WHERE name = ?", -1,
+	                   &st, NULL);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 1) <= (int)sizeof(pt) &&
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(
+	            pt, &plen, NULL, sqlite3_column_blob(st, 1),
+	            (unsigned long long)sqlite3_column_bytes(st, 1),
+	            (const unsigned char *)name, strlen(name),
+	            sqlite3_column_blob(st, 0), key) == 0) {
+		fwrite(pt, 1, (size_t)plen, stdout);
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return r;
+}
+
+static int
+set(const char *path, const char *name)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	unsigned char value[4096];
+	unsigned char ct[4096 + 16];
+	unsigned char nonce[24];
+	unsigned long long clen;
+	size_t len = fread(value, 1, sizeof(value), stdin);
+	int r;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		return 1;
+	}
+	randombytes_buf(nonce, sizeof(nonce));
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	        ct, &clen, value, len, (const unsigned char *)name,
+	        strlen(name), NULL, nonce, key);
+	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO s VALUES (?, ?, ?)", -1,
+	                   &st, NULL);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, nonce, 24, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, ct, (int)clen, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : 1;
+	sqlite3_finalize(st);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		r = 1;
+	}
+	sqlite3_close(db);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (sodium_init() < 0 || argc < 4) {
 		fprintf(stderr,
-		        "usage: floor make FILE N | floor run FILE CMD\n");
+		        "usage: floor make FILE N | floor run FILE CMD | floor "
+		        "get FILE NAME | floor set FILE NAME\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "make") == 0) {
 		return make(argv[2], (int)strtol(argv[3], NULL, 10));
+	}
+	if (strcmp(argv[1], "get") == 0) {
+		return get(argv[2], argv[3]);
+	}
+	if (strcmp(argv[1], "set") == 0) {
+		return set(argv[2], argv[3]);
 	}
 	return run(argv[2], argv + 3);
 }
