@@ -192,11 +192,58 @@ offer_list(const char *const *p, const char *cur)
 	}
 }
 
-/* Environment names, or with env the names of its secrets: metadata only,
- * read without a key (never a value, never a prompt). Any failure offers
- * nothing. */
+/* What offer_from_vault lists. */
+enum vault_words {
+	WORDS_ENVS,    /* environment names */
+	WORDS_SECRETS, /* the names of env's secrets */
+	WORDS_LABELS,  /* the labels of env's recipients (not revoked ones) */
+};
+
+/* The names of e's secrets, from metadata (no key). */
 static void
-offer_from_vault(const char *vault_opt, const char *env, const char *cur)
+offer_secrets(struct envx_env *e, const char *cur)
+{
+	struct envx_secret_info *list = NULL;
+	struct envx_error err;
+	size_t n = 0;
+	size_t i;
+
+	if (envx_env_secrets(e, &list, &n, &err) < 0) {
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		offer(list[i].name, cur);
+	}
+	free(list);
+}
+
+/* The labels of e's recipients, from the access log replayed without a
+ * key: for `access revoke ENV <TAB>`, where a wrong word costs a rekey. */
+static void
+offer_labels(struct envx_env *e, const char *cur)
+{
+	struct envx_access_info *list = NULL;
+	struct envx_error err;
+	size_t n = 0;
+	size_t i;
+
+	if (envx_env_access(e, &list, &n, &err) < 0) {
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (list[i].role != ENVX_ROLE_NONE) {
+			offer(list[i].label, cur);
+		}
+	}
+	free(list);
+}
+
+/* Environment names, or the names of env's secrets or recipients:
+ * metadata only, read without a key (never a value, never a prompt). Any
+ * failure offers nothing. */
+static void
+offer_from_vault(const char *vault_opt, enum vault_words what, const char *env,
+                 const char *cur)
 {
 	char path[4096];
 	struct envx_vault *v = NULL;
@@ -211,7 +258,7 @@ offer_from_vault(const char *vault_opt, const char *env, const char *cur)
 	    envx_vault_open(path, false, &v, &err) < 0) {
 		return;
 	}
-	if (env == NULL) {
+	if (what == WORDS_ENVS) {
 		struct envx_env_info *list = NULL;
 
 		if (envx_vault_env_list(v, &list, &n, &err) == 0) {
@@ -221,13 +268,10 @@ offer_from_vault(const char *vault_opt, const char *env, const char *cur)
 			free(list);
 		}
 	} else if (envx_env_open(v, env, &e, &err) == 0) {
-		struct envx_secret_info *list = NULL;
-
-		if (envx_env_secrets(e, &list, &n, &err) == 0) {
-			for (i = 0; i < n; i++) {
-				offer(list[i].name, cur);
-			}
-			free(list);
+		if (what == WORDS_LABELS) {
+			offer_labels(e, cur);
+		} else {
+			offer_secrets(e, cur);
 		}
 		envx_env_free(e);
 	}
@@ -260,19 +304,24 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
 		                          strcmp(words[0], "grant") == 0 ||
 		                          strcmp(words[0], "revoke") == 0)) ||
 		                        strcmp(c->name, "trust") == 0)) {
-			offer_from_vault(vault_opt, NULL, cur);
+			offer_from_vault(vault_opt, WORDS_ENVS, NULL, cur);
+		} else if (pos == 2 && strcmp(c->name, "access") == 0 &&
+		           strcmp(words[0], "revoke") == 0) {
+			offer_from_vault(vault_opt, WORDS_LABELS, words[1],
+			                 cur);
 		}
 		return;
 	}
 	for (p = env_first; *p != NULL; p++) {
 		if (strcmp(*p, c->name) == 0 && pos == 0) {
-			offer_from_vault(vault_opt, NULL, cur);
+			offer_from_vault(vault_opt, WORDS_ENVS, NULL, cur);
 			return;
 		}
 	}
 	for (p = secret_second; *p != NULL; p++) {
 		if (strcmp(*p, c->name) == 0 && pos == 1) {
-			offer_from_vault(vault_opt, words[0], cur);
+			offer_from_vault(vault_opt, WORDS_SECRETS, words[0],
+			                 cur);
 			return;
 		}
 	}
@@ -291,7 +340,8 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
  * `envx __complete WORD...`: the words typed so far after "envx"; prints
  * one candidate per line for the last word: commands, options (a command's
  * and the global ones), --format, --role and --charset values, subcommands,
- * environment names and secret names from the vault (metadata only, no key).
+ * environment names, secret names and recipient labels from the vault
+ * (metadata only, no key).
  * Where a file or a value of the user's is expected it prints nothing, and the
  * shell completes file names.
  */

@@ -57,6 +57,21 @@ t_complete_from_vault() {
 }
 ok "completion offers environment names, secret names and --format values from the vault" t_complete_from_vault
 
+t_complete_labels() {
+  mkdir labels && cd labels && setup_vault &&
+    "$ENVX" access grant staging --new-key --label ci-staging >/dev/null 2>&1 &&
+    "$ENVX" access grant staging --new-key --label ci-old >/dev/null 2>&1 &&
+    "$ENVX" access revoke staging ci-old >/dev/null 2>&1 || return 1
+  [ "$("$ENVX" __complete access revoke staging ci)" = ci-staging ] &&
+    [ "$("$ENVX" __complete access revoke staging '' | wc -l)" = 2 ] &&
+    # metadata only: no key, no prompt; other environments' labels stay apart
+    [ "$(ENVX_IDENTITY_FILE=/nonexistent "$ENVX" __complete access revoke staging ci </dev/null)" = ci-staging ] &&
+    [ "$("$ENVX" __complete access revoke production ci)" = "" ] &&
+    [ "$("$ENVX" __complete access revoke nosuch '')" = "" ] &&
+    [ "$("$ENVX" __complete access list staging '')" = "" ]
+}
+ok "completion offers the recipient labels of an environment to access revoke" t_complete_labels
+
 t_bash_completion_vault() {
   PATH="$(dirname "$ENVX"):$PATH" bash -c '
     . "$ENVX_SOURCE_ROOT/completions/bash/envx"
