@@ -184,6 +184,54 @@ offer(const char *cand, const char *cur)
 	}
 }
 
+/* With $ENVX_COMPLETE_DESCRIBE=1 (the zsh and fish scripts), a candidate
+ * the table describes is printed as "CANDIDATE<TAB>DESCRIPTION". */
+static bool describe;
+
+static void
+offer_desc(const char *cand, const char *desc, const char *cur)
+{
+	if (!describe || desc == NULL) {
+		offer(cand, cur);
+	} else if (strncmp(cand, cur, strlen(cur)) == 0) {
+		printf("%s\t%s\n", cand, desc);
+	}
+}
+
+/* c's options (or, c NULL, the global ones) with their help lines. */
+static void
+offer_options(const struct envx_command *c, const char *cur)
+{
+	static const struct envx_optdoc globals[] = {
+	        {"--vault", "PATH", "use the vault at PATH"},
+	        {"--identity", "FILE", "unlock with the identity in FILE"},
+	        {"--passphrase-file", "FILE",
+	         "read a passphrase from the first line of FILE"},
+	        {"--json", NULL, "print JSON"},
+	        {"--quiet", NULL, "no notices on standard error"},
+	        {"--help", NULL, "usage, options, exit statuses, an example"},
+	        {NULL, NULL, NULL}};
+	const struct envx_optdoc *d;
+	const char *const *p;
+
+	if (c == NULL) {
+		for (d = globals; d->name != NULL; d++) {
+			offer_desc(d->name, d->help, cur);
+		}
+		return;
+	}
+	for (p = c->options; *p != NULL; p++) {
+		const char *help = NULL;
+
+		for (d = c->docs; d->name != NULL; d++) {
+			if (strcmp(d->name, *p) == 0) {
+				help = d->help;
+			}
+		}
+		offer_desc(*p, help, cur);
+	}
+}
+
 static void
 offer_list(const char *const *p, const char *cur)
 {
@@ -348,10 +396,6 @@ offer_positional(const struct envx_command *c, char **words, size_t pos,
 int
 cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 {
-	static const char *const globals[] = {
-	        "--vault", "--identity", "--passphrase-file",
-	        "--json",  "--quiet",    "--help",
-	        NULL};
 	static const char *const formats[] = {"dotenv", "json", "shell",
 	                                      "github", NULL};
 	static const char *const roles[] = {"read", "write", "admin", NULL};
@@ -360,10 +404,13 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 	const struct envx_command *c;
 	const char *cur = argc > 1 ? argv[argc - 1] : "";
 	const char *vault_opt = ctx->vault_opt;
+	const char *want = getenv("ENVX_COMPLETE_DESCRIBE");
 	char **words = NULL;
 	size_t npos = 0;
 	int i = 1;
 	int k;
+
+	describe = want != NULL && strcmp(want, "1") == 0;
 
 	/* global options before the command */
 	while (i < argc - 1 && argv[i][0] == '-') {
@@ -381,13 +428,13 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 			return 0; /* a file name: the shell's */
 		}
 		if (cur[0] == '-') {
-			offer_list(globals, cur);
+			offer_options(NULL, cur);
 			return 0;
 		}
 		for (k = 0; (size_t)k < envx_ncommands; k++) {
 			c = &envx_commands[k];
 			if (!(c->flags & ENVX_CMD_HIDDEN)) {
-				offer(c->name, cur);
+				offer_desc(c->name, c->summary, cur);
 			}
 		}
 		return 0;
@@ -408,8 +455,8 @@ cmd_complete(int argc, char **argv, struct envx_ctx *ctx)
 		return 0;
 	}
 	if (cur[0] == '-') {
-		offer_list(c->options, cur);
-		offer_list(globals, cur);
+		offer_options(c, cur);
+		offer_options(NULL, cur);
 		return 0;
 	}
 	words = calloc((size_t)argc, sizeof(*words));
