@@ -280,7 +280,7 @@ const struct envx_command envx_commands[] = {
          "identity that opens every environment.",
          none, none, docs_none, "0 2 3 4 6 7 8", "envx upgrade"},
         {"version", cmd_version, 0, "version", "Print envx's version.", none,
-         none, docs_none, "0", "envx version"},
+         none, docs_none, "0 2", "envx version"},
 };
 
 const size_t envx_ncommands = sizeof(envx_commands) / sizeof(envx_commands[0]);

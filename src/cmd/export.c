@@ -134,6 +134,7 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	struct envx_env *e = NULL;
 	struct envx_error err;
 	enum format fmt = FMT_DOTENV;
+	bool format_given = false;
 	size_t skipped = 0;
 	int status = 0;
 	int r;
@@ -141,10 +142,8 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 
 	envx_kvset_init(&all);
 	envx_kvset_init(&set);
-	if (ctx->json) {
-		fmt = FMT_JSON;
-	}
 	while ((o = envx_getopt(ctx, &st, opts)) > 0) {
+		format_given = true;
 		if (parse_format(st.arg, &fmt) < 0) {
 			status = envx_cli_usage(ctx,
 			                        "unknown format '%.32s' (use "
@@ -157,6 +156,10 @@ cmd_export(int argc, char **argv, struct envx_ctx *ctx)
 	if (o < 0) {
 		status = o == -1 ? 0 : 2;
 		goto done;
+	}
+	/* --json, before or after the command, without --format */
+	if (ctx->json && !format_given) {
+		fmt = FMT_JSON;
 	}
 	if (st.npositional != 1) {
 		status = envx_cli_usage(ctx, st.npositional < 1

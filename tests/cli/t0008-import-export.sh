@@ -131,4 +131,11 @@ t_git_advice() {
 }
 ok "import from a file git would commit says to delete it and ignore it; tracked is a warning" t_git_advice
 
+t_export_json_flag() {
+  "$ENVX" export staging --json | python3 -c 'import json, sys; json.load(sys.stdin)' &&
+    "$ENVX" --json export staging | python3 -c 'import json, sys; json.load(sys.stdin)' &&
+    "$ENVX" export staging --json --format shell | grep -q "^export "
+}
+ok "export --json (before or after the command) is the json format; --format wins" t_export_json_flag
+
 finish
