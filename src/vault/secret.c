@@ -252,12 +252,27 @@ step_done(struct envx_env *e, sqlite3_stmt *st, struct envx_error *err,
 
 /* The shared write path: rotated_at is the time the value's rotation clock
  * starts (now for a new value, the original's for a rollback). */
+/* Whether the secure buffer a holds exactly the len bytes at b. */
+static bool
+holds(const struct envx_secbuf *a, const unsigned char *b, size_t len)
+{
+	return a->len == len &&
+	       (len == 0 || sodium_memcmp(a->data, b, len) == 0);
+}
+
+/*
+ * The next version of name. rotated_at starts its rotation clock, except
+ * that with same_keeps_clock a value equal to the current one keeps the
+ * current clock (writing it again is no rotation).
+ */
 static int
 write_version(struct envx_env *e, const char *name, const unsigned char *value,
               size_t len, const struct envx_set_opts *opts, int64_t rotated_at,
-              uint64_t *version_out, struct envx_error *err)
+              bool same_keeps_clock, uint64_t *version_out,
+              struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
+	int64_t current_rotated_at = 0;
 	unsigned char nonce[ENVX_NONCE_BYTES];
 	unsigned char *ct = NULL;
 	struct envx_lp ad;
@@ -314,7 +329,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		return r;
 	}
 	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT id, version FROM secrets "
+	                       "SELECT id, version, rotated_at FROM secrets "
 	                       "WHERE env_id = ? AND name = ?",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
@@ -325,6 +340,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		secret_id = sqlite3_column_int64(st, 0);
 		ver = (uint64_t)sqlite3_column_int64(st, 1) + 1;
+		current_rotated_at = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -339,21 +355,21 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		                   secret_id == 0 ? "deleted" : "newer");
 		goto out;
 	}
-	if (opts != NULL && opts->expect_version != 0 &&
-	    opts->expect_value != NULL) {
+	/* the current value, read once inside the write, for both checks */
+	if (secret_id != 0 &&
+	    (same_keeps_clock || (opts != NULL && opts->expect_version != 0 &&
+	                          opts->expect_value != NULL))) {
 		struct envx_secbuf cur = {0};
-		bool same;
 
-		r = envx_env_get_version(e, name, 0, &cur, err);
+		r = envx_env_get_version(e, name, ver - 1, &cur, err);
 		if (r < 0) {
 			goto out;
 		}
-		same = cur.len == opts->expect_value->len &&
-		       (cur.len == 0 ||
-		        sodium_memcmp(cur.data, opts->expect_value->data,
-		                      cur.len) == 0);
-		envx_secbuf_release(&cur);
-		if (!same) {
+		if (opts != NULL && opts->expect_version != 0 &&
+		    opts->expect_value != NULL &&
+		    !holds(&cur, opts->expect_value->data,
+		           opts->expect_value->len)) {
+			envx_secbuf_release(&cur);
 			r = envx_error_set(
 			        err, ENVX_E_IO,
 			        "secret '%s' in environment '%s' "
@@ -363,6 +379,10 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 			        name, e->name);
 			goto out;
 		}
+		if (same_keeps_clock && holds(&cur, value, len)) {
+			rotated_at = current_rotated_at;
+		}
+		envx_secbuf_release(&cur);
 	}
 	if (secret_id == 0) {
 		if (sqlite3_prepare_v2(
@@ -455,73 +475,13 @@ out:
 	return r;
 }
 
-/* When name's current value is value already, the time its rotation clock
- * started (*same true): writing it again is no rotation. */
-static int
-same_as_current(struct envx_env *e, const char *name,
-                const unsigned char *value, size_t len, bool *same,
-                int64_t *rotated_at, struct envx_error *err)
-{
-	struct envx_secbuf cur = {0};
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	*same = false;
-	r = envx_env_get_version(e, name, 0, &cur, err);
-	if (r == ENVX_E_NOTFOUND) {
-		return 0;
-	}
-	if (r < 0) {
-		return r;
-	}
-	*same = cur.len == len &&
-	        (len == 0 || sodium_memcmp(cur.data, value, len) == 0);
-	envx_secbuf_release(&cur);
-	if (!*same) {
-		return 0;
-	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT rotated_at FROM secrets WHERE env_id = "
-	                       "? AND name = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(e->v->db, err, "cannot read secret");
-	}
-	sqlite3_bind_int64(st, 1, e->id);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
-		*rotated_at = sqlite3_column_int64(st, 0);
-	} else {
-		*same = false;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
 int
 envx_env_set(struct envx_env *e, const char *name, const unsigned char *value,
              size_t len, const struct envx_set_opts *opts,
              uint64_t *version_out, struct envx_error *err)
 {
-	int64_t rotated_at = envx_now();
-	bool same = false;
-	int r;
-
-	/* inside the write, verified first (VF-3.6), then read: the same
-	 * value again keeps its rotation clock, no rotation */
-	r = need_key(e, err);
-	if (r == 0) {
-		r = envx_env_mark_dirty(e, err);
-	}
-	if (r < 0) {
-		return r;
-	}
-	r = same_as_current(e, name, value, len, &same, &rotated_at, err);
-	if (r < 0) {
-		return r;
-	}
-	return write_version(e, name, value, len, opts, rotated_at, version_out,
-	                     err);
+	return write_version(e, name, value, len, opts, envx_now(), true,
+	                     version_out, err);
 }
 
 int
@@ -552,7 +512,7 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 		}
 	}
 	sqlite3_finalize(st);
-	r = write_version(e, name, old.data, old.len, &opts, created,
+	r = write_version(e, name, old.data, old.len, &opts, created, false,
 	                  version_out, err);
 	envx_secbuf_release(&old);
 	return r;
