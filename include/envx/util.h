@@ -117,6 +117,14 @@ ssize_t envx_kvset_bsearch(const struct envx_kvset *s, const char *name);
 /* Wipes and frees everything; accepts a zeroed or released set. */
 void envx_kvset_release(struct envx_kvset *s);
 
+/* ---- string vectors ---- */
+
+/* Drops repeated strings from v (keeping the first of each, in order);
+ * returns the new count. */
+size_t envx_strv_unique(const char **v, size_t n);
+/* Frees n strdup'd strings and the array (v may be NULL). */
+void envx_strv_free(char **v, size_t n);
+
 /* ---- names ---- */
 
 #define ENVX_NAME_MAX_BYTES     255

@@ -314,7 +314,6 @@ int envx_env_mark_compromised(struct envx_env *e, const char *name,
  * unlock verified; free with envx_strv_free. */
 int envx_env_compromised(struct envx_env *e, char ***names, size_t *n,
                          struct envx_error *err);
-void envx_strv_free(char **v, size_t n);
 /* Deletes a secret and all its versions. Inside a transaction. */
 int envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err);
 

@@ -614,23 +614,6 @@ envx_ctx_env_passphrase(void *vctx, const char *prompt, struct envx_secbuf *out,
 	return get_passphrase(ctx, prompt, &ctx->pass_env, out, err);
 }
 
-size_t
-envx_strv_unique(const char **v, size_t n)
-{
-	size_t out = 0;
-	size_t i;
-	size_t j;
-
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < out && strcmp(v[j], v[i]) != 0; j++) {
-		}
-		if (j == out) {
-			v[out++] = v[i];
-		}
-	}
-	return out;
-}
-
 int
 envx_cli_audit_version(struct envx_ctx *ctx, const char *action,
                        const char *env, const char *name, const char *kind,

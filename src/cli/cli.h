@@ -180,9 +180,6 @@ int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 int envx_ctx_passphrase(void *ctx, const char *prompt, struct envx_secbuf *out,
                         struct envx_error *err);
 /* Opens and unlocks env with the identity (if any) and passphrases. */
-/* Drops repeated strings from v (keeping the first of each, in order);
- * returns the new count. */
-size_t envx_strv_unique(const char **v, size_t n);
 /* VF-5.1: the audit event of a new version of name: detail "KIND vN"
  * followed by more ("" or "; ..."). */
 int envx_cli_audit_version(struct envx_ctx *ctx, const char *action,

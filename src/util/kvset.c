@@ -241,3 +241,33 @@ envx_kvset_release(struct envx_kvset *s)
 	free(s->items);
 	memset(s, 0, sizeof(*s));
 }
+
+/* ---- string vectors ---- */
+
+size_t
+envx_strv_unique(const char **v, size_t n)
+{
+	size_t out = 0;
+	size_t i;
+	size_t j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < out && strcmp(v[j], v[i]) != 0; j++) {
+		}
+		if (j == out) {
+			v[out++] = v[i];
+		}
+	}
+	return out;
+}
+
+void
+envx_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i]);
+	}
+	free(v);
+}

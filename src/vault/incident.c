@@ -177,14 +177,3 @@ out:
 	sqlite3_finalize(st);
 	return r;
 }
-
-void
-envx_strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++) {
-		free(v[i]);
-	}
-	free(v);
-}
