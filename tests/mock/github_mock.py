@@ -311,6 +311,9 @@ class Handler(BaseHTTPRequestHandler):
             state.next_conn += 1
             self.conn_id = state.next_conn
 
+    def version_string(self):
+        return self.server_version
+
     def log_message(self, format, *args):
         # http.server would print every request to stderr; the mock writes
         # its own log (--log) instead
@@ -557,7 +560,7 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         query = dict(parse_qsl(url.query))
         per_page = int_param(query.get("per_page"), 30)
-        per_page = max(1, min(per_page, state.per_page_max))
+        per_page = min(per_page if per_page >= 1 else 30, state.per_page_max)
         page = max(1, int_param(query.get("page"), 1))
         names = sorted(env.secrets)
         chunk = names[(page - 1) * per_page:page * per_page]

@@ -181,6 +181,16 @@ def run_checks(proc, port_file, text, tmp):
         s, _, d = c.api("GET", path)
         report(s == 404 and json.loads(d)["message"] == "Not Found",
                f"404 Not Found for GET {path}", f"{s} {d!r}")
+    s, _, _ = c.api("PATCH", env_path("staging", "/A"), {})
+    report(s == 404, "404 for a method GitHub does not have there", s)
+    s, h, d = c.raw("GET", env_path("staging", "/public-key"), None, {
+        "Authorization": "Bearer " + TOKEN,
+        "X-GitHub-Api-Version": "2099-01-01"})
+    report(s == 400 and "x-ratelimit-limit" in h,
+           "400 for an X-GitHub-Api-Version the mock does not have", s)
+    s, _, _ = c.raw("GET", env_path("staging", "/public-key"), None, {
+        "Authorization": "Bearer " + TOKEN})
+    report(s == 200, "X-GitHub-Api-Version may be left out", s)
     s, _, _ = sealed_put(c, "nope", "A", b"x", key)
     report(s == 404, "404 for PUT into a missing environment", s)
     s, _, _ = c.api("DELETE", env_path("nope", "/A"))
@@ -398,6 +408,16 @@ def check_pagination(c):
         s, _, d = c.api("GET", env_path("bulk", "?per_page=500"))
         report(len(json.loads(d)["secrets"]) == 100,
                "per_page over the maximum is cut to 100")
+        for bad in ("0", "-3", "many"):
+            s, _, d = c.api("GET", env_path("bulk", "?per_page=" + bad))
+            report(len(json.loads(d)["secrets"]) == 30,
+                   f"per_page={bad} is ignored (30)")
+        s, h, _ = c.raw("GET", env_path("bulk", "?per_page=100&page=2"),
+                        None, {"Authorization": "Bearer " + TOKEN,
+                               "Host": "api.example:8443"})
+        report(h.get("link", "").startswith(
+            "<http://api.example:8443" + env_path("bulk", "?")),
+            "Link URLs are built from the Host header", h.get("link"))
         s, h, d = c.api("GET", env_path("bulk", "?per_page=100&page=9"))
         report(s == 200 and json.loads(d) == {"total_count": 250,
                                               "secrets": []},
