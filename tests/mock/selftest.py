@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from github_mock import Sodium  # noqa: E402 (the same ctypes wrapper)
 
 MOCK = os.path.join(HERE, "github_mock.py")
