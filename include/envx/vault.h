@@ -314,6 +314,24 @@ int envx_env_mark_compromised(struct envx_env *e, const char *name,
  * unlock verified; free with envx_strv_free. */
 int envx_env_compromised(struct envx_env *e, char ***names, size_t *n,
                          struct envx_error *err);
+/* Marks e changed in the open transaction, as any write does: the commit
+ * seals and signs its state, covering the audit events appended meanwhile.
+ * e must be unlocked and the signer a writer of it (ENVX_E_LOCKED). Call
+ * it before appending the events, so they name the signer. */
+int envx_env_touch(struct envx_env *e, struct envx_error *err);
+/* The last audit event (seq) e's verified signed state covers (VF-3.8):
+ * events up to it are authenticated once the chain verifies; 0 for none
+ * or an unsigned vault. */
+int64_t envx_env_signed_audit_seq(const struct envx_env *e);
+/* VF-3.11: the keyed fingerprint `envx sync` records for the value it
+ * pushed as NAME (16 bytes, under a subkey of the environment key: without
+ * the key it says nothing about the value). e must be unlocked. */
+int envx_env_sync_fingerprint(const struct envx_env *e, const char *name,
+                              const unsigned char *value, size_t len,
+                              unsigned char out[16], struct envx_error *err);
+/* The environment key's tag: the first 8 bytes of its commitment (VF-3.2)
+ * in hex, which changes with every rekey. */
+void envx_env_key_tag(const struct envx_env *e, char out[17]);
 /* Deletes a secret and all its versions. Inside a transaction. */
 int envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err);
 

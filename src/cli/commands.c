@@ -38,6 +38,10 @@ static const char *const opts_exec[] = {"--template",           "--only",
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
 static const char *const opts_incident[] = {"--reason", "--revoke", NULL};
+static const char *const opts_sync[] = {
+        "--repo",           "--environment", "--prune", "--dry-run",
+        "--write-interval", "--max-wait",    NULL};
+static const char *const subs_sync[] = {"github", "status", NULL};
 static const char *const opts_audit[] = {"--since", "--name", "--verify", NULL};
 
 static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
@@ -154,6 +158,23 @@ static const struct envx_optdoc docs_audit[] = {
          "check the whole hash chain instead of listing (filters select "
          "nothing); print the event count and the last hash"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_sync[] = {
+        {"--repo", "OWNER/REPO",
+         "the repository (default: $GITHUB_REPOSITORY, else the git "
+         "remote 'origin' of the vault's directory)"},
+        {"--environment", "NAME",
+         "the GitHub environment (default: ENV's own name)"},
+        {"--prune", NULL,
+         "github: delete secrets envx pushed earlier that ENV no longer "
+         "has (never one envx did not push)"},
+        {"--dry-run", NULL, "github: print the plan, send no write"},
+        {"--write-interval", "MS",
+         "github: pause between writes (default 1000, or "
+         "$ENVX_GITHUB_WRITE_INTERVAL_MS)"},
+        {"--max-wait", "DUR",
+         "github: the most to wait for rate limits in all, e.g. 90s, "
+         "15m (default), 1h"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_import[] = {
         {"--lenient", NULL,
          "skip unparseable lines (with a warning) instead of importing "
@@ -268,6 +289,16 @@ const struct envx_command envx_commands[] = {
          "Store a value read from standard input or a prompt.", opts_set, none,
          docs_set, "0 2 3 4 6 7 8 9",
          "printf %s \"$KEY\" | envx set staging API_KEY --rotate-every 90d"},
+        {"sync", cmd_sync, ENVX_CMD_DECRYPTS,
+         "sync (github | status) ENV [--repo OWNER/REPO] [--environment "
+         "NAME] [--prune] [--dry-run] [--write-interval MS] [--max-wait "
+         "DUR]",
+         "Push an environment's secrets to a GitHub Actions environment, "
+         "only what changed; show drift. Token: $GH_TOKEN or "
+         "$GITHUB_TOKEN.",
+         opts_sync, subs_sync, docs_sync, "0 1 2 3 4 5 6 7 8 9",
+         "GH_TOKEN=... envx sync github production --repo acme/api "
+         "--dry-run"},
         {"trust", cmd_trust, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "trust reset ENV",
          "Accept, deliberately and audited, an environment state older than "

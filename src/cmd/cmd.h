@@ -80,6 +80,7 @@ int envx_compromised_gate(struct envx_env *e, const struct envx_kvset *inject,
 
 int cmd_access(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_audit(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_sync(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_trust(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_upgrade(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_check(int argc, char **argv, struct envx_ctx *ctx);

@@ -92,6 +92,8 @@ struct envx_env {
 	/* VF-3.10: the time of the last incident, once read (0: none) */
 	int64_t incident_at;
 	bool incident_known;
+	/* VF-3.8: the audit event the verified signed state covers */
+	int64_t signed_audit_seq;
 };
 
 /* ---- VF-3.8, in sign.c ---- */
