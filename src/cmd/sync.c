@@ -298,6 +298,7 @@ check_limits(const struct local_side *l)
 	for (size_t i = 0; i < l->n; i++) {
 		const char *name = l->items[i].name;
 		const char *why = envx_gh_name_problem(name);
+		char dup[ENVX_NAME_MAX_BYTES + 64];
 		size_t len;
 
 		envx_kvset_value(&l->values, l->items[i].index, &len);
@@ -308,8 +309,12 @@ check_limits(const struct local_side *l)
 		}
 		for (size_t j = 0; why == NULL && j < i; j++) {
 			if (strcasecmp(l->items[j].name, name) == 0) {
-				why = "GitHub's names ignore case, and another "
-				      "secret has the same name";
+				snprintf(
+				        dup, sizeof(dup),
+				        "GitHub's names ignore case: it is the "
+				        "same name as %s",
+				        l->items[j].name);
+				why = dup;
 			}
 		}
 		if (why == NULL && len > ENVX_GH_VALUE_MAX_BYTES) {

@@ -461,13 +461,27 @@ request(struct envx_gh *gh, const char *method, const char *url,
 			        what, ans.status, failed + 1);
 		}
 		if (gh->waited + wait > gh->o.max_wait) {
+			char said[CURL_ERROR_SIZE + 64];
+			if (rc != CURLE_OK) {
+				snprintf(said, sizeof(said),
+				         "no answer from GitHub (%s)",
+				         gh->errbuf[0] ? gh->errbuf
+				                       : a->easy_strerror(rc));
+			} else {
+				snprintf(said, sizeof(said),
+				         "%s GitHub answered %ld (%s)",
+				         ans.status == 403 || ans.status == 429
+				                 ? "rate-limited:"
+				                 : "",
+				         ans.status, why);
+			}
 			return envx_error_set(
 			        err, ENVX_E_REMOTE,
-			        "%s: rate-limited by GitHub (%s): waiting %lld "
-			        "s more would pass --max-wait (%lld s, %lld "
-			        "already waited)",
-			        what, why, (long long)wait,
-			        (long long)gh->o.max_wait,
+			        "%s: %s; waiting %lld s more to retry would "
+			        "pass --max-wait (%lld s, %lld s already "
+			        "waited)",
+			        what, said[0] == ' ' ? said + 1 : said,
+			        (long long)wait, (long long)gh->o.max_wait,
 			        (long long)gh->waited);
 		}
 		notify(gh, "%s: waiting %lld s: %s", what, (long long)wait,
