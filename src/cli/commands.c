@@ -195,7 +195,7 @@ const struct envx_command envx_commands[] = {
         {"diff", cmd_diff, 0, "diff FILE",
          "Print a vault's names, versions, recipients, schedules and audit "
          "events as text, never values (git's textconv).",
-         none, none, docs_none, "0 2 4 6 8 9", "git log -p envx.vault"},
+         none, none, docs_none, "0 2 4 6 8 9", "envx diff envx.vault"},
         {"env", cmd_env, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "env (list | add NAME | rm NAME [--force] | allow ENV [NAME] "
          "[--remove])",
@@ -253,8 +253,8 @@ const struct envx_command envx_commands[] = {
          "0 2 3 4 6 7 8 9", "envx list staging"},
         {"merge-driver", cmd_merge_driver, ENVX_CMD_DECRYPTS,
          "merge-driver ANCESTOR OURS THEIRS",
-         "git's merge driver (%O %A %B): merge two copies of the vault by "
-         "rows, signed by your identity; exit 1 on a conflict.",
+         "Merge two copies of the vault by rows, signed by your identity, "
+         "as git's merge driver (%O %A %B); exit 1 on a conflict.",
          none, none, docs_none, "0 1 2 3 4 6 8 9",
          "envx merge-driver %O %A %B"},
         {"rekey", cmd_rekey, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS, "rekey ENV",
