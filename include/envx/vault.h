@@ -458,4 +458,38 @@ int envx_env_rekey(struct envx_env *e, const char *const *revoke,
                    size_t nrevoke, envx_passphrase_fn ask, void *ask_ctx,
                    struct envx_rekey_stats *stats, struct envx_error *err);
 
+/* ---- merging two copies (SPEC §9) ---- */
+
+/* Called once per conflict (conflict true) and per note (secrets whose
+ * versions both sides wrote); env and name may be NULL; text names
+ * environments, secrets and labels, never a value. */
+typedef void (*envx_merge_report_fn)(void *ctx, bool conflict, const char *env,
+                                     const char *name, const char *text);
+
+struct envx_merge {
+	/* the ancestor, ours and theirs, opened read-only with the merger's
+	 * signer and trust but no rollback record (VF-9.2) */
+	struct envx_vault *base;
+	struct envx_vault *ours;
+	struct envx_vault *theirs;
+	const struct envx_unlock *how; /* unlocks the copies' environments */
+	envx_merge_report_fn report;
+	void *report_ctx;
+	/* out: how many conflicts were reported, and the first error class
+	 * among them that is not a plain conflict (ENVX_E_LOCKED: the merger
+	 * cannot open or sign; ENVX_E_INTEGRITY: an input does not verify) */
+	size_t conflicts;
+	int worst;
+};
+
+/*
+ * VF-9.1: merges theirs into result, a writable open of a copy of ours,
+ * in one write transaction signed by result's signer. Without conflicts,
+ * 0 with the result committed. With conflicts, each is reported, nothing
+ * is written, and the return is m->worst, else ENVX_E_CHECK. Other
+ * failures return their class, nothing written.
+ */
+int envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
+                     struct envx_error *err);
+
 #endif

@@ -42,6 +42,8 @@ static const char *const opts_sync[] = {
         "--repo",           "--environment", "--prune", "--dry-run",
         "--write-interval", "--max-wait",    NULL};
 static const char *const subs_sync[] = {"github", "status", NULL};
+static const char *const opts_git[] = {"--hooks", NULL};
+static const char *const subs_git[] = {"setup", NULL};
 static const char *const opts_audit[] = {"--since", "--name", "--verify", NULL};
 
 static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
@@ -175,6 +177,11 @@ static const struct envx_optdoc docs_sync[] = {
          "github: the most to wait for rate limits in all, e.g. 90s, "
          "15m (default), 1h"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_git[] = {
+        {"--hooks", NULL,
+         "setup: also install .git/hooks/pre-commit running 'envx scan "
+         "--staged' (an existing different hook is left alone: exit 7)"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_import[] = {
         {"--lenient", NULL,
          "skip unparseable lines (with a warning) instead of importing "
@@ -206,6 +213,10 @@ const struct envx_command envx_commands[] = {
          "Validate environments against .env.example.", opts_check, none,
          docs_check, "0 1 2 3 4 6 7 8 9",
          "envx check staging --template .env.example"},
+        {"diff", cmd_diff, 0, "diff FILE",
+         "Print a vault's names, versions, recipients, schedules and audit "
+         "events as text, never values (git's textconv).",
+         none, none, docs_none, "0 2 4 6 8 9", "envx diff envx.vault"},
         {"env", cmd_env, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "env (list | add NAME | rm NAME [--force] | allow ENV [NAME] "
          "[--remove])",
@@ -225,6 +236,10 @@ const struct envx_command envx_commands[] = {
         {"get", cmd_get, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "get ENV NAME",
          "Print one secret's value.", none, none, docs_none, "0 2 3 4 6 7 8 9",
          "envx get staging DATABASE_URL"},
+        {"git", cmd_git, 0, "git setup [--hooks]",
+         "Make git merge the vault with envx merge-driver and show it with "
+         "envx diff; --hooks adds a pre-commit scan.",
+         opts_git, subs_git, docs_git, "0 2 6 7 8 9", "envx git setup --hooks"},
         {"help", cmd_help, 0, "help [COMMAND]",
          "Show the commands, or one command's usage.", none, none, docs_none,
          "0 2", "envx help exec"},
@@ -257,6 +272,12 @@ const struct envx_command envx_commands[] = {
         {"list", cmd_list, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "list ENV",
          "List secret names and metadata, never values.", none, none, docs_none,
          "0 2 3 4 6 7 8 9", "envx list staging"},
+        {"merge-driver", cmd_merge_driver, ENVX_CMD_DECRYPTS,
+         "merge-driver ANCESTOR OURS THEIRS",
+         "Merge two copies of the vault by rows, signed by your identity, "
+         "as git's merge driver (%O %A %B); exit 1 on a conflict.",
+         none, none, docs_none, "0 1 2 3 4 6 8 9",
+         "envx merge-driver %O %A %B"},
         {"rekey", cmd_rekey, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS, "rekey ENV",
          "Draw a new environment key, re-encrypt every version and re-wrap "
          "it for every recipient.",

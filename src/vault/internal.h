@@ -134,6 +134,12 @@ int envx_audit_head(struct envx_vault *v, int64_t *seq,
 int envx_audit_at(struct envx_vault *v, int64_t seq,
                   unsigned char out[ENVX_HASH_BYTES], struct envx_error *err);
 
+/* Appends an event with the given time and actor to the chain (VF-9.6:
+ * the events a merge takes from theirs keep their time and actor). */
+int envx_audit_append(struct envx_vault *v, int64_t at, const char *actor,
+                      const char *action, const char *env, const char *name,
+                      const char *detail, struct envx_error *err);
+
 void envx_names_release(struct envx_names *l);
 
 /* ---- VF-3.10, in incident.c ---- */
