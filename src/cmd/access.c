@@ -269,8 +269,29 @@ access_grant_new_key(struct envx_ctx *ctx, const char *env, const char *label,
 	/* the admin who granted it is the one it trusts */
 	trust_line_of(ctx, env, ctx->identity->spk, line, sizeof(line));
 	/* the key first: a grant nobody holds the key of is never committed */
-	fwrite(text.data, 1, text.len, stdout);
-	printf("%s\n", line);
+	if (ctx->json) {
+		/* the identity text as one string: key line, trust line */
+		char pub[ENVX_PUBKEY_TEXT_BYTES];
+		envx_identity_pubtext(fresh, pub);
+		printf("{\"env\": ");
+		envx_json_print_string(stdout, env);
+		printf(", \"label\": ");
+		envx_json_print_string(stdout, label);
+		printf(", \"role\": \"%s\", \"public_key\": \"%s\", "
+		       "\"identity\": \"",
+		       envx_role_name(role), pub);
+		for (size_t i = 0; i < text.len; i++) {
+			if (text.data[i] == '\n') {
+				fputs("\\n", stdout);
+			} else {
+				putchar(text.data[i]);
+			}
+		}
+		printf("%s\\n\"}\n", line);
+	} else {
+		fwrite(text.data, 1, text.len, stdout);
+		printf("%s\n", line);
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		envx_vault_rollback(ctx->vault);
 		status = envx_cli_error(6, "cannot write the new key to "

@@ -993,15 +993,11 @@ parse_args(struct envx_ctx *ctx, int argc, char **argv, struct sync_args *a,
 		                           "--write-interval and --max-wait "
 		                           "are for 'sync github'");
 	}
+	/* an invalid ENV is simply not found (exit 9), as for get or exec */
 	a->env = st->positional[1];
-	if (!envx_env_name_valid(a->env)) {
-		return envx_cli_usage(ctx, "'%.64s' is not an environment name",
-		                      a->env);
-	}
 	if (a->environment == NULL) {
-		a->environment = a->env;
-	}
-	if (!envx_gh_environment_valid(a->environment)) {
+		a->environment = a->env; /* checked when ENV is found */
+	} else if (!envx_gh_environment_valid(a->environment)) {
 		return envx_cli_usage(ctx,
 		                      "--environment must be 1 to %d "
 		                      "characters of plain text without '/'",

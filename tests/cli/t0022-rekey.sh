@@ -220,4 +220,19 @@ t_dup_and_full() {
 }
 ok "a label named twice is revoked and audited once; --new-key to a full stdout grants nothing" t_dup_and_full
 
+t_new_key_json() {
+  local key
+  "$ENVX" --json access grant staging --new-key --label ci-json >"$TEST_DIR/nk.json" 2>/dev/null || return 1
+  key=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["env"] == "staging" and d["label"] == "ci-json" and d["role"] == "read", d
+assert d["public_key"].startswith("envxpub2"), d
+assert d["identity"].count("ENVX-SECRET-KEY-1-") == 1 and "\ntrust " in d["identity"], d
+sys.stdout.write(d["identity"])' "$TEST_DIR/nk.json") || return 1
+  (export HOME="$TEST_DIR/json-home" ENVX_IDENTITY="$key"; mkdir -p "$HOME"
+    "$ENVX" get staging DATABASE_URL >/dev/null 2>&1)
+}
+ok "grant --new-key --json prints one object whose identity text opens the environment" t_new_key_json
+
 finish
