@@ -148,4 +148,50 @@ struct envx_scan_form {
 size_t envx_scan_forms(const unsigned char *v, size_t len, unsigned char *dst,
                        struct envx_scan_form *forms, size_t *nforms);
 
+/* ---- git, for the sources scan reads ---- */
+
+#include <sys/types.h>
+
+/*
+ * Starts `git -c core.fsmonitor=false ARGS...` (args NULL-terminated,
+ * without "git"; no shell) with the parent's environment minus
+ * ENVX_IDENTITY and ENVX_PASSPHRASE, standard input from in_fd (-1:
+ * /dev/null), standard error discarded, standard output a pipe whose read
+ * end is *out_fd (the caller closes it). 0, or ENVX_E_NOTFOUND when git
+ * cannot be run, ENVX_E_IO or ENVX_E_INTERNAL.
+ */
+int envx_scan_git_spawn(const char *const *args, int in_fd, pid_t *pid,
+                        int *out_fd, struct envx_error *err);
+/* Waits for pid: its exit status, or 128+N when killed by signal N. */
+int envx_scan_git_wait(pid_t pid);
+/* Runs git as envx_scan_git_spawn does and reads its whole output into out
+ * (an initialized envx_buf; past its max: ENVX_E_INPUT). *status is git's
+ * exit status. */
+struct envx_buf;
+int envx_scan_git_capture(const char *const *args, int in_fd,
+                          struct envx_buf *out, int *status,
+                          struct envx_error *err);
+
+/*
+ * One blob of a `git log --raw -z` or `git diff --raw -z` listing: its
+ * object name (40 or 64 hex digits), the commit whose entry named it ("" in
+ * a diff) and its path. Pointers into the listing.
+ */
+struct envx_scan_blob {
+	const char *oid;
+	const char *commit;
+	const char *path;
+};
+/*
+ * Parses a listing made with --format=%x00commit%x20%H (optional), --raw,
+ * --no-abbrev, --no-renames and -z, modifying buf (NUL-terminates the
+ * fields), and calls fn for each file entry that has a new blob (not a
+ * deletion, not a submodule). Returns 0, fn's non-zero value, or
+ * ENVX_E_INPUT for output it does not understand.
+ */
+int envx_scan_git_raw_parse(char *buf, size_t len,
+                            int (*fn)(void *ctx,
+                                      const struct envx_scan_blob *b),
+                            void *ctx, struct envx_error *err);
+
 #endif
