@@ -152,10 +152,30 @@ add_label(struct scan *sc, size_t env, const char *name, uint64_t version,
 	return 0;
 }
 
-/* Every version of every secret of e into values (labels beside them). */
+/* Adds one value (labelled) to values, or counts it as too short. */
+static int
+add_value(struct scan *sc, struct envx_kvset *values, size_t env,
+          const char *name, uint64_t version, bool current,
+          const unsigned char *v, size_t len, struct envx_error *err)
+{
+	if (len < ENVX_SCAN_MIN_BYTES) {
+		sc->skipped_short++;
+		return 0;
+	}
+	if (envx_kvset_add(values, name, strlen(name), v, len, 0, err) < 0 ||
+	    add_label(sc, env, name, version, current) < 0) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	return 0;
+}
+
+/* Every version of every secret of e into values (labels beside them):
+ * the current values decrypted in one pass (cur, sorted by name, as
+ * unlock gave them), the past ones of secrets that have any one by one. */
 static int
 collect_env(struct scan *sc, struct envx_env *e, size_t env,
-            struct envx_kvset *values, struct envx_error *err)
+            const struct envx_kvset *cur, struct envx_kvset *values,
+            struct envx_error *err)
 {
 	struct envx_secret_info *info = NULL;
 	struct envx_version_info *vers = NULL;
@@ -168,26 +188,35 @@ collect_env(struct scan *sc, struct envx_env *e, size_t env,
 
 	r = envx_env_secrets(e, &info, &n, err);
 	for (i = 0; r == 0 && i < n; i++) {
+		ssize_t at = envx_kvset_bsearch(cur, info[i].name);
+		const unsigned char *cv;
+		size_t clen;
+
+		if (at < 0) {
+			r = envx_error_set(err, ENVX_E_INTERNAL,
+			                   "secret '%s' has no current value",
+			                   info[i].name);
+			break;
+		}
+		cv = envx_kvset_value(cur, (size_t)at, &clen);
+		r = add_value(sc, values, env, info[i].name, info[i].version,
+		              true, cv, clen, err);
+		if (r < 0 || info[i].version <= 1) {
+			continue;
+		}
 		free(vers);
 		vers = NULL;
 		r = envx_env_history(e, info[i].name, &vers, &nv, err);
 		for (j = 0; r == 0 && j < nv; j++) {
+			if (vers[j].version == info[i].version) {
+				continue;
+			}
 			r = envx_env_get_version(e, info[i].name,
 			                         vers[j].version, &v, err);
-			if (r < 0) {
-				break;
-			}
-			if (v.len < ENVX_SCAN_MIN_BYTES) {
-				sc->skipped_short++;
-			} else if (envx_kvset_add(values, info[i].name,
-			                          strlen(info[i].name), v.data,
-			                          v.len, 0, err) < 0 ||
-			           add_label(sc, env, info[i].name,
-			                     vers[j].version,
-			                     vers[j].version ==
-			                             info[i].version) < 0) {
-				r = envx_error_set(err, ENVX_E_INTERNAL,
-				                   "out of memory");
+			if (r == 0) {
+				r = add_value(sc, values, env, info[i].name,
+				              vers[j].version, false, v.data,
+				              v.len, err);
 			}
 			envx_secbuf_release(&v);
 		}
@@ -812,7 +841,11 @@ load_values(struct scan *sc, bool explicit, struct envx_kvset *values)
 
 	for (i = 0; i < sc->nenvs; i++) {
 		struct envx_env *e = NULL;
-		int r = envx_ctx_unlock(sc->ctx, sc->envs[i], &e, &err);
+		struct envx_kvset cur;
+		int r;
+
+		envx_kvset_init(&cur);
+		r = envx_ctx_unlock_all(sc->ctx, sc->envs[i], &e, &cur, &err);
 
 		if (r == ENVX_E_LOCKED && !explicit) {
 			envx_cli_note(sc->ctx,
@@ -824,9 +857,10 @@ load_values(struct scan *sc, bool explicit, struct envx_kvset *values)
 		}
 		if (r == 0) {
 			sc->envs[k] = sc->envs[i];
-			r = collect_env(sc, e, k, values, &err);
+			r = collect_env(sc, e, k, &cur, values, &err);
 			k++;
 		}
+		envx_kvset_release(&cur);
 		envx_env_free(e);
 		if (r < 0) {
 			return envx_cli_fail(&err);
