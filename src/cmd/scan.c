@@ -905,18 +905,18 @@ print_summary(const struct scan *sc, const char *where)
 		       (unsigned long long)sc->bytes, sc->unreadable);
 		return;
 	}
-	envx_cli_note(sc->ctx,
-	              "scan: %zu finding%s in %zu %s%s%s (%zu values of %zu "
-	              "environment%s, %zu forms; %zu value%s under %d bytes "
-	              "skipped)",
-	              sc->findings, sc->findings == 1 ? "" : "s",
-	              sc->src == SRC_FILE ? sc->files : sc->blobs,
-	              sc->src == SRC_FILE ? "file" : "blob",
-	              (sc->src == SRC_FILE ? sc->files : sc->blobs) == 1 ? ""
-	                                                                 : "s",
-	              where, sc->nlabels, sc->nenvs, sc->nenvs == 1 ? "" : "s",
-	              sc->npat, sc->skipped_short,
-	              sc->skipped_short == 1 ? "" : "s", ENVX_SCAN_MIN_BYTES);
+	envx_cli_note(
+	        sc->ctx,
+	        "scan: %zu finding%s in %zu %s%s%s (%zu value%s of %zu "
+	        "environment%s, %zu forms; %zu value%s under %d bytes "
+	        "skipped)",
+	        sc->findings, sc->findings == 1 ? "" : "s",
+	        sc->src == SRC_FILE ? sc->files : sc->blobs,
+	        sc->src == SRC_FILE ? "file" : "blob",
+	        (sc->src == SRC_FILE ? sc->files : sc->blobs) == 1 ? "" : "s",
+	        where, sc->nlabels, sc->nlabels == 1 ? "" : "s", sc->nenvs,
+	        sc->nenvs == 1 ? "" : "s", sc->npat, sc->skipped_short,
+	        sc->skipped_short == 1 ? "" : "s", ENVX_SCAN_MIN_BYTES);
 }
 
 static void
