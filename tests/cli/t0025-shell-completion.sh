@@ -26,7 +26,7 @@ zsh_complete() {
 zmodload zsh/zpty
 local out chunk
 zpty z zsh -f -i
-zpty -w z "PROMPT='> '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; LISTMAX=1000"
+zpty -w z "stty rows 200 columns 160; PROMPT='> '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; LISTMAX=1000"
 zpty -w -n z "$2"$'\t'
 sleep $3
 zpty -w -n z $'\C-u\C-d'
