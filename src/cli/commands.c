@@ -44,6 +44,8 @@ static const char *const opts_sync[] = {
 static const char *const subs_sync[] = {"github", "status", NULL};
 static const char *const opts_git[] = {"--hooks", NULL};
 static const char *const subs_git[] = {"setup", NULL};
+static const char *const opts_scan[] = {"--git-history", "--staged", "--all",
+                                        "--env", NULL};
 static const char *const opts_audit[] = {"--since", "--name", "--verify", NULL};
 
 static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
@@ -182,6 +184,21 @@ static const struct envx_optdoc docs_git[] = {
          "setup: also install .git/hooks/pre-commit running 'envx scan "
          "--staged' (an existing different hook is left alone: exit 7)"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_scan[] = {
+        {"--git-history", NULL,
+         "scan every blob of every commit reachable from any ref (each "
+         "once, named by the oldest commit that added it) instead of the "
+         "working tree"},
+        {"--staged", NULL,
+         "scan what is about to be committed: the index's version of each "
+         "staged file (the pre-commit hook)"},
+        {"--all", NULL,
+         "working tree: every file, also those .gitignore excludes (.git "
+         "itself is never scanned)"},
+        {"--env", "ENV",
+         "look for ENV's values (repeatable; an argument that names an "
+         "environment does the same)"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_import[] = {
         {"--lenient", NULL,
          "skip unparseable lines (with a warning) instead of importing "
@@ -303,6 +320,14 @@ const struct envx_command envx_commands[] = {
          "Show every secret's rotation status; --check is the CI gate.",
          opts_rotation, none, docs_rotation, "0 1 2 3 4 6 7 8 9",
          "envx rotation --check --at 2025-07-01"},
+        {"scan", cmd_scan, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS,
+         "scan [ENV...] [--] [PATH...] [--git-history | --staged] [--all] "
+         "[--env ENV]...",
+         "Find the values of environments (current and past, and their "
+         "base64, URL and JSON forms) in files or git history; never "
+         "prints a value.",
+         opts_scan, none, docs_scan, "0 1 2 3 4 6 7 8 9",
+         "envx scan --git-history"},
         {"set", cmd_set, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "set ENV NAME [--rotate-every DUR] [--description TEXT] "
          "[--generate[=LEN]] [--charset alnum|hex|base64url|printable] "

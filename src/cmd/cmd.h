@@ -105,6 +105,7 @@ int cmd_rm(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_rollback(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_rotate(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_rotation(int argc, char **argv, struct envx_ctx *ctx);
+int cmd_scan(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_set(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_version(int argc, char **argv, struct envx_ctx *ctx);
 
