@@ -43,17 +43,15 @@ connect_agent(const char *path, int *out, struct envx_error *err)
 		}
 		close(fd);
 		if (e == ENOENT || e == ECONNREFUSED) {
-			return envx_error_set(err, ENVX_E_NOTFOUND,
-			                      "no agent at '%s'%s", path,
-			                      e == ECONNREFUSED
-			                              ? " (a stale socket)"
-			                              : "");
+			return envx_error_set(
+			        err, ENVX_E_NOTFOUND, "no agent at '%s'%s",
+			        path,
+			        e == ECONNREFUSED ? " (a stale socket)" : "");
 		}
-		return envx_error_set(err, ENVX_E_IO,
-		                      "cannot reach the agent at '%s': %s",
-		                      path,
-		                      e == EAGAIN ? "it is not accepting"
-		                                  : strerror(e));
+		return envx_error_set(
+		        err, ENVX_E_IO, "cannot reach the agent at '%s': %s",
+		        path,
+		        e == EAGAIN ? "it is not accepting" : strerror(e));
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
 	    clen != sizeof(cred)) {
@@ -98,7 +96,15 @@ envx_agent_call(const char *path, const struct envx_agent_msg *req,
 		                   path);
 		goto out;
 	}
-	if (envx_agent_recv(fd, buf, &body, &len, deadline) < 0) {
+	r = envx_agent_recv(fd, buf, &body, &len, deadline);
+	if (r == -2) {
+		r = envx_error_set(err, ENVX_E_IO,
+		                   "the agent at '%s' answered a frame longer "
+		                   "than the protocol allows (%d bytes)",
+		                   path, ENVX_AGENT_BODY_MAX_BYTES);
+		goto out;
+	}
+	if (r < 0) {
 		r = envx_error_set(err, ENVX_E_IO,
 		                   "no answer from the agent at '%s' (it "
 		                   "closed the connection, or said nothing "

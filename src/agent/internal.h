@@ -18,8 +18,8 @@ int envx_agent_send(int fd, const unsigned char *p, size_t n, int64_t deadline);
 /*
  * Reads one frame into buf (ENVX_AGENT_FRAME_MAX_BYTES) before deadline,
  * retrying after EINTR and partial reads; *body and *n are its body. -1
- * on a timeout, an error, a connection closed early or a length out of
- * bounds (nothing more is read then).
+ * on a timeout, an error or a connection closed early; -2 for a length
+ * out of bounds (nothing more is read then).
  */
 int envx_agent_recv(int fd, unsigned char *buf, const unsigned char **body,
                     size_t *n, int64_t deadline);

@@ -163,8 +163,7 @@ envx_agent_encode(const struct envx_agent_msg *m, unsigned char *out,
 }
 
 int
-envx_agent_decode(const unsigned char *body, size_t n,
-                  struct envx_agent_msg *m)
+envx_agent_decode(const unsigned char *body, size_t n, struct envx_agent_msg *m)
 {
 	const unsigned char *f = body + HEAD_BYTES;
 	size_t fn;
@@ -342,7 +341,7 @@ envx_agent_recv(int fd, unsigned char *buf, const unsigned char **body,
 	}
 	len = get_u32(buf);
 	if (len < HEAD_BYTES || len > ENVX_AGENT_BODY_MAX_BYTES) {
-		return -1;
+		return -2;
 	}
 	if (recv_all(fd, buf + 4, len, deadline) < 0) {
 		return -1;

@@ -55,8 +55,8 @@ struct agent {
 	bool stop;
 };
 
-static void
-logf_(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct agent *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static void
 logf_(struct agent *a, const char *fmt, ...)
@@ -105,8 +105,9 @@ purge(struct agent *a, int64_t now)
 
 		if (k->expires != 0 && k->expires <= now) {
 			vault_hex8(k->ref.vault_id, hex);
-			logf_(a, "wiped the key of environment '%s' of vault "
-			         "%s…: its time is up",
+			logf_(a,
+			      "wiped the key of environment '%s' of vault "
+			      "%s…: its time is up",
 			      k->ref.env, hex);
 			sodium_memzero(k, sizeof(*k));
 		}
@@ -167,9 +168,9 @@ key_slot_for(struct agent *a, const struct envx_env_keyref *ref, bool *found)
 			*found = true;
 			return k;
 		}
-		if (pick == NULL || (pick->expires != 0 &&
-		                     (k->expires == 0 ||
-		                      k->expires < pick->expires))) {
+		if (pick == NULL ||
+		    (pick->expires != 0 &&
+		     (k->expires == 0 || k->expires < pick->expires))) {
 			pick = k;
 		}
 	}
@@ -248,15 +249,17 @@ answer(struct agent *a, const struct envx_agent_msg *req,
 		 * filed under */
 		if (!envx_key_matches(req->key, req->ref.commit)) {
 			reply->type = ENVX_AGENT_REFUSED;
-			logf_(a, "refused a key for environment '%s': it does "
-			         "not match its commitment",
+			logf_(a,
+			      "refused a key for environment '%s': it does "
+			      "not match its commitment",
 			      req->ref.env);
 			break;
 		}
 		k = key_slot_for(a, &req->ref, &found);
 		if (!found && k->expires != 0) {
-			logf_(a, "full: dropped the key of environment '%s' "
-			         "before its time",
+			logf_(a,
+			      "full: dropped the key of environment '%s' "
+			      "before its time",
 			      k->ref.env);
 		}
 		sodium_memzero(k, sizeof(*k));
@@ -319,23 +322,23 @@ serve_one(struct agent *a, int c)
 		return;
 	}
 	if (cred.uid != geteuid()) {
-		logf_(a, "refused a connection from uid %u (pid %d): only uid "
-		         "%u is served",
+		logf_(a,
+		      "refused a connection from uid %u (pid %d): only uid "
+		      "%u is served",
 		      (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid());
 		return;
 	}
 	if (envx_agent_recv(c, a->s->frame, &body, &n, deadline) < 0) {
-		logf_(a, "dropped a connection (pid %d): no complete request "
-		         "within %d ms",
+		logf_(a,
+		      "dropped a connection (pid %d): no complete request "
+		      "within %d ms",
 		      (int)cred.pid, ENVX_AGENT_TIMEOUT_MS);
 		return;
 	}
-	if (envx_agent_decode(body, n, &req) < 0 ||
-	    req.type >= ENVX_AGENT_OK) {
+	if (envx_agent_decode(body, n, &req) < 0 || req.type >= ENVX_AGENT_OK) {
 		memset(&reply, 0, sizeof(reply));
 		reply.type = ENVX_AGENT_REFUSED;
-		logf_(a, "refused a malformed request (pid %d)",
-		      (int)cred.pid);
+		logf_(a, "refused a malformed request (pid %d)", (int)cred.pid);
 	} else {
 		answer(a, &req, &reply);
 	}
@@ -358,6 +361,11 @@ private_dir(const char *dir, struct envx_error *err)
 		                      "cannot make socket directory '%s': %s",
 		                      dir, strerror(errno));
 	}
+	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode)) {
+		return envx_error_set(
+		        err, ENVX_E_UNSAFE,
+		        "socket directory '%s' is a symbolic link", dir);
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		return envx_error_set(err,
@@ -365,7 +373,7 @@ private_dir(const char *dir, struct envx_error *err)
 		                              ? ENVX_E_UNSAFE
 		                              : ENVX_E_IO,
 		                      "socket directory '%s' %s", dir,
-		                      errno == ELOOP    ? "is a symbolic link"
+		                      errno == ELOOP     ? "is a symbolic link"
 		                      : errno == ENOTDIR ? "is not a directory"
 		                                         : strerror(errno));
 	}
@@ -402,11 +410,10 @@ clear_path(const char *path, const struct sockaddr_un *sa,
 	int r;
 
 	if (lstat(path, &st) < 0) {
-		return errno == ENOENT
-		               ? 0
-		               : envx_error_set(err, ENVX_E_IO,
-		                                "cannot check '%s': %s", path,
-		                                strerror(errno));
+		return errno == ENOENT ? 0
+		                       : envx_error_set(err, ENVX_E_IO,
+		                                        "cannot check '%s': %s",
+		                                        path, strerror(errno));
 	}
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
 		return envx_error_set(err, ENVX_E_UNSAFE,
@@ -416,7 +423,8 @@ clear_path(const char *path, const struct sockaddr_un *sa,
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		return envx_error_set(err, ENVX_E_IO, "cannot make a socket: %s",
+		return envx_error_set(err, ENVX_E_IO,
+		                      "cannot make a socket: %s",
 		                      strerror(errno));
 	}
 	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
@@ -470,7 +478,8 @@ envx_agent_listen(const char *path, int *out, struct envx_error *err)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		return envx_error_set(err, ENVX_E_IO, "cannot make a socket: %s",
+		return envx_error_set(err, ENVX_E_IO,
+		                      "cannot make a socket: %s",
 		                      strerror(errno));
 	}
 	/* the socket is born 0600: no moment at which others may connect */
@@ -478,9 +487,8 @@ envx_agent_listen(const char *path, int *out, struct envx_error *err)
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
-		r = envx_error_set(err, ENVX_E_IO,
-		                   "cannot listen on '%s': %s", path,
-		                   strerror(errno));
+		r = envx_error_set(err, ENVX_E_IO, "cannot listen on '%s': %s",
+		                   path, strerror(errno));
 		close(fd);
 		return r;
 	}
@@ -557,8 +565,8 @@ envx_agent_serve(int fd, const char *path, int64_t ttl, envx_agent_log_fn log,
 	close(sfd);
 	close(fd);
 	/* only the socket this agent bound: a newer agent's stays */
-	if (have_bound && lstat(path, &now) == 0 && now.st_ino == bound.st_ino &&
-	    now.st_dev == bound.st_dev) {
+	if (have_bound && lstat(path, &now) == 0 &&
+	    now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) {
 		unlink(path);
 	}
 	return 0;

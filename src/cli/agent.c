@@ -22,8 +22,8 @@ agent_on(struct envx_ctx *ctx)
 
 	if (ctx->agent_state == AGENT_UNKNOWN) {
 		ctx->agent_state =
-		        envx_agent_path(ctx->agent_path, sizeof(ctx->agent_path),
-		                        &chosen) == 0
+		        envx_agent_path(ctx->agent_path,
+		                        sizeof(ctx->agent_path), &chosen) == 0
 		                ? AGENT_ON
 		                : AGENT_OFF;
 	}
@@ -44,10 +44,11 @@ agent_off(struct envx_ctx *ctx, const struct envx_error *err)
 	}
 }
 
-/* One request; 0 with the answer, or -1 after agent_off. */
+/* One request: 0 when the answer is of type want, 1 when the agent has
+ * nothing (NONE), -1 after agent_off for anything else. */
 static int
 ask(struct envx_ctx *ctx, const struct envx_agent_msg *req,
-    struct envx_agent_msg *reply, unsigned char *buf)
+    struct envx_agent_msg *reply, unsigned char *buf, int want)
 {
 	struct envx_error err;
 
@@ -55,7 +56,18 @@ ask(struct envx_ctx *ctx, const struct envx_agent_msg *req,
 		agent_off(ctx, &err);
 		return -1;
 	}
-	return 0;
+	if (reply->type == want) {
+		return 0;
+	}
+	if (reply->type == ENVX_AGENT_NONE && want != ENVX_AGENT_OK) {
+		return 1;
+	}
+	envx_error_set(&err, ENVX_E_IO,
+	               "the agent at '%s' answered a request of type %d "
+	               "with one of type %d",
+	               ctx->agent_path, req->type, reply->type);
+	agent_off(ctx, &err);
+	return -1;
 }
 
 /*
@@ -93,8 +105,7 @@ quiet_identity(struct envx_ctx *ctx, unsigned char *buf,
 		r = envx_identity_parse((const char *)text.data, text.len,
 		                        source, NULL, NULL, &ctx->identity,
 		                        &err);
-	} else if (ask(ctx, &req, &reply, buf) < 0 ||
-	           reply.type != ENVX_AGENT_ID) {
+	} else if (ask(ctx, &req, &reply, buf, ENVX_AGENT_ID) != 0) {
 		r = -1;
 	} else {
 		r = envx_identity_parse_public((const char *)text.data,
@@ -136,7 +147,7 @@ envx_ctx_agent_unlock(struct envx_ctx *ctx, struct envx_env **e,
 		goto out;
 	}
 	envx_env_keyref(*e, &req.ref);
-	if (ask(ctx, &req, &reply, buf) < 0 || reply.type != ENVX_AGENT_KEY) {
+	if (ask(ctx, &req, &reply, buf, ENVX_AGENT_KEY) != 0) {
 		goto out;
 	}
 	memcpy(key, reply.key, ENVX_ENV_KEY_BYTES);
@@ -188,7 +199,7 @@ envx_ctx_agent_give(struct envx_ctx *ctx, const struct envx_env *e,
 	}
 	envx_env_keyref(e, &req.ref);
 	req.key = key;
-	if (ask(ctx, &req, &reply, buf) < 0) {
+	if (ask(ctx, &req, &reply, buf, ENVX_AGENT_OK) != 0) {
 		goto out;
 	}
 	if (id != NULL && id->sk != NULL && id->protected_ &&
@@ -197,7 +208,7 @@ envx_ctx_agent_give(struct envx_ctx *ctx, const struct envx_env *e,
 		memcpy(req.digest, ctx->identity_digest, 32);
 		memcpy(req.pk, id->pk, 32);
 		memcpy(req.spk, id->spk, 32);
-		(void)ask(ctx, &req, &reply, buf);
+		(void)ask(ctx, &req, &reply, buf, ENVX_AGENT_OK);
 	}
 out:
 	sodium_free(buf);

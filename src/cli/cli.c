@@ -717,9 +717,9 @@ envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
 	if (r == 0 && ctx->identity != NULL) {
 		/* the public half came from the agent; this command needs
 		 * the secret one after all */
-		r = envx_identity_complete(ctx->identity, (const char *)text.data,
-		                           text.len, source, identity_passphrase,
-		                           ctx, err);
+		r = envx_identity_complete(
+		        ctx->identity, (const char *)text.data, text.len,
+		        source, identity_passphrase, ctx, err);
 	} else if (r == 0) {
 		r = envx_identity_parse((const char *)text.data, text.len,
 		                        source, identity_passphrase, ctx,

@@ -181,18 +181,20 @@ cmd_agent(int argc, char **argv, struct envx_ctx *ctx)
 		                        st.positional[0]);
 		goto done;
 	}
-	if ((stop || status_only) &&
-	    (stop == status_only || foreground || ttl != ENVX_AGENT_TTL_DEFAULT)) {
-		status = envx_cli_usage(ctx, "--stop and --status take no other "
-		                             "option");
+	if ((stop || status_only) && (stop == status_only || foreground ||
+	                              ttl != ENVX_AGENT_TTL_DEFAULT)) {
+		status =
+		        envx_cli_usage(ctx, "--stop and --status take no other "
+		                            "option");
 		goto done;
 	}
 	if (envx_agent_path(path, sizeof(path), &chosen) < 0) {
-		status = envx_cli_usage(ctx,
-		                        "no socket path: set XDG_RUNTIME_DIR, or "
-		                        "ENVX_AGENT_SOCK to an absolute path of "
-		                        "at most %zu bytes",
-		                        sizeof(path) - 1);
+		status = envx_cli_usage(
+		        ctx,
+		        "no socket path: set XDG_RUNTIME_DIR, or "
+		        "ENVX_AGENT_SOCK to an absolute path of "
+		        "at most %zu bytes",
+		        sizeof(path) - 1);
 		goto done;
 	}
 	if (stop || status_only) {
@@ -216,11 +218,12 @@ cmd_agent(int argc, char **argv, struct envx_ctx *ctx)
 			close(fd);
 			fd = -1;
 			print_export(path);
-			envx_cli_note(ctx,
-			              "agent started (pid %d) on '%s': each key "
-			              "is kept %s; stop it with 'envx agent "
-			              "--stop'",
-			              pid, path, ttltext);
+			envx_cli_note(
+			        ctx,
+			        "agent started (pid %d) on '%s': each key "
+			        "is kept %s; stop it with 'envx agent "
+			        "--stop'",
+			        pid, path, ttltext);
 			goto done;
 		}
 	} else {

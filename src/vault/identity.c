@@ -435,8 +435,9 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	int r;
 
 	if (id->sk == NULL) {
-		return envx_error_set(err, ENVX_E_LOCKED,
-		                      "the identity's secret key is not loaded");
+		return envx_error_set(
+		        err, ENVX_E_LOCKED,
+		        "the identity's secret key is not loaded");
 	}
 	r = envx_secbuf_init(out, ENVX_IDENTITY_TEXT_MAX_BYTES, err);
 	if (r < 0) {
@@ -751,8 +752,7 @@ envx_identity_complete(struct envx_identity *id, const char *text, size_t len,
 }
 
 int
-envx_identity_agent_digest(const char *text, size_t len,
-                           unsigned char out[32])
+envx_identity_agent_digest(const char *text, size_t len, unsigned char out[32])
 {
 	const char *line;
 	const char *rest;
