@@ -27,6 +27,9 @@ bool envx_hidden_control(uint32_t cp);
  * hidden bidirectional controls. */
 bool envx_text_plain(const char *s);
 
+/* The value of hex digit c (either case), or -1. */
+int envx_hexval(int c);
+
 /* ---- bounded growable buffer (not for secrets) ---- */
 
 /*

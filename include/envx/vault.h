@@ -339,6 +339,24 @@ int envx_env_mark_compromised(struct envx_env *e, const char *name,
  * unlock verified; free with envx_strv_free. */
 int envx_env_compromised(struct envx_env *e, char ***names, size_t *n,
                          struct envx_error *err);
+/* Marks e changed in the open transaction, as any write does: the commit
+ * seals and signs its state, covering the audit events appended meanwhile.
+ * e must be unlocked and the signer a writer of it (ENVX_E_LOCKED). Call
+ * it before appending the events, so they name the signer. */
+int envx_env_touch(struct envx_env *e, struct envx_error *err);
+/* The last audit event (seq) e's verified signed state covers (VF-3.8):
+ * events up to it are authenticated once the chain verifies; 0 for none
+ * or an unsigned vault. */
+int64_t envx_env_signed_audit_seq(const struct envx_env *e);
+/* VF-3.11: the keyed fingerprint `envx sync` records for the value it
+ * pushed as NAME (16 bytes, under a subkey of the environment key: without
+ * the key it says nothing about the value). e must be unlocked. */
+int envx_env_sync_fingerprint(const struct envx_env *e, const char *name,
+                              const unsigned char *value, size_t len,
+                              unsigned char out[16], struct envx_error *err);
+/* The environment key's tag: the first 8 bytes of its commitment (VF-3.2)
+ * in hex, which changes with every rekey. */
+void envx_env_key_tag(const struct envx_env *e, char out[17]);
 /* Deletes a secret and all its versions. Inside a transaction. */
 int envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err);
 
@@ -464,5 +482,39 @@ struct envx_rekey_stats {
 int envx_env_rekey(struct envx_env *e, const char *const *revoke,
                    size_t nrevoke, envx_passphrase_fn ask, void *ask_ctx,
                    struct envx_rekey_stats *stats, struct envx_error *err);
+
+/* ---- merging two copies (SPEC §9) ---- */
+
+/* Called once per conflict (conflict true) and per note (secrets whose
+ * versions both sides wrote); env and name may be NULL; text names
+ * environments, secrets and labels, never a value. */
+typedef void (*envx_merge_report_fn)(void *ctx, bool conflict, const char *env,
+                                     const char *name, const char *text);
+
+struct envx_merge {
+	/* the ancestor, ours and theirs, opened read-only with the merger's
+	 * signer and trust but no rollback record (VF-9.2) */
+	struct envx_vault *base;
+	struct envx_vault *ours;
+	struct envx_vault *theirs;
+	const struct envx_unlock *how; /* unlocks the copies' environments */
+	envx_merge_report_fn report;
+	void *report_ctx;
+	/* out: how many conflicts were reported, and the first error class
+	 * among them that is not a plain conflict (ENVX_E_LOCKED: the merger
+	 * cannot open or sign; ENVX_E_INTEGRITY: an input does not verify) */
+	size_t conflicts;
+	int worst;
+};
+
+/*
+ * VF-9.1: merges theirs into result, a writable open of a copy of ours,
+ * in one write transaction signed by result's signer. Without conflicts,
+ * 0 with the result committed. With conflicts, each is reported, nothing
+ * is written, and the return is m->worst, else ENVX_E_CHECK. Other
+ * failures return their class, nothing written.
+ */
+int envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
+                     struct envx_error *err);
 
 #endif

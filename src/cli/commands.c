@@ -40,6 +40,12 @@ static const char *const opts_import[] = {"--lenient", NULL};
 static const char *const opts_incident[] = {"--reason", "--revoke", NULL};
 static const char *const opts_agent[] = {"--ttl", "--foreground", "--stop",
                                          "--status", NULL};
+static const char *const opts_sync[] = {
+        "--repo",           "--environment", "--prune", "--dry-run",
+        "--write-interval", "--max-wait",    NULL};
+static const char *const subs_sync[] = {"github", "status", NULL};
+static const char *const opts_git[] = {"--hooks", NULL};
+static const char *const subs_git[] = {"setup", NULL};
 static const char *const opts_audit[] = {"--since", "--name", "--verify", NULL};
 
 static const struct envx_optdoc docs_none[] = {{NULL, NULL, NULL}};
@@ -167,6 +173,28 @@ static const struct envx_optdoc docs_audit[] = {
          "check the whole hash chain instead of listing (filters select "
          "nothing); print the event count and the last hash"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_sync[] = {
+        {"--repo", "OWNER/REPO",
+         "the repository (default: $GITHUB_REPOSITORY, else the git "
+         "remote 'origin' of the vault's directory)"},
+        {"--environment", "NAME",
+         "the GitHub environment (default: ENV's own name)"},
+        {"--prune", NULL,
+         "github: delete secrets envx pushed earlier that ENV no longer "
+         "has (never one envx did not push)"},
+        {"--dry-run", NULL, "github: print the plan, send no write"},
+        {"--write-interval", "MS",
+         "github: pause between writes (default 1000, or "
+         "$ENVX_GITHUB_WRITE_INTERVAL_MS)"},
+        {"--max-wait", "DUR",
+         "github: the most to wait for rate limits in all, e.g. 90s, "
+         "15m (default), 1h"},
+        {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_git[] = {
+        {"--hooks", NULL,
+         "setup: also install .git/hooks/pre-commit running 'envx scan "
+         "--staged' (an existing different hook is left alone: exit 7)"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_import[] = {
         {"--lenient", NULL,
          "skip unparseable lines (with a warning) instead of importing "
@@ -204,6 +232,10 @@ const struct envx_command envx_commands[] = {
          "Validate environments against .env.example.", opts_check, none,
          docs_check, "0 1 2 3 4 6 7 8 9",
          "envx check staging --template .env.example"},
+        {"diff", cmd_diff, 0, "diff FILE",
+         "Print a vault's names, versions, recipients, schedules and audit "
+         "events as text, never values (git's textconv).",
+         none, none, docs_none, "0 2 4 6 8 9", "envx diff envx.vault"},
         {"env", cmd_env, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "env (list | add NAME | rm NAME [--force] | allow ENV [NAME] "
          "[--remove])",
@@ -223,6 +255,10 @@ const struct envx_command envx_commands[] = {
         {"get", cmd_get, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "get ENV NAME",
          "Print one secret's value.", none, none, docs_none, "0 2 3 4 6 7 8 9",
          "envx get staging DATABASE_URL"},
+        {"git", cmd_git, 0, "git setup [--hooks]",
+         "Make git merge the vault with envx merge-driver and show it with "
+         "envx diff; --hooks adds a pre-commit scan.",
+         opts_git, subs_git, docs_git, "0 2 6 7 8 9", "envx git setup --hooks"},
         {"help", cmd_help, 0, "help [COMMAND]",
          "Show the commands, or one command's usage.", none, none, docs_none,
          "0 2", "envx help exec"},
@@ -255,6 +291,12 @@ const struct envx_command envx_commands[] = {
         {"list", cmd_list, ENVX_CMD_VAULT_RO | ENVX_CMD_DECRYPTS, "list ENV",
          "List secret names and metadata, never values.", none, none, docs_none,
          "0 2 3 4 6 7 8 9", "envx list staging"},
+        {"merge-driver", cmd_merge_driver, ENVX_CMD_DECRYPTS,
+         "merge-driver ANCESTOR OURS THEIRS",
+         "Merge two copies of the vault by rows, signed by your identity, "
+         "as git's merge driver (%O %A %B); exit 1 on a conflict.",
+         none, none, docs_none, "0 1 2 3 4 6 8 9",
+         "envx merge-driver %O %A %B"},
         {"rekey", cmd_rekey, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS, "rekey ENV",
          "Draw a new environment key, re-encrypt every version and re-wrap "
          "it for every recipient.",
@@ -287,6 +329,16 @@ const struct envx_command envx_commands[] = {
          "Store a value read from standard input or a prompt.", opts_set, none,
          docs_set, "0 2 3 4 6 7 8 9",
          "printf %s \"$KEY\" | envx set staging API_KEY --rotate-every 90d"},
+        {"sync", cmd_sync, ENVX_CMD_DECRYPTS,
+         "sync (github | status) ENV [--repo OWNER/REPO] [--environment "
+         "NAME] [--prune] [--dry-run] [--write-interval MS] [--max-wait "
+         "DUR]",
+         "Push an environment's secrets to a GitHub Actions environment, "
+         "only what changed; show drift. Token: $GH_TOKEN or "
+         "$GITHUB_TOKEN.",
+         opts_sync, subs_sync, docs_sync, "0 1 2 3 4 5 6 7 8 9",
+         "GH_TOKEN=... envx sync github production --repo acme/api "
+         "--dry-run"},
         {"trust", cmd_trust, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "trust reset ENV",
          "Accept, deliberately and audited, an environment state older than "

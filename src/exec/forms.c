@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "envx/util.h"
 #include "exec/forms.h"
 #include "util/banned.h"
 
@@ -244,21 +245,6 @@ scheme_char(unsigned char b)
 	       (b >= '0' && b <= '9') || b == '+' || b == '-' || b == '.';
 }
 
-static int
-hexval(unsigned char b)
-{
-	if (b >= '0' && b <= '9') {
-		return b - '0';
-	}
-	if (b >= 'a' && b <= 'f') {
-		return b - 'a' + 10;
-	}
-	if (b >= 'A' && b <= 'F') {
-		return b - 'A' + 10;
-	}
-	return -1;
-}
-
 /*
  * Finds the password of scheme://user:PASSWORD@host...: the authority ends
  * at the first '/', '?' or '#' after "://", the user information at its
@@ -324,8 +310,8 @@ password_forms(struct cursor *c, const unsigned char *v, size_t len)
 	add_form(c, off, pl);
 	/* what the program sees after decoding the URL */
 	for (i = 0; i + 2 < pl; i++) {
-		if (v[ps + i] == '%' && hexval(v[ps + i + 1]) >= 0 &&
-		    hexval(v[ps + i + 2]) >= 0) {
+		if (v[ps + i] == '%' && envx_hexval(v[ps + i + 1]) >= 0 &&
+		    envx_hexval(v[ps + i + 2]) >= 0) {
 			escaped = 1;
 		}
 	}
@@ -336,10 +322,10 @@ password_forms(struct cursor *c, const unsigned char *v, size_t len)
 	for (i = 0; i < pl; i++) {
 		const unsigned char *p = v + ps + i;
 
-		if (*p == '%' && i + 2 < pl && hexval(p[1]) >= 0 &&
-		    hexval(p[2]) >= 0) {
-			put(c,
-			    (unsigned char)(hexval(p[1]) << 4 | hexval(p[2])));
+		if (*p == '%' && i + 2 < pl && envx_hexval(p[1]) >= 0 &&
+		    envx_hexval(p[2]) >= 0) {
+			put(c, (unsigned char)(envx_hexval(p[1]) << 4 |
+			                       envx_hexval(p[2])));
 			i += 2;
 		} else {
 			put(c, *p);

@@ -430,11 +430,20 @@ int
 envx_vault_audit(struct envx_vault *v, const char *action, const char *env,
                  const char *name, const char *detail, struct envx_error *err)
 {
-	const char *const text[NTEXT] = {v->actor, action, env, name, detail};
+	return envx_audit_append(v, envx_now(), v->actor, action, env, name,
+	                         detail, err);
+}
+
+int
+envx_audit_append(struct envx_vault *v, int64_t at, const char *actor,
+                  const char *action, const char *env, const char *name,
+                  const char *detail, struct envx_error *err)
+{
+	const char *const text[NTEXT] = {actor, action, env, name, detail};
 	sqlite3_stmt *st = NULL;
 	unsigned char prev[ENVX_HASH_BYTES];
 	unsigned char hash[ENVX_HASH_BYTES];
-	struct row row = {.at = envx_now()};
+	struct row row = {.at = at};
 	int c;
 	int r;
 

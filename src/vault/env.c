@@ -665,6 +665,18 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 	return 0;
 }
 
+int
+envx_env_touch(struct envx_env *e, struct envx_error *err)
+{
+	return envx_env_mark_dirty(e, err);
+}
+
+int64_t
+envx_env_signed_audit_seq(const struct envx_env *e)
+{
+	return e->signed_audit_seq;
+}
+
 void
 envx_passphrase_ad(struct envx_lp *ad, const struct envx_vault *v,
                    const char *env,

@@ -92,6 +92,8 @@ struct envx_env {
 	/* VF-3.10: the time of the last incident, once read (0: none) */
 	int64_t incident_at;
 	bool incident_known;
+	/* VF-3.8: the audit event the verified signed state covers */
+	int64_t signed_audit_seq;
 };
 
 /* ---- VF-3.8, in sign.c ---- */
@@ -131,6 +133,12 @@ int envx_audit_head(struct envx_vault *v, int64_t *seq,
  * absent, ENVX_E_INTEGRITY when the event was edited. */
 int envx_audit_at(struct envx_vault *v, int64_t seq,
                   unsigned char out[ENVX_HASH_BYTES], struct envx_error *err);
+
+/* Appends an event with the given time and actor to the chain (VF-9.6:
+ * the events a merge takes from theirs keep their time and actor). */
+int envx_audit_append(struct envx_vault *v, int64_t at, const char *actor,
+                      const char *action, const char *env, const char *name,
+                      const char *detail, struct envx_error *err);
 
 void envx_names_release(struct envx_names *l);
 

@@ -656,3 +656,41 @@ out:
 	sqlite3_finalize(st);
 	return r;
 }
+
+/* VF-3.11: the sync fingerprint key is subkey 4 of the environment key. */
+int
+envx_env_sync_fingerprint(const struct envx_env *e, const char *name,
+                          const unsigned char *value, size_t len,
+                          unsigned char out[16], struct envx_error *err)
+{
+	unsigned char *k;
+	unsigned char h[ENVX_HASH_BYTES];
+	struct envx_lp w;
+	int r = need_key(e, err);
+
+	if (r < 0) {
+		return r;
+	}
+	k = sodium_malloc(ENVX_KEY_BYTES);
+	if (k == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	crypto_kdf_derive_from_key(k, ENVX_KEY_BYTES, 4, "envx-env", e->key);
+	envx_lp_init_hash(&w, k, ENVX_KEY_BYTES);
+	envx_lp_str(&w, "envx-sync-fingerprint-v1");
+	envx_lp_str(&w, name);
+	envx_lp_bytes(&w, value, len);
+	envx_lp_final(&w, h);
+	/* the buffer saw the value: wipe it as well as the key */
+	sodium_memzero(&w, sizeof(w));
+	sodium_free(k);
+	memcpy(out, h, 16);
+	sodium_memzero(h, sizeof(h));
+	return 0;
+}
+
+void
+envx_env_key_tag(const struct envx_env *e, char out[17])
+{
+	sodium_bin2hex(out, 17, e->key_commit, 8);
+}

@@ -1230,6 +1230,7 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		                      "outside envx)",
 		                      e->name);
 	}
+	e->signed_audit_seq = audit_seq;
 	r = recipients_digest(v, e->id, rd, err);
 	if (r < 0) {
 		return r;

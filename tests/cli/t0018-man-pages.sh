@@ -308,7 +308,7 @@ t_fails_unknown_command() {
   printf '\nRun *envx --vault x teleport* _ENV_ _NAME_ each quarter.\n' >>"$d/envx-$with_9.1.scd"
   check_mentions "$docs" >/dev/null && ! check_mentions "$d" >/dev/null || return 1
   d=$(plant unknown-command-code)
-  printf '\n```\nprintf x | envx set a B && envx sync github a\n```\n' >>"$d/envx-$with_9.1.scd"
+  printf '\n```\nprintf x | envx set a B && envx beam github a\n```\n' >>"$d/envx-$with_9.1.scd"
   ! check_mentions "$d" >/dev/null
 }
 ok "the command check fails on 'envx WORD' for a command the binary lacks" t_fails_unknown_command

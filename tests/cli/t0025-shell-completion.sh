@@ -26,8 +26,7 @@ zsh_complete() {
 zmodload zsh/zpty
 local out chunk
 zpty z zsh -f -i
-# a tall terminal: zsh cuts a list longer than the screen
-zpty -w z "stty rows 200 2>/dev/null; PROMPT='> '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; LISTMAX=1000"
+zpty -w z "stty rows 500 columns 200 2>/dev/null; PROMPT='> '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; LISTMAX=1000; LINES=500; COLUMNS=200"
 zpty -w -n z "$2"$'\t'
 sleep $3
 zpty -w -n z $'\C-u\C-d'

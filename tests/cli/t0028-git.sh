@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# git integration (SPEC §9): `envx git setup` wires the merge driver and the
+# textconv into a real repository; `envx merge-driver` merges two branches'
+# vaults by rows, signed by the merging identity, or reports conflicts by
+# name and leaves ours as it was; `envx diff` shows names, never values.
+. "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
+command -v git >/dev/null || {
+  echo "1..0 # SKIP git not installed"
+  exit 0
+}
+# git runs the driver and the textconv as `envx ...` from PATH
+PATH="$(dirname "$ENVX"):$PATH"
+export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
+export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+
+# A fresh repository with a vault, set up and committed on main.
+repo() {
+  rm -rf "$TEST_DIR/repo" "$HOME/.local/state"
+  mkdir "$TEST_DIR/repo" && cd "$TEST_DIR/repo" || return 1
+  git init -q -b main . && "$ENVX" init >/dev/null 2>&1 &&
+    "$ENVX" git setup >/dev/null && git add -A && git commit -qm init
+}
+# set ENV NAME VALUE on the current branch and commit it
+put() { printf '%s' "$3" | "$ENVX" set "$1" "$2" >/dev/null 2>&1 && git commit -qam "set $2"; }
+# Two branches from main: feature runs $1, main runs $2 (shell code).
+branches() {
+  git checkout -qb feature && eval "$1" && git checkout -q main && eval "$2"
+}
+merge() { git merge --no-edit feature >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err"; }
+value_is() { [ "$("$ENVX" get "$1" "$2" 2>/dev/null)" = "$3" ]; }
+
+t_setup() {
+  rm -rf "$TEST_DIR/s" && mkdir "$TEST_DIR/s" && cd "$TEST_DIR/s" &&
+    git init -q . && "$ENVX" init >/dev/null 2>&1 &&
+    printf '*.png binary\n' >.gitattributes &&
+    run git setup && expect_rc 0 &&
+    expect_out "set 'envx.vault merge=envx diff=envx'" &&
+    expect_out "set merge.envx.driver = envx merge-driver %O %A %B" &&
+    [ "$(cat .gitattributes)" = "$(printf '*.png binary\nenvx.vault merge=envx diff=envx')" ] &&
+    [ "$(git config --local merge.envx.name)" = "envx vault merge" ] &&
+    [ "$(git config --local merge.envx.driver)" = "envx merge-driver %O %A %B" ] &&
+    [ "$(git config --local diff.envx.textconv)" = "envx diff" ] &&
+    run git setup && expect_rc 0 && expect_out "nothing changed" &&
+    ! expect_out "set " 2>/dev/null &&
+    [ "$(grep -c envx .gitattributes)" = 1 ] &&
+    # a vault in a subdirectory gets its path from the root
+    mkdir -p sub && cd sub && "$ENVX" init >/dev/null 2>&1 && cd .. &&
+    run --vault sub/envx.vault git setup && expect_rc 0 &&
+    grep -qx 'sub/envx.vault merge=envx diff=envx' .gitattributes
+}
+ok "git setup writes .gitattributes and .git/config, keeps lines, is idempotent" t_setup
+
+t_setup_errors() {
+  rm -rf "$TEST_DIR/n" && mkdir "$TEST_DIR/n" && cd "$TEST_DIR/n" &&
+    "$ENVX" init >/dev/null 2>&1 &&
+    run git setup && expect_rc 9 && expect_err "not in a git work tree" &&
+    run git && expect_rc 2 && expect_err "missing subcommand" &&
+    run git frobnicate && expect_rc 2 && expect_err "unknown subcommand 'frobnicate'" &&
+    run git setup --bogus && expect_rc 2
+}
+ok "git setup outside a repository, without or with a bad subcommand fails" t_setup_errors
+
+t_hooks() {
+  repo && hook=.git/hooks/pre-commit &&
+    run git setup --hooks && expect_rc 0 && expect_out "set pre-commit hook" &&
+    [ -x "$hook" ] && grep -qx 'exec envx scan --staged' "$hook" &&
+    head -1 "$hook" | grep -qx '#!/bin/sh' &&
+    run git setup --hooks && expect_rc 0 && expect_out "nothing changed" &&
+    printf '#!/bin/sh\nexit 0\n' >"$hook" &&
+    run git setup --hooks && expect_rc 7 && expect_err "is not envx's hook" &&
+    [ "$(cat "$hook")" = "$(printf '#!/bin/sh\nexit 0')" ]
+}
+ok "git setup --hooks installs an executable hook running envx scan --staged once, never clobbers another" t_hooks
+
+t_parallel_adds() {
+  repo && branches 'put staging FEATURE_KEY feature-value-1' 'put staging MAIN_KEY main-value-1' &&
+    merge && grep -q "Merge made" "$TEST_DIR/merge.out" &&
+    value_is staging FEATURE_KEY feature-value-1 && value_is staging MAIN_KEY main-value-1 &&
+    run audit --verify && expect_rc 0 &&
+    run audit && expect_out "merge" && expect_out "FEATURE_KEY" &&
+    [ -z "$(git status --porcelain)" ]
+}
+ok "two branches that each set a different secret merge cleanly; both values read back" t_parallel_adds
+
+t_parallel_edits() {
+  repo && put staging TOKEN base-value &&
+    branches 'put staging TOKEN feature-edit' 'sleep 1; put staging TOKEN main-edit' &&
+    merge && grep -q "merge: staging/TOKEN: both sides wrote new versions" "$TEST_DIR/merge.err" &&
+    grep -q "v3 (ours, written last) is current" "$TEST_DIR/merge.err" &&
+    value_is staging TOKEN main-edit &&
+    run history staging TOKEN && expect_rc 0 &&
+    [ "$(printf '%s\n' "$OUT" | grep -c 'set')" -ge 3 ] &&
+    [ "$("$ENVX" get staging TOKEN 2>/dev/null)" = main-edit ] &&
+    # both versions are in the history, the ancestor's first
+    "$ENVX" rollback staging TOKEN 2 >/dev/null 2>&1 && value_is staging TOKEN feature-edit &&
+    ! grep -q 'feature-edit\|main-edit\|base-value' "$TEST_DIR/merge.err" "$TEST_DIR/merge.out"
+}
+ok "parallel edits of one secret: both versions kept, the later is current, the merge says so" t_parallel_edits
+
+t_parallel_edits_theirs_later() {
+  repo && put staging TOKEN base-value &&
+    branches 'sleep 1; put staging TOKEN feature-edit' 'put staging TOKEN main-edit' &&
+    merge && grep -q "v3 (theirs, written last) is current" "$TEST_DIR/merge.err" &&
+    value_is staging TOKEN feature-edit && run audit --verify && expect_rc 0
+}
+ok "the later edit wins when it is theirs too" t_parallel_edits_theirs_later
+
+t_delete_vs_edit() {
+  repo && put staging TOKEN base-value &&
+    branches '"$ENVX" rm staging TOKEN >/dev/null 2>&1 && git commit -qam rm' 'put staging TOKEN main-edit' &&
+    cp envx.vault "$TEST_DIR/ours.vault" &&
+    ! merge && grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
+    grep -q "merge conflict: staging/TOKEN: theirs removed it, ours changed it" "$TEST_DIR/merge.err" &&
+    cmp -s envx.vault "$TEST_DIR/ours.vault" &&
+    ! ls .envx-merge-* >/dev/null 2>&1 &&
+    git merge --abort
+}
+ok "delete against edit is a conflict by name; the vault on disk is ours, unchanged" t_delete_vs_edit
+
+t_verifies_for_ci() {
+  repo && "$ENVX" access grant staging --new-key --label ci --role read >"$TEST_DIR/ci.key" 2>/dev/null &&
+    git commit -qam grant &&
+    branches 'put staging A_KEY value-a' 'put staging B_KEY value-b' && merge &&
+    run audit --verify && expect_rc 0 &&
+    [ "$(ENVX_IDENTITY=$(cat "$TEST_DIR/ci.key") HOME=$TEST_DIR/ci-home "$ENVX" get staging A_KEY)" = value-a ] &&
+    [ "$(ENVX_IDENTITY=$(cat "$TEST_DIR/ci.key") HOME=$TEST_DIR/ci-home "$ENVX" get staging B_KEY)" = value-b ]
+}
+ok "a merge result verifies: audit --verify, get, and a CI key with only ENVX_IDENTITY" t_verifies_for_ci
+
+t_no_signer() {
+  repo && "$ENVX" access grant staging --new-key --label ci --role read >"$TEST_DIR/ci.key" 2>/dev/null &&
+    git commit -qam grant &&
+    branches 'put staging A_KEY value-a' 'put staging B_KEY value-b' &&
+    cp envx.vault "$TEST_DIR/ours.vault" &&
+    ! ENVX_IDENTITY=$(cat "$TEST_DIR/ci.key") git merge --no-edit feature >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err" &&
+    grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
+    grep -q "staging: the merged state must be signed by a writer of 'staging', and your identity may only read it" "$TEST_DIR/merge.err" &&
+    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort &&
+    ! ENVX_IDENTITY_FILE=$TEST_DIR/none git merge --no-edit feature >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err" &&
+    grep -q "needs your identity" "$TEST_DIR/merge.err" &&
+    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort
+}
+ok "merging without an identity that may sign is a conflict; ours is left as it was" t_no_signer
+
+t_parallel_grants() {
+  repo && branches '"$ENVX" access grant staging --new-key --label ci-a --role read >"$TEST_DIR/a.key" 2>/dev/null && git commit -qam a' \
+    '"$ENVX" access grant staging --new-key --label ci-b --role read >"$TEST_DIR/b.key" 2>/dev/null && git commit -qam b' &&
+    put staging SHARED shared-value && merge &&
+    run access list staging && expect_rc 0 && expect_out ci-a && expect_out ci-b &&
+    [ "$(ENVX_IDENTITY=$(cat "$TEST_DIR/a.key") HOME=$TEST_DIR/a-home "$ENVX" get staging SHARED)" = shared-value ] &&
+    [ "$(ENVX_IDENTITY=$(cat "$TEST_DIR/b.key") HOME=$TEST_DIR/b-home "$ENVX" get staging SHARED)" = shared-value ] &&
+    run audit --verify && expect_rc 0
+}
+ok "parallel grants: both recipients kept, the merged access log re-signed by the admin" t_parallel_grants
+
+t_rekey_one_side() {
+  repo && put staging OLD old-value &&
+    branches '"$ENVX" rekey staging >/dev/null 2>&1 && git commit -qam rekey' 'put staging NEW new-value' &&
+    merge && value_is staging OLD old-value && value_is staging NEW new-value &&
+    run audit --verify && expect_rc 0 &&
+    [ "$(sql "SELECT count(*) FROM access_log a JOIN envs e ON e.id = a.env_id WHERE e.name = 'staging' AND a.action = 'rekey'")" = 1 ]
+}
+ok "a rekey on one side: the result has the new key and the other side's versions under it" t_rekey_one_side
+
+t_env_added() {
+  repo && branches '"$ENVX" env add qa >/dev/null 2>&1 && put qa Q qa-value' 'put staging S s-value' &&
+    merge && value_is qa Q qa-value && value_is staging S s-value
+}
+ok "an environment added on one side is kept" t_env_added
+
+t_log_names_only() {
+  repo && put staging API_TOKEN sup3r-s3cret-value && git log -p >"$TEST_DIR/log" &&
+    grep -q '^+  secret API_TOKEN v1' "$TEST_DIR/log" &&
+    grep -q '^+audit .* set staging API_TOKEN' "$TEST_DIR/log" &&
+    ! grep -q 'sup3r-s3cret-value' "$TEST_DIR/log" &&
+    run diff envx.vault && expect_rc 0 && expect_out "(unverified)" &&
+    [ "$(printf '%s\n' "$OUT" | grep -c unverified)" = 1 ] && ! expect_out sup3r 2>/dev/null
+}
+ok "git log -p shows names, versions and audit events, never values" t_log_names_only
+
+t_driver_errors() {
+  repo && run merge-driver a b && expect_rc 2 && expect_err "missing ANCESTOR" &&
+    run merge-driver envx.vault envx.vault "$TEST_DIR/none" && [ "$RC" != 0 ] &&
+    expect_err "theirs, %B" &&
+    printf 'not a vault' >"$TEST_DIR/junk" &&
+    run diff "$TEST_DIR/junk" && expect_rc 4
+}
+ok "merge-driver and diff refuse missing and broken inputs" t_driver_errors
+
+finish
