@@ -58,11 +58,12 @@ struct envx_anchors {
 
 struct envx_identity {
 	unsigned char pk[ENVX_PUBLIC_KEY_BYTES];
-	unsigned char *sk; /* sodium_malloc, 32 bytes */
+	unsigned char *sk; /* sodium_malloc, 32 bytes; NULL in a public-only
+	                      identity (envx_identity_parse_public) */
 	bool protected_;   /* loaded from passphrase-protected text */
 	/* VF-2.5: derived from sk */
 	unsigned char spk[ENVX_SIGN_PUBLIC_BYTES];
-	unsigned char *ssk; /* sodium_malloc, 64 bytes */
+	unsigned char *ssk; /* sodium_malloc, 64 bytes; NULL with sk */
 	/* VF-2.6: the trust lines after the key line */
 	struct envx_anchors anchors;
 };
@@ -135,6 +136,33 @@ int envx_identity_encode(const struct envx_identity *id,
 int envx_identity_parse(const char *text, size_t len, const char *source,
                         envx_passphrase_fn ask, void *ask_ctx,
                         struct envx_identity **out, struct envx_error *err);
+
+/*
+ * The public half of protected identity text without its passphrase, for
+ * readers whose environment key comes from an agent (envx-agent(1)): pk
+ * and spk as the agent recorded them when the identity was last unlocked,
+ * the trust lines parsed from text. The key line must be an encrypted one
+ * (checked, not decrypted; ENVX_E_INPUT otherwise). sk and ssk are NULL:
+ * the identity anchors trust (VF-3.8) but opens and signs nothing until
+ * envx_identity_complete.
+ */
+int envx_identity_parse_public(const char *text, size_t len, const char *source,
+                               const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                               const unsigned char spk[ENVX_SIGN_PUBLIC_BYTES],
+                               struct envx_identity **out,
+                               struct envx_error *err);
+/* Gives a public-only identity (envx_identity_parse_public) its secret
+ * half by parsing text in full (asking for its passphrase); pk and spk are
+ * then those the key derives. 0 at once when id already has it. */
+int envx_identity_complete(struct envx_identity *id, const char *text,
+                           size_t len, const char *source,
+                           envx_passphrase_fn ask, void *ask_ctx,
+                           struct envx_error *err);
+/* What an agent files a protected identity's public half under:
+ * BLAKE2b-256(lp("envx-agent-identity-v1") || lp(key line)) of text's
+ * encrypted key line; -1 when text's key line is not an encrypted one. */
+int envx_identity_agent_digest(const char *text, size_t len,
+                               unsigned char out[32]);
 
 /*
  * Loads an identity file through envx_file_read_private (ENVX_E_UNSAFE for

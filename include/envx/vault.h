@@ -220,6 +220,12 @@ struct envx_unlock {
 	 * every current value into it, sorted by name, in the same pass as
 	 * the MAC check; on failure it is released. */
 	struct envx_kvset *values;
+	/* When not NULL, a candidate environment key (32 bytes) from
+	 * elsewhere, an agent: tried instead of the recipients, then
+	 * verified like an unwrapped one (commitment, state, MAC). One that
+	 * does not match the commitment is ENVX_E_LOCKED, never an
+	 * integrity failure: the agent's key may be stale. */
+	const unsigned char *key;
 };
 
 /*
@@ -231,6 +237,25 @@ struct envx_unlock {
 int envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
                     struct envx_error *err);
 bool envx_env_is_unlocked(const struct envx_env *e);
+
+/* What an agent files an environment key under (envx-agent(1)): the vault
+ * id, the environment's name and its key commitment (VF-3.2) as read when
+ * e was opened, so a rekeyed environment or another vault never matches. */
+#define ENVX_ENV_KEY_BYTES 32
+struct envx_env_keyref {
+	unsigned char vault_id[16];
+	char env[ENVX_ENV_NAME_MAX_BYTES + 1];
+	unsigned char commit[32];
+};
+void envx_env_keyref(const struct envx_env *e, struct envx_env_keyref *out);
+/* Copies e's key (ENVX_ENV_KEY_BYTES) into key, secure memory the caller
+ * owns. ENVX_E_LOCKED when e is locked. */
+int envx_env_key(const struct envx_env *e, unsigned char *key,
+                 struct envx_error *err);
+/* VF-3.2: whether key (ENVX_ENV_KEY_BYTES) has commitment commit (32). */
+bool envx_key_matches(const unsigned char *key, const unsigned char *commit);
+/* Whether v was opened for writing. */
+bool envx_vault_writable(const struct envx_vault *v);
 
 /* ---- secrets ---- */
 

@@ -657,64 +657,90 @@ envx_cli_new_passphrase(struct envx_ctx *ctx, const char *prompt,
 }
 
 int
-envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
-                  struct envx_error *err)
+envx_ctx_identity_text(struct envx_ctx *ctx, struct envx_secbuf *text,
+                       char *source, size_t sourcesz, struct envx_error *err)
 {
-	const char *text = getenv("ENVX_IDENTITY");
+	const char *env = getenv("ENVX_IDENTITY");
 	const char *file = getenv("ENVX_IDENTITY_FILE");
 	char path[4096];
 	int r;
 
-	if (ctx->identity != NULL) {
+	if (ctx->identity_opt != NULL) {
+		snprintf(path, sizeof(path), "%s", ctx->identity_opt);
+	} else if (env != NULL && *env != '\0') {
+		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
+		         "$ENVX_IDENTITY");
+		snprintf(source, sourcesz, "$ENVX_IDENTITY");
+		r = envx_secbuf_init(text, strlen(env) + 1, err);
+		if (r == 0) {
+			r = envx_secbuf_append(text, env, strlen(env), err);
+		}
+		return r;
+	} else if (file != NULL && *file != '\0') {
+		snprintf(path, sizeof(path), "%s", file);
+	} else if (envx_identity_default_path(path, sizeof(path)) != 0) {
+		return envx_error_set(err, ENVX_E_NOTFOUND,
+		                      "no identity: set ENVX_IDENTITY or "
+		                      "ENVX_IDENTITY_FILE, or pass --identity "
+		                      "FILE (HOME is not set)");
+	}
+	snprintf(ctx->identity_source, sizeof(ctx->identity_source), "%s",
+	         path);
+	snprintf(source, sourcesz, "identity file '%s'", path);
+	/* VF-2.4: the key text only ever lives in secure memory */
+	r = envx_file_read_private(path, ENVX_IDENTITY_TEXT_MAX_BYTES, text,
+	                           err);
+	if (r == ENVX_E_NOTFOUND && ctx->identity_opt == NULL &&
+	    (file == NULL || *file == '\0')) {
+		r = envx_error_set(err, ENVX_E_NOTFOUND,
+		                   "no identity: '%s' does not exist (run "
+		                   "'envx identity new', set ENVX_IDENTITY or "
+		                   "pass --identity FILE)",
+		                   path);
+	}
+	return r;
+}
+
+int
+envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
+                  struct envx_error *err)
+{
+	struct envx_secbuf text = {0};
+	char source[4200];
+	int r;
+
+	if (ctx->identity != NULL && ctx->identity->sk != NULL) {
 		*out = ctx->identity;
 		return 0;
 	}
-	if (ctx->identity_opt != NULL) {
-		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-		         "%s", ctx->identity_opt);
-		r = envx_identity_load(ctx->identity_opt, identity_passphrase,
-		                       ctx, &ctx->identity, err);
-	} else if (text != NULL && *text != '\0') {
-		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-		         "$ENVX_IDENTITY");
-		r = envx_identity_parse(text, strlen(text), "$ENVX_IDENTITY",
-		                        identity_passphrase, ctx,
+	r = envx_ctx_identity_text(ctx, &text, source, sizeof(source), err);
+	if (r == 0 && ctx->identity != NULL) {
+		/* the public half came from the agent; this command needs
+		 * the secret one after all */
+		r = envx_identity_complete(
+		        ctx->identity, (const char *)text.data, text.len,
+		        source, identity_passphrase, ctx, err);
+	} else if (r == 0) {
+		r = envx_identity_parse((const char *)text.data, text.len,
+		                        source, identity_passphrase, ctx,
 		                        &ctx->identity, err);
-	} else if (file != NULL && *file != '\0') {
-		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-		         "%s", file);
-		r = envx_identity_load(file, identity_passphrase, ctx,
-		                       &ctx->identity, err);
-	} else if (envx_identity_default_path(path, sizeof(path)) == 0) {
-		snprintf(ctx->identity_source, sizeof(ctx->identity_source),
-		         "%s", path);
-		r = envx_identity_load(path, identity_passphrase, ctx,
-		                       &ctx->identity, err);
-		if (r == ENVX_E_NOTFOUND) {
-			r = envx_error_set(err, ENVX_E_NOTFOUND,
-			                   "no identity: '%s' does not exist "
-			                   "(run 'envx identity new', set "
-			                   "ENVX_IDENTITY or pass --identity "
-			                   "FILE)",
-			                   path);
-		}
-	} else {
-		r = envx_error_set(err, ENVX_E_NOTFOUND,
-		                   "no identity: set ENVX_IDENTITY or "
-		                   "ENVX_IDENTITY_FILE, or pass --identity "
-		                   "FILE (HOME is not set)");
 	}
 	if (r == 0) {
+		ctx->identity_digest_ok =
+		        envx_identity_agent_digest((const char *)text.data,
+		                                   text.len,
+		                                   ctx->identity_digest) == 0;
 		*out = ctx->identity;
 		r = envx_ctx_bind_trust(ctx, err);
 	}
+	envx_secbuf_release(&text);
 	return r;
 }
 
 /* True when the user named an identity (flag or environment): then a
  * missing one is an error of its own, never "try a passphrase instead". */
-static bool
-identity_configured(const struct envx_ctx *ctx)
+bool
+envx_ctx_identity_configured(const struct envx_ctx *ctx)
 {
 	const char *text = getenv("ENVX_IDENTITY");
 	const char *file = getenv("ENVX_IDENTITY_FILE");
@@ -861,12 +887,19 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 	if (r < 0) {
 		return r;
 	}
+	r = envx_ctx_agent_unlock(ctx, &e, values, err);
+	if (r < 0) {
+		return r;
+	}
+	if (r == 0) {
+		goto unlocked;
+	}
 	r = envx_ctx_identity(ctx, &id, err);
 	how.ask = envx_ctx_env_passphrase;
 	how.ask_ctx = ctx;
 	/* no identity at all, or a protected one the passphrase given did not
 	 * open: that passphrase may still open a passphrase recipient */
-	if ((r == ENVX_E_NOTFOUND && !identity_configured(ctx)) ||
+	if ((r == ENVX_E_NOTFOUND && !envx_ctx_identity_configured(ctx)) ||
 	    r == ENVX_E_LOCKED) {
 		/* no identity at all: a passphrase recipient may still open
 		 * it; the message says why there is no identity and how to
@@ -902,6 +935,10 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 		envx_env_free(e);
 		return r;
 	}
+	envx_ctx_agent_give(ctx, e,
+	                    id == NULL || id->protected_ ||
+	                            ctx->pass_env.data != NULL);
+unlocked:
 	if (envx_vault_needs_upgrade(ctx->vault)) {
 		envx_cli_warn("warning: vault '%s' is in format %d, which "
 		              "nothing signs; read because "

@@ -37,6 +37,13 @@ struct envx_ctx {
 	struct envx_trust trust;
 	struct envx_anchors env_anchors; /* $ENVX_TRUST */
 	char seen_path[4200];
+	/* the unlock agent (envx-agent(1)): its socket, whether it is
+	 * still worth asking in this run, and what it files the protected
+	 * identity's public half under */
+	char agent_path[108];
+	int agent_state;
+	unsigned char identity_digest[32];
+	bool identity_digest_ok;
 };
 
 /* Points the open vault at the identity (signer, own key trusted) and at
@@ -170,6 +177,28 @@ int envx_ctx_open_vault(struct envx_ctx *ctx, bool writable,
  */
 int envx_ctx_identity(struct envx_ctx *ctx, struct envx_identity **out,
                       struct envx_error *err);
+/* The caller's identity text (as envx_ctx_identity finds it) into text,
+ * a secure buffer initialized here, and what it is into source ("identity
+ * file 'x'", "$ENVX_IDENTITY"). */
+int envx_ctx_identity_text(struct envx_ctx *ctx, struct envx_secbuf *text,
+                           char *source, size_t sourcesz,
+                           struct envx_error *err);
+/* Whether the user named an identity (flag or environment). */
+bool envx_ctx_identity_configured(const struct envx_ctx *ctx);
+/*
+ * Unlocks *e with a key from the agent (src/cli/agent.c): 0 when it
+ * opened and verified; 1 when it did not (no agent, no such key, a key
+ * that does not match, a protected identity whose public half the agent
+ * lacks, a vault opened for writing), with *e reopened if it was tried, so
+ * the caller unlocks as usual; < 0 only when reopening *e failed.
+ */
+int envx_ctx_agent_unlock(struct envx_ctx *ctx, struct envx_env **e,
+                          struct envx_kvset *values, struct envx_error *err);
+/* After an unlock that cost a passphrase (by_passphrase), hands e's key,
+ * and a protected identity's public half, to the agent. Never fails. */
+void envx_ctx_agent_give(struct envx_ctx *ctx, const struct envx_env *e,
+                         bool by_passphrase);
+
 /*
  * The passphrase callback: --passphrase-file, else $ENVX_PASSPHRASE, else a
  * no-echo prompt on /dev/tty showing prompt, else ENVX_E_LOCKED saying how

@@ -38,6 +38,8 @@ static const char *const opts_exec[] = {"--template",           "--only",
 static const char *const opts_export[] = {"--format", NULL};
 static const char *const opts_import[] = {"--lenient", NULL};
 static const char *const opts_incident[] = {"--reason", "--revoke", NULL};
+static const char *const opts_agent[] = {"--ttl", "--foreground", "--stop",
+                                         "--status", NULL};
 static const char *const opts_sync[] = {
         "--repo",           "--environment", "--prune", "--dry-run",
         "--write-interval", "--max-wait",    NULL};
@@ -153,6 +155,17 @@ static const struct envx_optdoc docs_incident[] = {
         {"--revoke", "LABEL",
          "also revoke this recipient (repeatable), in the same transaction"},
         {NULL, NULL, NULL}};
+static const struct envx_optdoc docs_agent[] = {
+        {"--ttl", "DUR",
+         "keep each key this long after it was handed over: N then s, m, "
+         "h, d or w, at most 7d (default 8h)"},
+        {"--foreground", NULL,
+         "stay attached, logging to standard error, until Ctrl-C or "
+         "--stop"},
+        {"--stop", NULL, "stop the running agent; its keys are wiped"},
+        {"--status", NULL,
+         "print the running agent's pid and how many keys it holds"},
+        {NULL, NULL, NULL}};
 static const struct envx_optdoc docs_audit[] = {
         {"--since", "DATE",
          "list only events from DATE on (YYYY-MM-DD or "
@@ -220,6 +233,12 @@ const struct envx_command envx_commands[] = {
          "administer an environment; accept one an admin granted you.",
          opts_access, subs_access, docs_access, "0 2 3 4 6 7 8 9",
          "envx access grant staging envxpub2... --label alice --role write"},
+        {"agent", cmd_agent, ENVX_CMD_DECRYPTS,
+         "agent [--ttl DUR] [--foreground] | agent --stop | agent --status",
+         "Hold unlocked environment keys for a while on a private socket, "
+         "so a passphrase is typed once.",
+         opts_agent, none, docs_agent, "0 2 6 8 9 10",
+         "eval \"$(envx agent --ttl 4h)\""},
         {"audit", cmd_audit, ENVX_CMD_VAULT_RO,
          "audit [ENV] [--since DATE] [--name NAME] [--verify]",
          "Show the audit log (who changed what, when), or verify its hash "

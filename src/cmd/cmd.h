@@ -78,6 +78,7 @@ int envx_value_read(const char *cmd, const char *env, const char *name,
 int envx_compromised_gate(struct envx_env *e, const struct envx_kvset *inject,
                           bool refuse);
 
+int cmd_agent(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_access(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_audit(int argc, char **argv, struct envx_ctx *ctx);
 int cmd_sync(int argc, char **argv, struct envx_ctx *ctx);

@@ -1057,6 +1057,41 @@ envx_env_is_unlocked(const struct envx_env *e)
 	return e->sub != NULL;
 }
 
+void
+envx_env_keyref(const struct envx_env *e, struct envx_env_keyref *out)
+{
+	memcpy(out->vault_id, e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	snprintf(out->env, sizeof(out->env), "%s", e->name);
+	memcpy(out->commit, e->key_commit, ENVX_HASH_BYTES);
+}
+
+int
+envx_env_key(const struct envx_env *e, unsigned char *key,
+             struct envx_error *err)
+{
+	if (e->key == NULL) {
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "environment '%s' is locked", e->name);
+	}
+	memcpy(key, e->key, ENVX_KEY_BYTES);
+	return 0;
+}
+
+bool
+envx_key_matches(const unsigned char *key, const unsigned char *commit)
+{
+	struct envx_env_subkeys *sub = sodium_malloc(sizeof(*sub));
+	bool same;
+
+	if (sub == NULL) {
+		return false;
+	}
+	envx_crypto_subkeys(key, sub);
+	same = sodium_memcmp(sub->commit, commit, ENVX_HASH_BYTES) == 0;
+	sodium_free(sub);
+	return same;
+}
+
 /* "identity file 'x' is not one of its recipients", or why there is no
  * identity: the first half of every "cannot unlock" message. */
 static void
@@ -1294,14 +1329,22 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		                   "cannot allocate secure memory");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT kind, public_key, kdf, wrapped_key "
-	                       "FROM recipients WHERE env_id = ? ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (how != NULL && how->key != NULL) {
+		/* a key from elsewhere (an agent) stands for the recipients;
+		 * the commitment below decides whether it is this one */
+		memcpy(key, how->key, ENVX_KEY_BYTES);
+		opened = true;
+	} else if (sqlite3_prepare_v2(v->db,
+	                              "SELECT kind, public_key, kdf, "
+	                              "wrapped_key FROM recipients WHERE "
+	                              "env_id = ? ORDER BY id",
+	                              -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot read recipients");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, e->id);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, e->id);
+	}
 	/* VF-3.5: an X25519 recipient matching the identity first; a
 	 * passphrase is asked for only when no key recipient matches. */
 	while (!opened && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1313,7 +1356,7 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 			has_passphrase = true;
 			continue;
 		}
-		if (id == NULL ||
+		if (id == NULL || id->sk == NULL ||
 		    sqlite3_column_bytes(st, 1) != ENVX_PUBLIC_KEY_BYTES ||
 		    sodium_memcmp(sqlite3_column_blob(st, 1), id->pk,
 		                  ENVX_PUBLIC_KEY_BYTES) != 0) {
@@ -1402,6 +1445,16 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	}
 	/* VF-3.2: a key that does not match the commitment is tampering,
 	 * not a reason to decrypt garbage. */
+	if (sodium_memcmp(sub->commit, e->key_commit, ENVX_HASH_BYTES) != 0 &&
+	    how != NULL && how->key != NULL) {
+		/* a stale key (the environment was rekeyed) or another's:
+		 * not this environment's, and nothing is wrong with it */
+		r = envx_error_set(err, ENVX_E_LOCKED,
+		                   "the key offered for environment '%s' does "
+		                   "not match its commitment",
+		                   e->name);
+		goto out;
+	}
 	if (sodium_memcmp(sub->commit, e->key_commit, ENVX_HASH_BYTES) != 0) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
 		                   "environment '%s': the unwrapped key does "

@@ -434,6 +434,11 @@ envx_identity_encode(const struct envx_identity *id, const unsigned char *pass,
 	int n;
 	int r;
 
+	if (id->sk == NULL) {
+		return envx_error_set(
+		        err, ENVX_E_LOCKED,
+		        "the identity's secret key is not loaded");
+	}
 	r = envx_secbuf_init(out, ENVX_IDENTITY_TEXT_MAX_BYTES, err);
 	if (r < 0) {
 		goto out;
@@ -572,10 +577,58 @@ out:
 	return r;
 }
 
-int
-envx_identity_parse(const char *text, size_t len, const char *source,
-                    envx_passphrase_fn ask, void *ask_ctx,
-                    struct envx_identity **out, struct envx_error *err)
+/* The key line: the first line of text that is neither blank nor a
+ * comment (VF-2.4); *rest points past it. */
+static bool
+key_line(const char *text, size_t len, const char **line, size_t *linelen,
+         const char **rest)
+{
+	const char *p = text;
+
+	if (!next_line(&p, text + len, line, linelen)) {
+		return false;
+	}
+	*rest = p;
+	return true;
+}
+
+/* Only the public half (pub: pk || spk, from elsewhere) of an encrypted key
+ * line, whose payload is checked but not decrypted: sk and ssk stay NULL. */
+static int
+parse_public_half(const char *b32, size_t len, const char *source,
+                  const unsigned char *pub, struct envx_identity *id,
+                  struct envx_error *err)
+{
+	unsigned char payload[ENC_PAYLOAD_BYTES];
+	struct envx_kdf_params kp;
+
+	if (key_untext(ENVX_ENCKEY_PREFIX, b32, len, payload,
+	               ENC_PAYLOAD_BYTES) < 0) {
+		return envx_error_set(err, ENVX_E_INPUT,
+		                      "invalid identity in %s: bad length, "
+		                      "character or checksum",
+		                      source);
+	}
+	envx_kdf_decode(payload, &kp);
+	if (envx_kdf_check(&kp, err) < 0) {
+		return err != NULL ? err->code : ENVX_E_INTEGRITY;
+	}
+	sodium_free(id->sk);
+	sodium_free(id->ssk);
+	id->sk = NULL;
+	id->ssk = NULL;
+	memcpy(id->pk, pub, ENVX_PUBLIC_KEY_BYTES);
+	memcpy(id->spk, pub + ENVX_PUBLIC_KEY_BYTES, ENVX_SIGN_PUBLIC_BYTES);
+	id->protected_ = true;
+	return 0;
+}
+
+/* envx_identity_parse, or with pub (pk || spk) only the public half of a
+ * protected identity. */
+static int
+identity_parse(const char *text, size_t len, const char *source,
+               envx_passphrase_fn ask, void *ask_ctx, const unsigned char *pub,
+               struct envx_identity **out, struct envx_error *err)
 {
 	struct envx_identity *id = NULL;
 	const char *p = text;
@@ -586,11 +639,7 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 	size_t ep = strlen(ENVX_ENCKEY_PREFIX);
 	int r;
 
-	/* first line that is neither blank nor a comment */
-	if (!next_line(&p, end, &line, &linelen)) {
-		line = NULL;
-	}
-	if (line == NULL) {
+	if (!key_line(text, len, &line, &linelen, &p)) {
 		return envx_error_set(err, ENVX_E_INPUT,
 		                      "no identity found in %s", source);
 	}
@@ -608,6 +657,13 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 			                   source);
 			goto out;
 		}
+	} else if (linelen > ep && strncmp(line, ENVX_ENCKEY_PREFIX, ep) == 0 &&
+	           pub != NULL) {
+		r = parse_public_half(line + ep, linelen - ep, source, pub, id,
+		                      err);
+		if (r < 0) {
+			goto out;
+		}
 	} else if (linelen > ep && strncmp(line, ENVX_ENCKEY_PREFIX, ep) == 0) {
 		r = parse_encrypted(line + ep, linelen - ep, source, ask,
 		                    ask_ctx, id, err);
@@ -621,7 +677,16 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 		                   source, ENVX_SECKEY_PREFIX);
 		goto out;
 	}
-	r = identity_derive(id, err);
+	if (pub != NULL && id->sk == NULL) {
+		r = 0;
+	} else if (pub != NULL) {
+		r = envx_error_set(err, ENVX_E_INPUT,
+		                   "identity in %s is not passphrase-protected",
+		                   source);
+		goto out;
+	} else {
+		r = identity_derive(id, err);
+	}
 	if (r < 0) {
 		goto out;
 	}
@@ -636,6 +701,74 @@ envx_identity_parse(const char *text, size_t len, const char *source,
 out:
 	envx_identity_free(id);
 	return r;
+}
+
+int
+envx_identity_parse(const char *text, size_t len, const char *source,
+                    envx_passphrase_fn ask, void *ask_ctx,
+                    struct envx_identity **out, struct envx_error *err)
+{
+	return identity_parse(text, len, source, ask, ask_ctx, NULL, out, err);
+}
+
+int
+envx_identity_parse_public(const char *text, size_t len, const char *source,
+                           const unsigned char pk[ENVX_PUBLIC_KEY_BYTES],
+                           const unsigned char spk[ENVX_SIGN_PUBLIC_BYTES],
+                           struct envx_identity **out, struct envx_error *err)
+{
+	unsigned char pub[ENVX_PUBLIC_KEY_BYTES + ENVX_SIGN_PUBLIC_BYTES];
+
+	memcpy(pub, pk, ENVX_PUBLIC_KEY_BYTES);
+	memcpy(pub + ENVX_PUBLIC_KEY_BYTES, spk, ENVX_SIGN_PUBLIC_BYTES);
+	return identity_parse(text, len, source, NULL, NULL, pub, out, err);
+}
+
+int
+envx_identity_complete(struct envx_identity *id, const char *text, size_t len,
+                       const char *source, envx_passphrase_fn ask,
+                       void *ask_ctx, struct envx_error *err)
+{
+	struct envx_identity *full = NULL;
+	int r;
+
+	if (id->sk != NULL) {
+		return 0;
+	}
+	r = envx_identity_parse(text, len, source, ask, ask_ctx, &full, err);
+	if (r < 0) {
+		return r;
+	}
+	/* the public half comes from the key itself now, whatever the agent
+	 * said it was */
+	id->sk = full->sk;
+	id->ssk = full->ssk;
+	full->sk = NULL;
+	full->ssk = NULL;
+	memcpy(id->pk, full->pk, ENVX_PUBLIC_KEY_BYTES);
+	memcpy(id->spk, full->spk, ENVX_SIGN_PUBLIC_BYTES);
+	envx_identity_free(full);
+	return 0;
+}
+
+int
+envx_identity_agent_digest(const char *text, size_t len, unsigned char out[32])
+{
+	const char *line;
+	const char *rest;
+	size_t linelen;
+	size_t ep = strlen(ENVX_ENCKEY_PREFIX);
+	struct envx_lp h;
+
+	if (!key_line(text, len, &line, &linelen, &rest) || linelen <= ep ||
+	    strncmp(line, ENVX_ENCKEY_PREFIX, ep) != 0) {
+		return -1;
+	}
+	envx_lp_init_hash(&h, NULL, 0);
+	envx_lp_str(&h, "envx-agent-identity-v1");
+	envx_lp_bytes(&h, line, linelen);
+	envx_lp_final(&h, out);
+	return 0;
 }
 
 int

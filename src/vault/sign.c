@@ -497,7 +497,7 @@ envx_access_append(struct envx_env *e, const char *action, const char *label,
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (id == NULL) {
+	if (id == NULL || id->ssk == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
 		                      "changing access to '%s' needs an "
 		                      "identity to sign with",
@@ -613,6 +613,14 @@ envx_state_sign(struct envx_env *e, struct envx_error *err)
 	int role = envx_signer_role(e);
 	int r;
 
+	if (id != NULL && id->ssk == NULL) {
+		/* a public-only identity (its key from an agent) never signs:
+		 * the command that writes loads the secret half */
+		return envx_error_set(err, ENVX_E_LOCKED,
+		                      "cannot write to '%s': the identity's "
+		                      "secret key is not loaded",
+		                      e->name);
+	}
 	if (id == NULL || role < ENVX_ROLE_WRITE) {
 		return envx_error_set(
 		        err, ENVX_E_LOCKED,

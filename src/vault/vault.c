@@ -970,6 +970,12 @@ envx_vault_recovered(const struct envx_vault *v)
 	return v->recovered;
 }
 
+bool
+envx_vault_writable(const struct envx_vault *v)
+{
+	return v->writable;
+}
+
 const char *
 envx_vault_path(const struct envx_vault *v)
 {

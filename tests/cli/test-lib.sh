@@ -11,7 +11,9 @@ export XDG_CONFIG_HOME="$HOME/.config"
 export USER=tester
 mkdir -p "$HOME" "$TEST_DIR/work"
 cd "$TEST_DIR/work" || exit 1
-unset ENVX_VAULT ENVX_IDENTITY ENVX_IDENTITY_FILE ENVX_PASSPHRASE ENVX_NOW GITHUB_ENV NO_COLOR
+unset ENVX_VAULT ENVX_IDENTITY ENVX_IDENTITY_FILE ENVX_PASSPHRASE ENVX_NOW GITHUB_ENV NO_COLOR ENVX_AGENT_SOCK
+# no unlock agent of the machine's user serves a test (envx-agent(1))
+export XDG_RUNTIME_DIR="$TEST_DIR/run"
 # Tests create identities at the Argon2id floor to stay fast (never below).
 export ENVX_KDF=2,19456,1
 trap 'rm -rf "$TEST_DIR"' EXIT
