@@ -191,6 +191,24 @@ t_errors() {
 }
 ok "exit codes: 2 usage, 9 unknown environment or path, 3 no key" t_errors
 
+t_hook_blocks_commit() {
+  local bin="$TEST_DIR/hookbin"
+  clean
+  mkdir -p "$bin" && ln -sf "$ENVX" "$bin/envx"
+  run git setup --hooks && expect_rc 0 || return 1
+  printf 'ok\n' >notes.txt && git add notes.txt &&
+    PATH="$bin:$PATH" git commit -qm clean >/dev/null 2>"$TEST_DIR/hook.err" || return 1
+  printf 'db=%s\n' 'prod-db-password-77' >leak.txt && git add leak.txt
+  if PATH="$bin:$PATH" git commit -qm leak >/dev/null 2>"$TEST_DIR/hook.err"; then
+    echo "the commit with a value went through" >&2
+    return 1
+  fi
+  grep -q 'leak.txt:1:4: production DB_PASSWORD v1' "$TEST_DIR/hook.err" &&
+    ! grep -q 'prod-db-password' "$TEST_DIR/hook.err" &&
+    [ "$(git log -1 --format=%s)" = clean ] && git rm -q --cached leak.txt && rm -f leak.txt
+}
+ok "envx git setup --hooks: the pre-commit hook refuses a commit holding a value, names it, never prints it" t_hook_blocks_commit
+
 t_unreadable() {
   clean
   printf 'x\n' >locked.txt && chmod 000 locked.txt
