@@ -6,7 +6,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libsodium-dev libsqlite3-dev libcurl4-openssl-dev libjansson-dev
   libargon2-dev libcmocka-dev
-  scdoc sqlite3 dash clang-format valgrind python3 git fish zsh curl
+  scdoc sqlite3 dash clang-format valgrind python3 git fish zsh curl bash-completion
   clang libclang-rt-14-dev
 )
 SUDO=

@@ -4,8 +4,9 @@
 # pseudo-terminal (zsh/zpty) that is sent TAB. Every command of the table
 # must complete, with its description, so a command added without
 # completion support fails here; environment names, secret names, option
-# descriptions and recipient labels come from the vault. (bash is driven
-# through its completion function in t0005.)
+# descriptions and recipient labels come from the vault. bash is driven the
+# same way: an interactive bash in a pseudo-terminal, with readline, sent TAB
+# (and through its completion function in t0005).
 . "$ENVX_SOURCE_ROOT/tests/cli/test-lib.sh"
 setup_vault
 printf 'u' | "$ENVX" set staging DB_URL -q
@@ -77,5 +78,68 @@ t_zsh_vault() {
     zsh_complete 'envx exec staging --' | grep -q -- '--redact *-- stay the parent'
 }
 ok "zsh completes environments, secrets and options, with descriptions" t_zsh_vault
+
+# bash_complete LINE: what an interactive bash (readline, bash-completion
+# loaded when installed) shows after LINE and TAB, escapes removed.
+bash_complete() {
+  python3 - "$1" "$ENVX_SOURCE_ROOT/completions/bash/envx" "$wait_s" <<'PY' |
+import fcntl, os, pty, select, struct, sys, termios, time
+line, script, wait = sys.argv[1], sys.argv[2], float(sys.argv[3])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 500, 200, 0, 0))
+def drain(t, until=None, quiet=None):
+    # reads for t seconds at most; stops early once `until` was seen, or
+    # once output came and then nothing for `quiet` seconds
+    out, end, last = b"", time.time() + t, None
+    while time.time() < end:
+        if until is not None and until in out:
+            break
+        if quiet is not None and last is not None and time.time() - last > quiet:
+            break
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                d = os.read(fd, 65536)
+            except OSError:
+                break
+            if not d:
+                break
+            out += d
+            last = time.time()
+    return out
+os.write(fd, ("PS1='> '; bind 'set show-all-if-ambiguous on'; "
+              "bind 'set completion-query-items 0'; "
+              "bind 'set page-completions off'; "
+              "[ -f /usr/share/bash-completion/bash_completion ] && "
+              ". /usr/share/bash-completion/bash_completion; "
+              f". '{script}'; echo RE''ADY\n").encode())
+drain(10, until=b"READY\r\n")
+os.write(fd, line.encode() + b"\t")
+out = drain(4 * wait, quiet=0.5)
+os.write(fd, b"\x15exit\n")
+drain(0.3)
+os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+PY
+    sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\r'
+}
+
+t_bash_commands() {
+  local out c
+  out=$(bash_complete 'envx ')
+  for c in $commands; do
+    printf '%s\n' "$out" | tr ' ' '\n' | grep -qx "$c" || { echo "bash lacks '$c': $out" >&2; return 1; }
+  done
+}
+ok "bash (readline, in a pseudo-terminal) lists every command of the table" t_bash_commands
+
+t_bash_vault() {
+  bash_complete 'envx get st' | grep -q 'envx get staging' &&
+    bash_complete 'envx get staging DB_' | tr ' ' '\n' | grep -qx DB_USER &&
+    bash_complete 'envx exec staging --refuse' | grep -q -- '--refuse-compromised' &&
+    bash_complete 'envx export staging --format gi' | grep -q -- '--format github'
+}
+ok "bash completes environments, secrets, options and --format values" t_bash_vault
 
 finish
