@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "envx/redact.h"
 #include "envx/exec.h"
 #include "util/banned.h"
 
@@ -1195,4 +1196,26 @@ envx_json_print_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+void
+envx_cli_unredacted_notice(const char *cmd, const struct envx_kvset *all)
+{
+	size_t n = 0;
+	size_t len;
+
+	for (size_t i = 0; i < all->count; i++) {
+		(void)envx_kvset_value(all, i, &len);
+		if (len < ENVX_REDACT_MIN_BYTES) {
+			fprintf(stderr, n++ == 0 ? "envx: %s: not redacting '%s'"
+			                         : "%.0s, '%s'",
+			        cmd, envx_kvset_name(all, i));
+		}
+	}
+	if (n > 0) {
+		fprintf(stderr,
+		        ": values under %d bytes are too short to redact "
+		        "safely\n",
+		        ENVX_REDACT_MIN_BYTES);
+	}
 }

@@ -105,6 +105,10 @@ void envx_cli_refused_skip(const char *what, const char *env, const char *name);
 /* Warns when NAME's len-byte value in ENV is too long for exec to pass
  * (envx_exec_fits): it is stored, and get and export still read it. */
 void envx_cli_exec_fit_warn(const char *env, const char *name, size_t len);
+/* One line on stderr naming (never showing) the values of all that are
+ * too short to redact (ENVX_REDACT_MIN_BYTES), for exec --redact and
+ * rotate --run. */
+void envx_cli_unredacted_notice(const char *cmd, const struct envx_kvset *all);
 /* Prints "envx: <msg>" to stderr and returns the exit status for err. */
 int envx_cli_fail(const struct envx_error *err);
 /* Prints "envx: <printf>" and returns status. */

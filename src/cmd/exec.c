@@ -147,30 +147,6 @@ split_only(struct envx_ctx *ctx, char *list, char ***names, size_t *n)
 	return 0;
 }
 
-/* One line naming (never showing) the values --redact leaves as they are. */
-static void
-notice_unredacted(const struct envx_kvset *all)
-{
-	size_t i;
-	size_t n = 0;
-	size_t len;
-
-	for (i = 0; i < all->count; i++) {
-		(void)envx_kvset_value(all, i, &len);
-		if (len < ENVX_REDACT_MIN_BYTES) {
-			fprintf(stderr, "%s'%s'",
-			        n++ == 0 ? "envx: exec: not redacting " : ", ",
-			        envx_kvset_name(all, i));
-		}
-	}
-	if (n > 0) {
-		fprintf(stderr,
-		        ": values under %d bytes are too short to redact "
-		        "safely\n",
-		        ENVX_REDACT_MIN_BYTES);
-	}
-}
-
 int
 cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 {
@@ -337,7 +313,7 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	ctx->vault = NULL;
 	if (redact) {
 		/* every value of the env is redacted, injected or not */
-		notice_unredacted(&all);
+		envx_cli_unredacted_notice("exec", &all);
 		if (envx_exec_redacted(cmd, ee.envp, &all, &status, &err) < 0) {
 			envx_cli_fail(&err);
 		}

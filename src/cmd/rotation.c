@@ -452,6 +452,7 @@ run_hook(const struct rotate_args *a, const char *env, const char *name,
 		status = envx_cli_fail(&err);
 		goto out;
 	}
+	envx_cli_unredacted_notice("rotate --run", &redact);
 	fflush(stdout);
 	if (envx_exec_redacted_opts(argv, ee.envp, &redact, &ro, &status,
 	                            &err) < 0) {

@@ -260,4 +260,15 @@ t_complete() {
 }
 ok "completion offers the new commands, options and charsets" t_complete
 
+t_rotate_short_notice() {
+  printf 'abc' | "$ENVX" set staging SHORT_PIN -q 2>/dev/null
+  printf 'xyz' >"$TEST_DIR/short.in"
+  run_in "$TEST_DIR/short.in" rotate staging SHORT_PIN --run 'echo "applied $ENVX_NEW_VALUE"'
+  expect_rc 0 &&
+    expect_err "envx: rotate --run: not redacting 'ENVX_NEW_VALUE', 'ENVX_OLD_VALUE'" &&
+    expect_err "'SHORT_PIN'" && expect_err "too short to redact safely" &&
+    ! printf '%s' "$ERR" | grep -q xyz
+}
+ok "rotate --run names the values too short to redact (never shows them)" t_rotate_short_notice
+
 finish
