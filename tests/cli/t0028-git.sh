@@ -99,7 +99,9 @@ ok "parallel edits of one secret: both versions kept, the later is current, the 
 
 t_parallel_edits_theirs_later() {
   repo && put staging TOKEN base-value &&
-    branches 'sleep 1; put staging TOKEN feature-edit' 'put staging TOKEN main-edit' &&
+    # theirs written a second after ours, whatever the machine's speed
+    git branch feature && put staging TOKEN main-edit && sleep 1 &&
+    git checkout -q feature && put staging TOKEN feature-edit && git checkout -q main &&
     merge && grep -q "v3 (theirs, written last) is current" "$TEST_DIR/merge.err" &&
     value_is staging TOKEN feature-edit && run audit --verify && expect_rc 0
 }
