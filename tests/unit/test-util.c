@@ -1,6 +1,7 @@
 /*
  * Unit tests for src/util: bounded buffers, the secure name/value set, name
- * rules, durations, time parsing and key-file permission checks.
+ * rules, durations, time parsing, key-file permission checks and the form
+ * encoders.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "envx/util.h"
 #include "skip.h"
+#include "util/encode.h"
 
 /* The library's build option, passed to the unit tests too by
  * tests/meson.build: -Dtest_clock=true defines ENVX_TEST_CLOCK. */
@@ -320,6 +322,147 @@ test_util_private_file_checks(void **state)
 	rmdir(dir);
 }
 
+/* One encoder call, run by check_encoded once sizing and once writing. */
+struct encode_case {
+	const char *v;
+	size_t len;
+	int kind; /* 'b' base64, 'a' aligned, '%' percent, 'j' JSON */
+	size_t pre;
+	const char *marks;
+	unsigned flags;
+	int rc; /* envx_encode_json's return */
+};
+
+static int
+encode_run(struct envx_encode *c, const struct encode_case *e)
+{
+	const unsigned char *v = (const unsigned char *)e->v;
+	size_t n;
+
+	switch (e->kind) {
+	case 'b':
+		/* it returns what it wrote: all of it, from 0 */
+		n = envx_encode_base64(c, v, e->len, e->flags);
+		assert_int_equal(n, c->n);
+		return 0;
+	case 'a':
+		envx_encode_base64_aligned(c, v, e->len, e->pre, e->flags);
+		return 0;
+	case '%':
+		envx_encode_percent(c, v, e->len, e->marks, e->flags);
+		return 0;
+	default:
+		return envx_encode_json(c, v, e->len, e->flags);
+	}
+}
+
+static void
+check_encoded(const struct encode_case *e, const char *want, size_t want_len)
+{
+	unsigned char out[256];
+	struct envx_encode sizing = {0};
+	struct envx_encode c = {.dst = out};
+
+	assert_int_equal(encode_run(&sizing, e), e->rc);
+	assert_int_equal(encode_run(&c, e), e->rc);
+	assert_int_equal(sizing.n, want_len);
+	assert_int_equal(c.n, want_len);
+	assert_memory_equal(out, want, want_len);
+}
+
+#define ENCODES(v, kind, pre, marks, flags, rc, want)                          \
+	check_encoded(&(struct encode_case){v, sizeof(v) - 1, kind, pre,       \
+	                                    marks, flags, rc},                 \
+	              want, sizeof(want) - 1)
+
+static void
+test_util_encode_base64(void **state)
+{
+	char a60[61];
+	char want[82];
+
+	(void)state;
+	/* RFC 4648 §10 */
+	ENCODES("", 'b', 0, NULL, 0, 0, "");
+	ENCODES("f", 'b', 0, NULL, 0, 0, "Zg==");
+	ENCODES("fo", 'b', 0, NULL, 0, 0, "Zm8=");
+	ENCODES("foo", 'b', 0, NULL, 0, 0, "Zm9v");
+	ENCODES("foob", 'b', 0, NULL, 0, 0, "Zm9vYg==");
+	ENCODES("fooba", 'b', 0, NULL, 0, 0, "Zm9vYmE=");
+	ENCODES("foobar", 'b', 0, NULL, 0, 0, "Zm9vYmFy");
+	/* echo foo | base64 */
+	ENCODES("foo", 'b', 0, NULL, ENVX_ENCODE_NEWLINE, 0, "Zm9vCg==");
+	/* base64(1) wraps at 76 columns */
+	memset(a60, 'a', 60);
+	a60[60] = '\0';
+	want[0] = '\0';
+	for (size_t i = 0; i < 20; i++) {
+		strncat(want, i == 19 ? "\nYWFh" : "YWFh", sizeof(want) - 1);
+	}
+	check_encoded(&(struct encode_case){a60, 60, 'b', 0, NULL,
+	                                    ENVX_ENCODE_WRAP, 0},
+	              want, strlen(want));
+	/* the characters of the value's bits alone, at each alignment (the
+	 * encodings of "foobar", "\0foobar", "\0\0foobar" cut to them) */
+	ENCODES("foobar", 'a', 0, NULL, 0, 0, "Zm9vYmFy");
+	ENCODES("foob", 'a', 0, NULL, 0, 0, "Zm9vY");
+	ENCODES("foobar", 'a', 1, NULL, 0, 0, "Zvb2Jhc");
+	ENCODES("foobar", 'a', 2, NULL, 0, 0, "mb29iYX");
+	ENCODES(">>>?", 'a', 0, NULL, 0, 0, "Pj4+P");
+	ENCODES(">>>?", 'a', 0, NULL, ENVX_ENCODE_URLSAFE, 0, "Pj4-P");
+}
+
+static void
+test_util_encode_percent_and_json(void **state)
+{
+	(void)state;
+	ENCODES("a b/~*\0", '%', 0, "-._~", 0, 0, "a%20b%2F~%2A%00");
+	ENCODES("a b/~*", '%', 0, "-._~", ENVX_ENCODE_PLUS, 0, "a+b%2F~%2A");
+	ENCODES("a b/~*", '%', 0, "-_.!~*'()", ENVX_ENCODE_LOWER, 0,
+	        "a%20b%2f~*");
+	ENCODES("a/\"\\\x01\x7f\xc3\xa4\n", 'j', 0, NULL, 0, 0,
+	        "a/\\\"\\\\\\u0001\x7f\xc3\xa4\\n");
+	ENCODES("a/b", 'j', 0, NULL, ENVX_ENCODE_SLASH, 0, "a\\/b");
+	ENCODES("\x7f\xc3\xa4\xf0\x9f\x98\x80", 'j', 0, NULL, ENVX_ENCODE_ASCII,
+	        0, "\\u007f\\u00e4\\ud83d\\ude00");
+	/* not UTF-8: no ASCII-only form, nothing written */
+	ENCODES("ab\xff", 'j', 0, NULL, ENVX_ENCODE_ASCII, -1, "");
+}
+
+/* Forms kept: long enough, within max_forms, unique when asked. */
+static void
+test_util_encode_keep(void **state)
+{
+	unsigned char out[64];
+	struct envx_form f[3];
+	struct envx_encode c = {
+	        .dst = out, .forms = f, .max_forms = 3, .min_len = 2};
+	struct envx_encode sizing = {.forms = f, .max_forms = 3};
+
+	(void)state;
+	envx_encode_bytes(&sizing, (const unsigned char *)"abab", 4);
+	envx_encode_keep(&sizing, 1, 0, 2);
+	assert_int_equal(sizing.nforms, 0);
+	envx_encode_bytes(&c, (const unsigned char *)"ababcabcd", 9);
+	envx_encode_keep(&c, 1, 0, 2);
+	envx_encode_keep(&c, 2, 2, 2); /* equal, kept: not unique */
+	envx_encode_keep(&c, 3, 4, 1); /* too short */
+	envx_encode_keep(&c, 4, 4, 3);
+	envx_encode_keep(&c, 5, 5, 4); /* past max_forms */
+	assert_int_equal(c.nforms, 3);
+	assert_int_equal(f[1].encoding, 2);
+	assert_int_equal(f[2].encoding, 4);
+	assert_int_equal(f[2].off, 4);
+	assert_int_equal(f[2].len, 3);
+	c.nforms = 0;
+	c.unique = true;
+	envx_encode_keep(&c, 1, 2, 3);
+	envx_encode_keep(&c, 2, 5, 3); /* "abc" again: dropped */
+	envx_encode_keep(&c, 3, 5, 4);
+	assert_int_equal(c.nforms, 2);
+	assert_int_equal(f[1].encoding, 3);
+}
+
 int
 main(void)
 {
@@ -335,6 +478,9 @@ main(void)
 	        cmocka_unit_test(
 	                test_util_now_ignores_envx_now_without_test_clock),
 	        cmocka_unit_test(test_util_private_file_checks),
+	        cmocka_unit_test(test_util_encode_base64),
+	        cmocka_unit_test(test_util_encode_percent_and_json),
+	        cmocka_unit_test(test_util_encode_keep),
 	};
 
 	if (sodium_init() < 0) {
