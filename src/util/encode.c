@@ -53,15 +53,15 @@ struct b64src {
 static unsigned
 src_byte(const struct b64src *s, size_t i)
 {
-	if (i < s->pre) {
-		return 0;
+	/* before the value, k wraps past len (one test for both ends: this
+	 * runs for every character of every form) */
+	size_t k = i - s->pre;
+
+	if (k < s->len) {
+		return s->v[k];
 	}
-	i -= s->pre;
-	if (i < s->len) {
-		return s->v[i];
-	}
-	/* past the end: the zero bits of a partial last group */
-	return i == s->len && s->nl ? '\n' : 0;
+	/* the newline, or the zero bits of a partial group at either end */
+	return k == s->len && s->nl ? '\n' : 0;
 }
 
 /* Character j of the unpadded base64 encoding of s. */
