@@ -322,15 +322,19 @@ test_util_private_file_checks(void **state)
 	rmdir(dir);
 }
 
-/* One encoder call, run by check_encoded once sizing and once writing. */
+/* One encoder call and what it writes (S: a literal and its length, NULs
+ * included). */
+#define S(lit) lit, sizeof(lit) - 1
 struct encode_case {
-	const char *v;
-	size_t len;
 	int kind; /* 'b' base64, 'a' aligned, '%' percent, 'j' JSON */
 	size_t pre;
 	const char *marks;
 	unsigned flags;
 	int rc; /* envx_encode_json's return */
+	const char *v;
+	size_t len;
+	const char *want;
+	size_t want_len;
 };
 
 static int
@@ -356,8 +360,9 @@ encode_run(struct envx_encode *c, const struct encode_case *e)
 	}
 }
 
+/* Runs e once sizing and once writing: both count the same bytes. */
 static void
-check_encoded(const struct encode_case *e, const char *want, size_t want_len)
+check_encoded(const struct encode_case *e)
 {
 	unsigned char out[256];
 	struct envx_encode sizing = {0};
@@ -365,68 +370,67 @@ check_encoded(const struct encode_case *e, const char *want, size_t want_len)
 
 	assert_int_equal(encode_run(&sizing, e), e->rc);
 	assert_int_equal(encode_run(&c, e), e->rc);
-	assert_int_equal(sizing.n, want_len);
-	assert_int_equal(c.n, want_len);
-	assert_memory_equal(out, want, want_len);
+	assert_int_equal(sizing.n, e->want_len);
+	assert_int_equal(c.n, e->want_len);
+	assert_memory_equal(out, e->want, e->want_len);
 }
 
-#define ENCODES(v, kind, pre, marks, flags, rc, want)                          \
-	check_encoded(&(struct encode_case){v, sizeof(v) - 1, kind, pre,       \
-	                                    marks, flags, rc},                 \
-	              want, sizeof(want) - 1)
-
 static void
-test_util_encode_base64(void **state)
+test_util_encode_vectors(void **state)
 {
-	char a60[61];
-	char want[82];
+	static const struct encode_case cases[] = {
+	        /* RFC 4648 §10 */
+	        {'b', 0, NULL, 0, 0, S(""), S("")},
+	        {'b', 0, NULL, 0, 0, S("f"), S("Zg==")},
+	        {'b', 0, NULL, 0, 0, S("fo"), S("Zm8=")},
+	        {'b', 0, NULL, 0, 0, S("foo"), S("Zm9v")},
+	        {'b', 0, NULL, 0, 0, S("foob"), S("Zm9vYg==")},
+	        {'b', 0, NULL, 0, 0, S("fooba"), S("Zm9vYmE=")},
+	        {'b', 0, NULL, 0, 0, S("foobar"), S("Zm9vYmFy")},
+	        /* echo foo | base64 */
+	        {'b', 0, NULL, ENVX_ENCODE_NEWLINE, 0, S("foo"), S("Zm9vCg==")},
+	        /* the characters of the value's bits alone, at each
+	         * alignment (the encodings of "foobar", "\0foobar" and
+	         * "\0\0foobar" cut to them) */
+	        {'a', 0, NULL, 0, 0, S("foobar"), S("Zm9vYmFy")},
+	        {'a', 0, NULL, 0, 0, S("foob"), S("Zm9vY")},
+	        {'a', 1, NULL, 0, 0, S("foobar"), S("Zvb2Jhc")},
+	        {'a', 2, NULL, 0, 0, S("foobar"), S("mb29iYX")},
+	        {'a', 0, NULL, 0, 0, S(">>>?"), S("Pj4+P")},
+	        {'a', 0, NULL, ENVX_ENCODE_URLSAFE, 0, S(">>>?"), S("Pj4-P")},
+	        /* RFC 3986, HTML forms, encodeURIComponent in lower case */
+	        {'%', 0, "-._~", 0, 0, S("a b/~*\0"), S("a%20b%2F~%2A%00")},
+	        {'%', 0, "-._~", ENVX_ENCODE_PLUS, 0, S("a b/~*"),
+	         S("a+b%2F~%2A")},
+	        {'%', 0, "-_.!~*'()", ENVX_ENCODE_LOWER, 0, S("a b/~*"),
+	         S("a%20b%2f~*")},
+	        /* JSON.stringify, PHP's \/, Python's ensure_ascii */
+	        {'j', 0, NULL, 0, 0, S("a/\"\\\x01\x7f\xc3\xa4\n"),
+	         S("a/\\\"\\\\\\u0001\x7f\xc3\xa4\\n")},
+	        {'j', 0, NULL, ENVX_ENCODE_SLASH, 0, S("a/b"), S("a\\/b")},
+	        {'j', 0, NULL, ENVX_ENCODE_ASCII, 0,
+	         S("\x7f\xc3\xa4\xf0\x9f\x98\x80"),
+	         S("\\u007f\\u00e4\\ud83d\\ude00")},
+	        /* not UTF-8: no ASCII-only form, nothing written */
+	        {'j', 0, NULL, ENVX_ENCODE_ASCII, -1, S("ab\xff"), S("")},
+	};
+	char a60[60];
+	char wrapped[81];
+	size_t i;
 
 	(void)state;
-	/* RFC 4648 §10 */
-	ENCODES("", 'b', 0, NULL, 0, 0, "");
-	ENCODES("f", 'b', 0, NULL, 0, 0, "Zg==");
-	ENCODES("fo", 'b', 0, NULL, 0, 0, "Zm8=");
-	ENCODES("foo", 'b', 0, NULL, 0, 0, "Zm9v");
-	ENCODES("foob", 'b', 0, NULL, 0, 0, "Zm9vYg==");
-	ENCODES("fooba", 'b', 0, NULL, 0, 0, "Zm9vYmE=");
-	ENCODES("foobar", 'b', 0, NULL, 0, 0, "Zm9vYmFy");
-	/* echo foo | base64 */
-	ENCODES("foo", 'b', 0, NULL, ENVX_ENCODE_NEWLINE, 0, "Zm9vCg==");
-	/* base64(1) wraps at 76 columns */
-	memset(a60, 'a', 60);
-	a60[60] = '\0';
-	want[0] = '\0';
-	for (size_t i = 0; i < 20; i++) {
-		strncat(want, i == 19 ? "\nYWFh" : "YWFh", sizeof(want) - 1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_encoded(&cases[i]);
 	}
-	check_encoded(&(struct encode_case){a60, 60, 'b', 0, NULL,
-	                                    ENVX_ENCODE_WRAP, 0},
-	              want, strlen(want));
-	/* the characters of the value's bits alone, at each alignment (the
-	 * encodings of "foobar", "\0foobar", "\0\0foobar" cut to them) */
-	ENCODES("foobar", 'a', 0, NULL, 0, 0, "Zm9vYmFy");
-	ENCODES("foob", 'a', 0, NULL, 0, 0, "Zm9vY");
-	ENCODES("foobar", 'a', 1, NULL, 0, 0, "Zvb2Jhc");
-	ENCODES("foobar", 'a', 2, NULL, 0, 0, "mb29iYX");
-	ENCODES(">>>?", 'a', 0, NULL, 0, 0, "Pj4+P");
-	ENCODES(">>>?", 'a', 0, NULL, ENVX_ENCODE_URLSAFE, 0, "Pj4-P");
-}
-
-static void
-test_util_encode_percent_and_json(void **state)
-{
-	(void)state;
-	ENCODES("a b/~*\0", '%', 0, "-._~", 0, 0, "a%20b%2F~%2A%00");
-	ENCODES("a b/~*", '%', 0, "-._~", ENVX_ENCODE_PLUS, 0, "a+b%2F~%2A");
-	ENCODES("a b/~*", '%', 0, "-_.!~*'()", ENVX_ENCODE_LOWER, 0,
-	        "a%20b%2f~*");
-	ENCODES("a/\"\\\x01\x7f\xc3\xa4\n", 'j', 0, NULL, 0, 0,
-	        "a/\\\"\\\\\\u0001\x7f\xc3\xa4\\n");
-	ENCODES("a/b", 'j', 0, NULL, ENVX_ENCODE_SLASH, 0, "a\\/b");
-	ENCODES("\x7f\xc3\xa4\xf0\x9f\x98\x80", 'j', 0, NULL, ENVX_ENCODE_ASCII,
-	        0, "\\u007f\\u00e4\\ud83d\\ude00");
-	/* not UTF-8: no ASCII-only form, nothing written */
-	ENCODES("ab\xff", 'j', 0, NULL, ENVX_ENCODE_ASCII, -1, "");
+	/* base64(1) wraps at 76 columns: 60 bytes are 80 characters */
+	memset(a60, 'a', sizeof(a60));
+	for (i = 0; i < 20; i++) {
+		memcpy(wrapped + 4 * i + (i == 19), "YWFh", 4);
+	}
+	wrapped[76] = '\n';
+	check_encoded(&(struct encode_case){'b', 0, NULL, ENVX_ENCODE_WRAP, 0,
+	                                    a60, sizeof(a60), wrapped,
+	                                    sizeof(wrapped)});
 }
 
 /* Forms kept: long enough, within max_forms, unique when asked. */
@@ -478,8 +482,7 @@ main(void)
 	        cmocka_unit_test(
 	                test_util_now_ignores_envx_now_without_test_clock),
 	        cmocka_unit_test(test_util_private_file_checks),
-	        cmocka_unit_test(test_util_encode_base64),
-	        cmocka_unit_test(test_util_encode_percent_and_json),
+	        cmocka_unit_test(test_util_encode_vectors),
 	        cmocka_unit_test(test_util_encode_keep),
 	};
 
