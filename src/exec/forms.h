@@ -8,20 +8,19 @@
 
 #include <stddef.h>
 
+#include "util/encode.h"
+
 /* Upper bound on the number of forms of one value. */
 #define ENVX_FORMS_MAX 16
-
-struct envx_form {
-	size_t off; /* into the buffer passed to envx_forms_derive */
-	size_t len;
-};
 
 /*
  * Derives the forms of the len-byte value v (see envx/redact.h for the list)
  * that are at least min_len bytes long. Call it twice: with dst NULL it only
  * returns the number of bytes the forms need; then with dst pointing at that
  * many bytes it writes them and fills forms[0 .. *nforms), at most
- * ENVX_FORMS_MAX entries (forms and nforms may be NULL only when dst is).
+ * ENVX_FORMS_MAX entries, each an offset into dst and a length (their
+ * encoding is 0: redaction does not tell forms apart; forms and nforms may be
+ * NULL only when dst is).
  * Forms may share bytes (a shorter form can be a prefix of a longer one) and
  * may equal v or each other: the caller deduplicates. Returns the byte count,
  * which does not depend on dst.

@@ -1,6 +1,7 @@
 /*
  * Unit tests for src/util: bounded buffers, the secure name/value set, name
- * rules, durations, time parsing and key-file permission checks.
+ * rules, durations, time parsing, key-file permission checks and the form
+ * encoders.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "envx/util.h"
 #include "skip.h"
+#include "util/encode.h"
 
 /* The library's build option, passed to the unit tests too by
  * tests/meson.build: -Dtest_clock=true defines ENVX_TEST_CLOCK. */
@@ -320,6 +322,151 @@ test_util_private_file_checks(void **state)
 	rmdir(dir);
 }
 
+/* One encoder call and what it writes (S: a literal and its length, NULs
+ * included). */
+#define S(lit) lit, sizeof(lit) - 1
+struct encode_case {
+	int kind; /* 'b' base64, 'a' aligned, '%' percent, 'j' JSON */
+	size_t pre;
+	const char *marks;
+	unsigned flags;
+	int rc; /* envx_encode_json's return */
+	const char *v;
+	size_t len;
+	const char *want;
+	size_t want_len;
+};
+
+static int
+encode_run(struct envx_encode *c, const struct encode_case *e)
+{
+	const unsigned char *v = (const unsigned char *)e->v;
+	size_t n;
+
+	switch (e->kind) {
+	case 'b':
+		/* it returns what it wrote: all of it, from 0 */
+		n = envx_encode_base64(c, v, e->len, e->flags);
+		assert_int_equal(n, c->n);
+		return 0;
+	case 'a':
+		envx_encode_base64_aligned(c, v, e->len, e->pre, e->flags);
+		return 0;
+	case '%':
+		envx_encode_percent(c, v, e->len, e->marks, e->flags);
+		return 0;
+	default:
+		return envx_encode_json(c, v, e->len, e->flags);
+	}
+}
+
+/* Runs e once sizing and once writing: both count the same bytes. */
+static void
+check_encoded(const struct encode_case *e)
+{
+	unsigned char out[256];
+	struct envx_encode sizing = {0};
+	struct envx_encode c = {.dst = out};
+
+	assert_int_equal(encode_run(&sizing, e), e->rc);
+	assert_int_equal(encode_run(&c, e), e->rc);
+	assert_int_equal(sizing.n, e->want_len);
+	assert_int_equal(c.n, e->want_len);
+	assert_memory_equal(out, e->want, e->want_len);
+}
+
+static void
+test_util_encode_vectors(void **state)
+{
+	static const struct encode_case cases[] = {
+	        /* RFC 4648 §10 */
+	        {'b', 0, NULL, 0, 0, S(""), S("")},
+	        {'b', 0, NULL, 0, 0, S("f"), S("Zg==")},
+	        {'b', 0, NULL, 0, 0, S("fo"), S("Zm8=")},
+	        {'b', 0, NULL, 0, 0, S("foo"), S("Zm9v")},
+	        {'b', 0, NULL, 0, 0, S("foob"), S("Zm9vYg==")},
+	        {'b', 0, NULL, 0, 0, S("fooba"), S("Zm9vYmE=")},
+	        {'b', 0, NULL, 0, 0, S("foobar"), S("Zm9vYmFy")},
+	        /* echo foo | base64 */
+	        {'b', 0, NULL, ENVX_ENCODE_NEWLINE, 0, S("foo"), S("Zm9vCg==")},
+	        /* the characters of the value's bits alone, at each
+	         * alignment (the encodings of "foobar", "\0foobar" and
+	         * "\0\0foobar" cut to them) */
+	        {'a', 0, NULL, 0, 0, S("foobar"), S("Zm9vYmFy")},
+	        {'a', 0, NULL, 0, 0, S("foob"), S("Zm9vY")},
+	        {'a', 1, NULL, 0, 0, S("foobar"), S("Zvb2Jhc")},
+	        {'a', 2, NULL, 0, 0, S("foobar"), S("mb29iYX")},
+	        {'a', 0, NULL, 0, 0, S(">>>?"), S("Pj4+P")},
+	        {'a', 0, NULL, ENVX_ENCODE_URLSAFE, 0, S(">>>?"), S("Pj4-P")},
+	        /* RFC 3986, HTML forms, encodeURIComponent in lower case */
+	        {'%', 0, "-._~", 0, 0, S("a b/~*\0"), S("a%20b%2F~%2A%00")},
+	        {'%', 0, "-._~", ENVX_ENCODE_PLUS, 0, S("a b/~*"),
+	         S("a+b%2F~%2A")},
+	        {'%', 0, "-_.!~*'()", ENVX_ENCODE_LOWER, 0, S("a b/~*"),
+	         S("a%20b%2f~*")},
+	        /* JSON.stringify, PHP's \/, Python's ensure_ascii */
+	        {'j', 0, NULL, 0, 0, S("a/\"\\\x01\x7f\xc3\xa4\n"),
+	         S("a/\\\"\\\\\\u0001\x7f\xc3\xa4\\n")},
+	        {'j', 0, NULL, ENVX_ENCODE_SLASH, 0, S("a/b"), S("a\\/b")},
+	        {'j', 0, NULL, ENVX_ENCODE_ASCII, 0,
+	         S("\x7f\xc3\xa4\xf0\x9f\x98\x80"),
+	         S("\\u007f\\u00e4\\ud83d\\ude00")},
+	        /* not UTF-8: no ASCII-only form, nothing written */
+	        {'j', 0, NULL, ENVX_ENCODE_ASCII, -1, S("ab\xff"), S("")},
+	};
+	char a60[60];
+	char wrapped[81];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_encoded(&cases[i]);
+	}
+	/* base64(1) wraps at 76 columns: 60 bytes are 80 characters */
+	memset(a60, 'a', sizeof(a60));
+	for (i = 0; i < 20; i++) {
+		memcpy(wrapped + 4 * i + (i == 19), "YWFh", 4);
+	}
+	wrapped[76] = '\n';
+	check_encoded(&(struct encode_case){'b', 0, NULL, ENVX_ENCODE_WRAP, 0,
+	                                    a60, sizeof(a60), wrapped,
+	                                    sizeof(wrapped)});
+}
+
+/* Forms kept: long enough, within max_forms, unique when asked. */
+static void
+test_util_encode_keep(void **state)
+{
+	unsigned char out[64];
+	struct envx_form f[3];
+	struct envx_encode c = {
+	        .dst = out, .forms = f, .max_forms = 3, .min_len = 2};
+	struct envx_encode sizing = {.forms = f, .max_forms = 3};
+
+	(void)state;
+	envx_encode_bytes(&sizing, (const unsigned char *)"abab", 4);
+	envx_encode_keep(&sizing, 1, 0, 2);
+	assert_int_equal(sizing.nforms, 0);
+	envx_encode_bytes(&c, (const unsigned char *)"ababcabcd", 9);
+	envx_encode_keep(&c, 1, 0, 2);
+	envx_encode_keep(&c, 2, 2, 2); /* equal, kept: not unique */
+	envx_encode_keep(&c, 3, 4, 1); /* too short */
+	envx_encode_keep(&c, 4, 4, 3);
+	envx_encode_keep(&c, 5, 5, 4); /* past max_forms */
+	assert_int_equal(c.nforms, 3);
+	assert_int_equal(f[1].encoding, 2);
+	assert_int_equal(f[2].encoding, 4);
+	assert_int_equal(f[2].off, 4);
+	assert_int_equal(f[2].len, 3);
+	c.nforms = 0;
+	c.unique = true;
+	envx_encode_keep(&c, 1, 2, 3);
+	envx_encode_keep(&c, 2, 5, 3); /* "abc" again: dropped */
+	envx_encode_keep(&c, 3, 5, 4);
+	assert_int_equal(c.nforms, 2);
+	assert_int_equal(f[1].encoding, 3);
+}
+
 int
 main(void)
 {
@@ -335,6 +482,8 @@ main(void)
 	        cmocka_unit_test(
 	                test_util_now_ignores_envx_now_without_test_clock),
 	        cmocka_unit_test(test_util_private_file_checks),
+	        cmocka_unit_test(test_util_encode_vectors),
+	        cmocka_unit_test(test_util_encode_keep),
 	};
 
 	if (sodium_init() < 0) {
