@@ -248,8 +248,13 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	}
 	snprintf(detail, sizeof(detail), "%zu of %zu from %.64s", written,
 	         res.pairs.count, shown);
-	if (envx_vault_audit(ctx->vault, "import", env, "", detail, &err) < 0 ||
-	    envx_vault_commit(ctx->vault, &err) < 0) {
+	if (written == 0) {
+		/* nothing to write: the vault stays byte for byte as it was
+		 * (an event alone would not be covered by a signed state) */
+		envx_vault_rollback(ctx->vault);
+	} else if (envx_vault_audit(ctx->vault, "import", env, "", detail,
+	                            &err) < 0 ||
+	           envx_vault_commit(ctx->vault, &err) < 0) {
 		envx_vault_rollback(ctx->vault);
 		status = envx_cli_fail(&err);
 		goto done;

@@ -191,6 +191,15 @@ parse_long(const char *s, long lo, long hi, long *v)
 	return true;
 }
 
+/* "0", "0s", "0m" or "0h": no waiting at all. */
+static bool
+zero_span(const char *s)
+{
+	return s[0] == '0' &&
+	       (s[1] == '\0' ||
+	        ((s[1] == 's' || s[1] == 'm' || s[1] == 'h') && s[2] == '\0'));
+}
+
 static int
 resolve_target(struct envx_ctx *ctx, const struct sync_args *a,
                struct target *t)
@@ -221,7 +230,7 @@ resolve_target(struct envx_ctx *ctx, const struct sync_args *a,
 		                      wi);
 	}
 	t->max_wait = 15 * 60;
-	if (a->max_wait != NULL && strcmp(a->max_wait, "0") != 0 &&
+	if (a->max_wait != NULL && !zero_span(a->max_wait) &&
 	    envx_span_parse(a->max_wait, wait_units, 3, 86400, 86400,
 	                    &t->max_wait) < 0) {
 		return envx_cli_usage(ctx,
@@ -229,7 +238,7 @@ resolve_target(struct envx_ctx *ctx, const struct sync_args *a,
 		                      "like 90s, 15m or 2h (at most 24h)",
 		                      a->max_wait);
 	}
-	if (a->max_wait != NULL && strcmp(a->max_wait, "0") == 0) {
+	if (a->max_wait != NULL && zero_span(a->max_wait)) {
 		t->max_wait = 0;
 	}
 	t->timeout_ms = 30000;
@@ -345,7 +354,7 @@ check_limits(const struct local_side *l)
  * events of env up to the one its signed state covers. */
 static int
 load_record(struct envx_ctx *ctx, struct local_side *l, const char *repo,
-            const char *environment, struct envx_error *err)
+            const char *environment, bool strict, struct envx_error *err)
 {
 	struct envx_audit_filter f = {.env = envx_env_name(l->e)};
 	struct envx_audit_event *ev = NULL;
@@ -370,7 +379,16 @@ load_record(struct envx_ctx *ctx, struct local_side *l, const char *repo,
 		r = envx_sync_state_apply(&l->rec, ev[i].detail, repo,
 		                          environment, err);
 	}
-	if (r == 0 && ignored > 0) {
+	if (r == 0 && ignored > 0 && strict) {
+		/* a writer would refuse to sign over them anyway (VF-3.8):
+		 * stop before sending anything */
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "sync: %zu sync record%s of '%s' no signed "
+		                   "state covers: added outside envx; nothing "
+		                   "was sent ('envx audit %s' shows them)",
+		                   ignored, ignored == 1 ? "" : "s",
+		                   envx_env_name(l->e), envx_env_name(l->e));
+	} else if (r == 0 && ignored > 0) {
 		envx_cli_warn("sync: ignoring %zu sync record%s of '%s' that "
 		              "no signed state covers (added outside envx?)",
 		              ignored, ignored == 1 ? "" : "s",
@@ -420,7 +438,8 @@ load_local(struct envx_ctx *ctx, const struct sync_args *a,
 	free(info);
 	if (r == 0) {
 		envx_env_key_tag(l->e, l->keytag);
-		r = load_record(ctx, l, t->repo, a->environment, &err);
+		r = load_record(ctx, l, t->repo, a->environment, !a->status,
+		                &err);
 	}
 	return r < 0 ? envx_cli_fail(&err) : 0;
 }

@@ -120,8 +120,10 @@ envx_gh_environment_valid(const char *name)
 {
 	size_t n = strlen(name);
 
+	/* "." and ".." would be path steps in the URL, not a name */
 	return n > 0 && n <= ENVX_GH_ENV_MAX_BYTES && envx_text_plain(name) &&
-	       strchr(name, '/') == NULL;
+	       strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0;
 }
 
 /* Whether host (n bytes) is a loopback address envx may speak plain HTTP
@@ -207,6 +209,28 @@ envx_gh_api_base_check(const char *url, char *out, size_t outsz,
 	if (host_end == auth) {
 		return envx_error_set(err, ENVX_E_USAGE,
 		                      "GITHUB_API_URL has no host");
+	}
+	if (host_end < end) {
+		/* ":PORT": 1 to 65535 */
+		const char *p = host_end;
+		long port = 0;
+		if (*p != ':' || p + 1 == end || p + 6 < end) {
+			return envx_error_set(err, ENVX_E_USAGE,
+			                      "GITHUB_API_URL has a bad port");
+		}
+		for (p++; p < end; p++) {
+			if (*p < '0' || *p > '9') {
+				return envx_error_set(
+				        err, ENVX_E_USAGE,
+				        "GITHUB_API_URL has a bad "
+				        "port");
+			}
+			port = port * 10 + (*p - '0');
+		}
+		if (port < 1 || port > 65535) {
+			return envx_error_set(err, ENVX_E_USAGE,
+			                      "GITHUB_API_URL has a bad port");
+		}
 	}
 	if (*plain_http && !loopback_host(auth, (size_t)(host_end - auth))) {
 		return envx_error_set(
@@ -320,12 +344,19 @@ envx_gh_retry_wait(const struct envx_gh_answer *a, unsigned attempt,
 		if (header_seconds(a->retry_after, &s)) {
 			*why = "GitHub asked to retry after a pause "
 			       "(retry-after)";
-			return s;
+			/* never 0: a server saying "now" forever must still
+			 * use up the waiting budget */
+			return s > 0 ? s : 1;
 		}
-		if (header_seconds(a->remaining, &left) && left == 0 &&
-		    header_seconds(a->reset, &reset)) {
-			*why = "rate limit exhausted until x-ratelimit-reset";
-			return (reset > now ? reset - now : 0) + 1;
+		if (header_seconds(a->remaining, &left) && left == 0) {
+			if (header_seconds(a->reset, &reset)) {
+				*why = "rate limit exhausted until "
+				       "x-ratelimit-reset";
+				return (reset > now ? reset - now : 0) + 1;
+			}
+			*why = "rate limit exhausted (x-ratelimit-reset "
+			       "unreadable)";
+			return (int64_t)60 << (attempt > 5 ? 5 : attempt);
 		}
 		if (a->status == 429 ||
 		    contains_ci(a->message, "secondary rate limit")) {
@@ -340,7 +371,7 @@ envx_gh_retry_wait(const struct envx_gh_answer *a, unsigned attempt,
 		}
 		if (header_seconds(a->retry_after, &s)) {
 			*why = "server error, retry-after";
-			return s;
+			return s > 0 ? s : 1;
 		}
 		*why = a->status == 0 ? "connection failed" : "server error";
 		return (int64_t)1 << attempt;

@@ -43,6 +43,8 @@ struct envx_vault {
 	bool allow_upgrade;  /* envx_vault_upgrade is running */
 	bool upgrading;      /* upgrade() is unlocking older environments */
 	bool audit_verified; /* the audit chain checked in this write */
+	/* the seq the open write's first audit event gets (VF-3.8) */
+	int64_t tx_audit_start;
 	struct envx_env *dirty[ENVX_MAX_DIRTY];
 	size_t ndirty;
 };

@@ -599,6 +599,80 @@ state_digest(const struct envx_env *e, int64_t audit_seq,
 	envx_lp_final(&hs, out);
 }
 
+/*
+ * VF-3.8: every event about an environment that envx appends is covered by
+ * the signed state sealed in the same write, except `trust-reset` (which
+ * writes nothing else). An event about e after the one e's signed state
+ * covers, older than this write, was therefore added outside envx; signing
+ * now would make it look signed (a forged sync record would then steer
+ * `sync --prune`, a forged incident the compromised state). Refused.
+ */
+static int
+uncovered_events(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	int64_t covered;
+	int rc;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT audit_seq FROM seals WHERE env_id = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		/* a new environment: nothing signed yet */
+		return rc == SQLITE_DONE ? 0
+		                         : envx_sqlite_error(v->db, err,
+		                                             "cannot read "
+		                                             "environment");
+	}
+	covered = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT seq, action FROM audit WHERE env = ? "
+	                       "AND seq > ? AND seq < ? AND action <> "
+	                       "'trust-reset' ORDER BY seq LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err,
+		                         "cannot read the audit log");
+	}
+	sqlite3_bind_text(st, 1, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, covered);
+	sqlite3_bind_int64(st, 3, v->tx_audit_start);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *action = sqlite3_column_text(st, 1);
+		char safe[64];
+		size_t i;
+
+		/* untrusted text: printable ASCII only */
+		for (i = 0; action != NULL && action[i] != '\0' &&
+		            i + 1 < sizeof(safe);
+		     i++) {
+			safe[i] = action[i] >= 0x20 && action[i] < 0x7f
+			                  ? (char)action[i]
+			                  : '?';
+		}
+		safe[i] = '\0';
+		r = envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "environment '%s': audit event %lld (%s) "
+		        "was added after its last signed state "
+		        "without a signed write (outside envx); "
+		        "envx does not sign over it",
+		        e->name, (long long)sqlite3_column_int64(st, 0), safe);
+	} else if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read the audit log");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
 envx_state_sign(struct envx_env *e, struct envx_error *err)
 {
@@ -655,6 +729,10 @@ envx_state_sign(struct envx_env *e, struct envx_error *err)
 			return r;
 		}
 		v->audit_verified = true;
+	}
+	r = uncovered_events(e, err);
+	if (r < 0) {
+		return r;
 	}
 	r = envx_audit_head(v, &aseq, ah, err);
 	if (r < 0) {

@@ -1018,6 +1018,24 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 		v->lost_changes = false;
 		v->upgraded_from = 0;
 		v->audit_verified = false;
+		v->tx_audit_start = INT64_MAX;
+	}
+	if (r == 0 && v->schema >= 2) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(v->db,
+		                       "SELECT coalesce(max(seq), 0) + 1 FROM "
+		                       "audit",
+		                       -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW) {
+			r = envx_sqlite_error(v->db, err,
+			                      "cannot read the audit log");
+		} else {
+			v->tx_audit_start = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_finalize(st);
+		if (r < 0) {
+			envx_vault_rollback(v);
+		}
 	}
 	if (r == 0 && v->schema < ENVX_VAULT_SCHEMA_VERSION) {
 		/* VF-4.5: only a deliberate upgrade signs an unsigned vault;

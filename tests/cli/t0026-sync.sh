@@ -235,23 +235,39 @@ t_forged_record() {
   # MANUAL_TOKEN, so that --prune would delete it
   keep_pristine
   seq=$(sql "SELECT max(seq) FROM audit")
+  # the chain recomputed as SPEC VF-5.1 says: it verifies, it is only
+  # not covered by any signed state
   python3 - "$seq" <<'EOF'
-import hashlib, sqlite3, sys
+import hashlib, sqlite3, struct, sys
 db = sqlite3.connect("envx.vault")
-seq = int(sys.argv[1])
-prev = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()[0]
-db.execute("INSERT INTO audit VALUES (?, 1, 'mallory', 'sync-github', 'staging', '', "
-           "'repo=acme/api environment=staging key=0000000000000000 "
-           "put=MANUAL_TOKEN:1:00112233445566778899aabbccddeeff:-', ?, ?)",
-           (seq + 1, prev, hashlib.sha256(b"x").digest()))
+seq = int(sys.argv[1]) + 1
+vid = db.execute("SELECT vault_id FROM vault").fetchone()[0]
+prev = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
+key = db.execute("SELECT detail FROM audit WHERE action = 'sync-github' LIMIT 1").fetchone()[0]
+key = [f for f in key.split(" ") if f.startswith("key=")][0]
+row = (seq, 1767000000, "mallory", "sync-github", "staging", "",
+       "repo=acme/api environment=staging " + key +
+       " put=MANUAL_TOKEN:1:00112233445566778899aabbccddeeff:2000-01-01T00:00:00Z")
+lp = lambda b: struct.pack("<Q", len(b)) + b
+u = lambda v: lp(struct.pack("<Q", v))
+h = hashlib.blake2b(digest_size=32)
+h.update(lp(b"envx-audit-v1") + lp(vid) + lp(prev) + u(row[0]) + u(row[1]) +
+         b"".join(lp(x.encode()) for x in row[2:]))
+db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row + (prev, h.digest()))
 db.commit()
 EOF
+  "$ENVX" audit --verify >/dev/null 2>&1 || { echo "the forged event does not verify" >&2; return 1; }
   reset_stats
+  sync staging --prune
+  [ "$RC" != 0 ] && [ "$(stat writes)" = 0 ] && [ "$(remote staging MANUAL_TOKEN)" = manual ] || return 1
+  # and a writer's next ordinary write does not sign over it
+  printf 'innocent' | "$ENVX" set staging SOMETHING_ELSE 2>"$TEST_DIR/f.err"
+  [ $? = 4 ] && grep -q "added after its last signed state" "$TEST_DIR/f.err" || return 1
   sync staging --prune
   [ "$RC" != 0 ] && [ "$(stat writes)" = 0 ] && [ "$(remote staging MANUAL_TOKEN)" = manual ] || return 1
   fresh
 }
-ok "a sync record added in the file does not make --prune delete anything" t_forged_record
+ok "a sync record added in the file does not make --prune delete anything, before or after another write" t_forged_record
 
 t_audit_event() {
   run audit staging
@@ -388,6 +404,30 @@ t_rate_limits() {
   expect_rc 0 && [ "$(remote part P_2)" = rl-3 ]
 }
 ok "rate limits: retry-after and x-ratelimit-reset are waited out; a wait past --max-wait stops with exit 5" t_rate_limits
+
+t_retry_after_zero() {
+  local t0 t1
+  mockc POST /_mock/inject '[{"status": 429, "headers": {"retry-after": "0"}, "count": -1}]' >/dev/null
+  reset_stats
+  t0=$(date +%s%N)
+  run sync github part --repo acme/api --max-wait 3s
+  t1=$(date +%s%N)
+  mockc POST /_mock/inject '[]' >/dev/null
+  expect_rc 5 && expect_err "--max-wait" && [ "$(stat requests)" -le 5 ] &&
+    [ $(((t1 - t0) / 1000000)) -lt 8000 ] || return 1
+  run sync github part --repo acme/api --max-wait 0s
+  expect_rc 0
+}
+ok "retry-after: 0 forever cannot make a request loop: each retry waits, --max-wait ends it (0s is valid)" t_retry_after_zero
+
+t_dot_environments() {
+  reset_stats
+  fails 2 "--environment" sync status staging --repo acme/api --environment .. &&
+    fails 2 "--environment" sync status staging --repo acme/api --environment . &&
+    GITHUB_API_URL=http://127.0.0.1:99999 run sync status staging --repo acme/api &&
+    expect_rc 2 && expect_err "port" && [ "$(stat requests)" = 0 ]
+}
+ok "--environment . and .. are refused (they would be URL path steps); a bad port is exit 2" t_dot_environments
 
 t_not_retried() {
   printf 'nr-1' | "$ENVX" set part P_3 2>/dev/null

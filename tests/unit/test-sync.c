@@ -82,6 +82,10 @@ test_sync_api_base(void **state)
 	        {"http://127.9.9.9:1/x", 1, 1},
 	        {"http://[::1]:9", 1, 1},
 	        {"http://localhost:9", 1, 1},
+	        {"http://127.0.0.1:99999", 0, 1},
+	        {"http://127.0.0.1:", 0, 1},
+	        {"http://127.0.0.1:8x", 0, 1},
+	        {"https://api.github.com:443/", 1, 0},
 	        {"http://api.github.com", 0, 1},
 	        {"http://127.0.0.1.evil.example", 0, 1},
 	        {"http://128.0.0.1", 0, 1},
@@ -109,6 +113,11 @@ test_sync_api_base(void **state)
 	                                        out, sizeof(out), &http, &err),
 	                 0);
 	assert_string_equal(out, "https://ghe.example/api/v3");
+	assert_true(envx_gh_environment_valid("prod env"));
+	assert_true(envx_gh_environment_valid("a.b"));
+	assert_false(envx_gh_environment_valid("."));
+	assert_false(envx_gh_environment_valid(".."));
+	assert_false(envx_gh_environment_valid("a/b"));
 	assert_true(envx_gh_token_valid("ghp_abc123"));
 	assert_false(envx_gh_token_valid("a b"));
 	assert_false(envx_gh_token_valid("a\r\nX-Evil: 1"));
@@ -162,10 +171,18 @@ test_sync_retry_rules(void **state)
 		a = (struct envx_gh_answer){.status = s, .retry_after = "1"};
 		assert_int_equal(envx_gh_retry_wait(&a, 0, 0, &why), -1);
 	}
+	/* retry-after: 0 still waits a second, so --max-wait bounds it */
+	a = (struct envx_gh_answer){.status = 429, .retry_after = "0"};
+	assert_int_equal(envx_gh_retry_wait(&a, 0, 0, &why), 1);
+	/* remaining 0 with an unreadable reset: a minute, doubling */
+	a = (struct envx_gh_answer){.status = 403,
+	                            .remaining = "0",
+	                            .reset = "99999999999999999999"};
+	assert_int_equal(envx_gh_retry_wait(&a, 1, 0, &why), 120);
 	/* malformed headers are ignored, not trusted */
 	a = (struct envx_gh_answer){.status = 403,
 	                            .retry_after = "soon",
-	                            .remaining = "0",
+	                            .remaining = "1",
 	                            .reset = "x"};
 	assert_int_equal(envx_gh_retry_wait(&a, 0, 0, &why), -1);
 }
