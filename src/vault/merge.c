@@ -1729,6 +1729,9 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 			r = oom(err);
 		}
 	}
+	if (r == 1) {
+		r = 0; /* check_audit's conflict is counted: reported below */
+	}
 	if (r == 0 && m->conflicts == 0) {
 		for (i = 0; i < g.nenvs; i++) {
 			const struct menv *me = &g.envs[i];
