@@ -1207,8 +1207,9 @@ envx_cli_unredacted_notice(const char *cmd, const struct envx_kvset *all)
 	for (size_t i = 0; i < all->count; i++) {
 		(void)envx_kvset_value(all, i, &len);
 		if (len < ENVX_REDACT_MIN_BYTES) {
-			fprintf(stderr, n++ == 0 ? "envx: %s: not redacting '%s'"
-			                         : "%.0s, '%s'",
+			fprintf(stderr,
+			        n++ == 0 ? "envx: %s: not redacting '%s'"
+			                 : "%.0s, '%s'",
 			        cmd, envx_kvset_name(all, i));
 		}
 	}
