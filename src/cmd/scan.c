@@ -429,7 +429,9 @@ walk(struct scan *sc, const char *dir)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1) {
+		qsort(names, n, sizeof(*names), name_cmp);
+	}
 	for (i = 0; i < n; i++) {
 		char path[PATH_BYTES];
 		struct stat st;
@@ -580,7 +582,9 @@ blobs_unique(struct blobs *bs)
 	size_t i;
 	size_t k = 0;
 
-	qsort(bs->v, bs->n, sizeof(*bs->v), blob_by_oid);
+	if (bs->n > 1) { /* qsort wants an array, even for 0 items */
+		qsort(bs->v, bs->n, sizeof(*bs->v), blob_by_oid);
+	}
 	for (i = 0; i < bs->n; i++) {
 		if (k > 0 && strcmp(bs->v[k - 1].oid, bs->v[i].oid) == 0) {
 			free(bs->v[i].commit);
@@ -590,7 +594,9 @@ blobs_unique(struct blobs *bs)
 		bs->v[k++] = bs->v[i];
 	}
 	bs->n = k;
-	qsort(bs->v, bs->n, sizeof(*bs->v), blob_by_order);
+	if (bs->n > 1) {
+		qsort(bs->v, bs->n, sizeof(*bs->v), blob_by_order);
+	}
 }
 
 static void

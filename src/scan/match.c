@@ -189,7 +189,9 @@ build_tables(struct envx_scan *m)
 	size_t i;
 	unsigned log = BITS_MIN_LOG;
 
-	qsort(m->ent, m->nent, sizeof(*m->ent), entry_cmp);
+	if (m->nent > 1) {
+		qsort(m->ent, m->nent, sizeof(*m->ent), entry_cmp);
+	}
 	for (i = 0; i < m->nent; i++) {
 		nkeys += i == 0 || m->ent[i].key != m->ent[i - 1].key;
 	}

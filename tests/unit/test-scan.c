@@ -100,7 +100,9 @@ assert_same_hits(struct hits *got, struct hits *want)
 {
 	size_t i;
 
-	qsort(got->h, got->n, sizeof(*got->h), hit_cmp);
+	if (got->n > 1) {
+		qsort(got->h, got->n, sizeof(*got->h), hit_cmp);
+	}
 	assert_int_equal(got->n, want->n);
 	for (i = 0; i < got->n; i++) {
 		assert_int_equal(got->h[i].pattern, want->h[i].pattern);
@@ -124,7 +126,9 @@ check_all_ways(const struct envx_scan_pattern *p, size_t np,
 	size_t k;
 
 	reference(p, np, text, len, &want);
-	qsort(want.h, want.n, sizeof(*want.h), hit_cmp);
+	if (want.n > 1) {
+		qsort(want.h, want.n, sizeof(*want.h), hit_cmp);
+	}
 	assert_int_equal(envx_scan_new(&m, p, np, NULL), 0);
 	assert_int_equal(envx_scan_buffer(m, text, len, collect, &got), 0);
 	assert_same_hits(&got, &want);
