@@ -20,8 +20,7 @@ fish_complete() {
 
 # zsh_complete LINE: what an interactive zsh shows after LINE and TAB,
 # escape sequences removed.
-wait_s=1
-[ -n "${ENVX_TEST_WRAP:-}" ] && wait_s=8
+wait_s=$WAIT_FACTOR
 zsh_complete() {
   cat >"$TEST_DIR/zc.zsh" <<'EOF'
 zmodload zsh/zpty
@@ -116,7 +115,7 @@ os.write(fd, ("PS1='> '; bind 'set show-all-if-ambiguous on'; "
               f". '{script}'; echo RE''ADY\n").encode())
 drain(10, until=b"READY\r\n")
 os.write(fd, line.encode() + b"\t")
-out = drain(4 * wait, quiet=0.5)
+out = drain(4 * wait, quiet=0.5 * wait)
 os.write(fd, b"\x15exit\n")
 drain(0.3)
 os.waitpid(pid, 0)

@@ -47,6 +47,10 @@ if [ -n "${ENVX_TEST_WRAP:-}" ]; then
   chmod 755 "$TEST_DIR/bin/envx"
   export ENVX="$TEST_DIR/bin/envx"
 fi
+# WAIT_FACTOR: how many times longer a test may wait for a wrapped envx than
+# for the binary itself (valgrind runs it some 30 times slower).
+WAIT_FACTOR=1
+[ -n "${ENVX_TEST_WRAP:-}" ] && WAIT_FACTOR=8
 
 _n=0
 _failed=0
