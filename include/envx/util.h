@@ -30,6 +30,10 @@ bool envx_text_plain(const char *s);
 /* The value of hex digit c (either case), or -1. */
 int envx_hexval(int c);
 
+/* Copies untrusted text s into out (outsz > 0) for a message: printable
+ * ASCII kept, every other byte '?', cut to fit. Returns out. */
+char *envx_text_safe(const char *s, char *out, size_t outsz);
+
 /* ---- bounded growable buffer (not for secrets) ---- */
 
 /*

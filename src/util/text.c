@@ -102,3 +102,16 @@ envx_hexval(int c)
 	}
 	return -1;
 }
+
+char *
+envx_text_safe(const char *s, char *out, size_t outsz)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] != '\0' && i + 1 < outsz; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[i] = '\0';
+	return out;
+}

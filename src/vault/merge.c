@@ -129,7 +129,12 @@ struct merge {
 	struct envx_merge *m;
 	struct menv *envs;
 	size_t nenvs;
+	size_t base_events; /* the ancestor's audit events */
+	int64_t now;
 };
+
+/* VF-9.4: how far after the merge's own clock a version may be dated */
+#define MERGE_CLOCK_SKEW_S 300
 
 static void conflict(struct merge *g, int code, const char *env,
                      const char *name, const char *fmt, ...)
@@ -672,6 +677,34 @@ fmt_time(int64_t t, char *out, size_t outsz)
 }
 
 /* VF-9.4 step 3: both sides wrote new versions of the secret. */
+/* VF-9.4: the order of new versions comes from their dates, which the
+ * writer's clock sets; one dated after the merge would be current over
+ * every later write (a clock set wrong, or a date chosen to win). */
+static int
+future_dated(struct merge *g, const struct menv *me, const struct msec *x,
+             size_t from, int side)
+{
+	size_t i;
+
+	for (i = from; i < x->nv; i++) {
+		char when[32];
+
+		if (x->v[i].created_at <= g->now + MERGE_CLOCK_SKEW_S) {
+			continue;
+		}
+		fmt_time(x->v[i].created_at, when, sizeof(when));
+		conflict(g, ENVX_E_CHECK, me->name, x->name,
+		         "%s/%s: %s's v%llu is dated %s, after this merge: "
+		         "the merge orders versions by date, so it cannot "
+		         "say which is current (a clock set wrong?); set the "
+		         "value again after taking one side",
+		         me->name, x->name, side_word[side],
+		         (unsigned long long)x->v[i].num, when);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 combine(struct merge *g, struct menv *me, const struct msec *o,
         const struct msec *a, const struct msec *b, struct rsec *out)
@@ -698,6 +731,8 @@ combine(struct merge *g, struct menv *me, const struct msec *o,
 	}
 	len = (size_t)snprintf(out->note, sizeof(out->note),
 	                       "both sides wrote new versions:");
+	bad = future_dated(g, me, a, no, SIDE_A) |
+	      future_dated(g, me, b, no, SIDE_B);
 	while (i < a->nv || j < b->nv) {
 		bool take_a =
 		        j >= b->nv ||
@@ -919,6 +954,95 @@ rekeyed(const struct side *o, const struct side *x)
 	return false;
 }
 
+static int
+role_rank(const char *role)
+{
+	int r = ENVX_ROLE_NONE;
+
+	return envx_role_parse(role, &r) == 0 ? r : ENVX_ROLE_NONE;
+}
+
+/* VF-9.5: whether x took access away after the ancestor: a revoke, or a
+ * grant that lowers a member's role. (A rekey alone takes nothing away.) */
+static bool
+took_access(const struct side *o, const struct side *x)
+{
+	size_t i;
+	size_t j;
+
+	for (i = o->nlog; i < x->nlog; i++) {
+		const struct mentry *y = &x->log[i];
+
+		if (strcmp(y->action, "revoke") == 0) {
+			return true;
+		}
+		if (strcmp(y->action, "grant") != 0) {
+			continue;
+		}
+		for (j = i; j-- > 0;) {
+			if (strcmp(x->log[j].label, y->label) == 0) {
+				break;
+			}
+		}
+		if (j < i && strcmp(x->log[j].action, "revoke") != 0 &&
+		    role_rank(y->role) < role_rank(x->log[j].role)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Whether x's secrets or allowed names differ from the ancestor's. */
+static bool
+rows_changed(const struct side *o, const struct side *x)
+{
+	size_t i;
+
+	if (o->ns != x->ns || o->nal != x->nal) {
+		return true;
+	}
+	for (i = 0; i < x->ns; i++) {
+		if (!same_secret(find_secret(o, x->s[i].name), o, &x->s[i],
+		                 x)) {
+			return true;
+		}
+	}
+	for (i = 0; i < x->nal; i++) {
+		if (find_allow(o, x->al[i].name) == NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* VF-9.5: a side that revoked or demoted a member after the ancestor
+ * takes nothing the other side wrote meanwhile: the member may have
+ * written it, and the incident it answers may be about it. */
+static int
+access_taken(struct merge *g, struct menv *me)
+{
+	const struct side *so = &me->s[SIDE_O];
+	int x;
+
+	for (x = SIDE_A; x <= SIDE_B; x++) {
+		int y = x == SIDE_A ? SIDE_B : SIDE_A;
+
+		if (!took_access(so, &me->s[x]) ||
+		    !rows_changed(so, &me->s[y])) {
+			continue;
+		}
+		conflict(g, ENVX_E_CHECK, me->name, NULL,
+		         "%s: %s revoked or demoted a member since the branch "
+		         "point, and %s changed its secrets meanwhile (maybe "
+		         "written by that member): take %s ('git checkout "
+		         "--%s envx.vault') and set %s changes again",
+		         me->name, side_word[x], side_word[y], side_word[x],
+		         side_word[x], x == SIDE_A ? "theirs'" : "ours'");
+		return 1;
+	}
+	return 0;
+}
+
 /* VF-9.5: chooses the frame; checks the grants both sides made. */
 static int
 plan_access(struct merge *g, struct menv *me)
@@ -1046,7 +1170,15 @@ plan_env(struct merge *g, struct menv *me)
 	if (unchanged(sa, so)) {
 		me->action = sb->present ? TAKE_THEIRS : DROP;
 		if (!sb->present) {
-			return 0;
+			/* VF-9.3: nothing signs a removal */
+			conflict(
+			        g, ENVX_E_CHECK, me->name, NULL,
+			        "environment '%s': theirs removed it; a "
+			        "removal carries no signature, so a merge does "
+			        "not apply it (after the merge, run 'envx env "
+			        "rm %s' if that is meant)",
+			        me->name, me->name);
+			return 1;
 		}
 		if (side_unlock(g, me, sb) < 0) {
 			return 1;
@@ -1078,6 +1210,9 @@ plan_env(struct merge *g, struct menv *me)
 		return 1;
 	}
 	bad = plan_access(g, me);
+	if (!bad) {
+		bad = access_taken(g, me);
+	}
 	if (!bad) {
 		bad = writer_check(g, me, &me->s[me->frame]);
 	}
@@ -1540,6 +1675,7 @@ check_audit(struct merge *g, struct envx_error *err)
 			return 1;
 		}
 	}
+	g->base_events = (size_t)c[SIDE_O].count;
 	for (i = SIDE_A; i <= SIDE_B; i++) {
 		r = c[SIDE_O].count == 0
 		            ? 0
@@ -1560,6 +1696,98 @@ check_audit(struct merge *g, struct envx_error *err)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+static const struct menv *
+find_menv(const struct merge *g, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->nenvs; i++) {
+		if (strcmp(g->envs[i].name, name) == 0) {
+			return &g->envs[i];
+		}
+	}
+	return NULL;
+}
+
+/* The last event a signed state of theirs that the merge verified covers:
+ * ENV's for an event of ENV, any for an event of no environment. */
+static int64_t
+theirs_covered(const struct merge *g, const char *env)
+{
+	int64_t best = 0;
+	size_t i;
+
+	for (i = 0; i < g->nenvs; i++) {
+		const struct envx_env *e = g->envs[i].s[SIDE_B].e;
+		int64_t seq;
+
+		if (e == NULL ||
+		    (*env != '\0' && strcmp(g->envs[i].name, env) != 0)) {
+			continue;
+		}
+		seq = envx_env_signed_audit_seq(e);
+		if (seq > best) {
+			best = seq;
+		}
+	}
+	return best;
+}
+
+/* VF-9.6: theirs' events go into the result, where the merger's signature
+ * will cover them, so each must already be covered by a signed state of
+ * theirs the merge verified; events added to theirs' file outside envx
+ * (a valid unkeyed chain is easy to forge) are not laundered by a merge.
+ * `trust-reset` (a reader's act, VF-3.8) and the removal of an environment
+ * absent on both sides need no signature. */
+static int
+check_theirs_events(struct merge *g, struct envx_error *err)
+{
+	struct envx_audit_event *ev = NULL;
+	size_t n = 0;
+	size_t i;
+	size_t bad = 0;
+	const struct envx_audit_event *first = NULL;
+	int r;
+
+	r = envx_vault_audit_events(g->m->theirs, NULL, &ev, &n, err);
+	if (r < 0) {
+		return r;
+	}
+	for (i = g->base_events; i < n; i++) {
+		const struct envx_audit_event *x = &ev[i];
+		const struct menv *me = find_menv(g, x->env);
+
+		if (strcmp(x->action, "trust-reset") == 0 ||
+		    (strcmp(x->action, "env-rm") == 0 &&
+		     (me == NULL ||
+		      (!me->s[SIDE_A].present && !me->s[SIDE_B].present)))) {
+			continue;
+		}
+		if (x->seq > theirs_covered(g, x->env)) {
+			bad++;
+			if (first == NULL) {
+				first = x;
+			}
+		}
+	}
+	if (bad > 0) {
+		char what[64];
+		char env[ENVX_ENV_NAME_MAX_BYTES + 1];
+
+		envx_text_safe(first->action, what, sizeof(what));
+		envx_text_safe(first->env, env, sizeof(env));
+		conflict(g, ENVX_E_INTEGRITY, NULL, NULL,
+		         "theirs' audit log has %zu event%s that no signed "
+		         "state of theirs covers, from #%lld ('%s'%s%s): added "
+		         "outside envx; the merge will not sign %s",
+		         bad, bad == 1 ? "" : "s", (long long)first->seq, what,
+		         *env != '\0' ? " of " : "", env,
+		         bad == 1 ? "it" : "them");
+	}
+	envx_audit_events_free(ev, n);
 	return 0;
 }
 
@@ -1699,6 +1927,7 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 
 	m->conflicts = 0;
 	m->worst = 0;
+	g.now = envx_now();
 	for (s = 0; s < NSIDES; s++) {
 		if (src[s]->schema != ENVX_VAULT_SCHEMA_VERSION) {
 			return envx_error_set(
@@ -1728,6 +1957,9 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 		if (r == 0 && plan_env(&g, me) < 0) {
 			r = oom(err);
 		}
+	}
+	if (r == 0) {
+		r = check_theirs_events(&g, err);
 	}
 	if (r == 1) {
 		r = 0; /* check_audit's conflict is counted: reported below */

@@ -646,19 +646,11 @@ uncovered_events(struct envx_env *e, struct envx_error *err)
 	sqlite3_bind_int64(st, 3, v->tx_audit_start);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const unsigned char *action = sqlite3_column_text(st, 1);
 		char safe[64];
-		size_t i;
 
 		/* untrusted text: printable ASCII only */
-		for (i = 0; action != NULL && action[i] != '\0' &&
-		            i + 1 < sizeof(safe);
-		     i++) {
-			safe[i] = action[i] >= 0x20 && action[i] < 0x7f
-			                  ? (char)action[i]
-			                  : '?';
-		}
-		safe[i] = '\0';
+		envx_text_safe((const char *)sqlite3_column_text(st, 1), safe,
+		               sizeof(safe));
 		r = envx_error_set(
 		        err, ENVX_E_INTEGRITY,
 		        "environment '%s': audit event %lld (%s) "

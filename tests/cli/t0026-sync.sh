@@ -230,32 +230,15 @@ t_prune() {
 ok "--prune deletes only what envx pushed; a secret envx never pushed stays (remote-only is not drift)" t_prune
 
 t_forged_record() {
-  local before seq
+  local before key
   # someone who can write the file adds a record claiming envx pushed
   # MANUAL_TOKEN, so that --prune would delete it
   keep_pristine
-  seq=$(sql "SELECT max(seq) FROM audit")
   # the chain recomputed as SPEC VF-5.1 says: it verifies, it is only
   # not covered by any signed state
-  python3 - "$seq" <<'EOF'
-import hashlib, sqlite3, struct, sys
-db = sqlite3.connect("envx.vault")
-seq = int(sys.argv[1]) + 1
-vid = db.execute("SELECT vault_id FROM vault").fetchone()[0]
-prev = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
-key = db.execute("SELECT detail FROM audit WHERE action = 'sync-github' LIMIT 1").fetchone()[0]
-key = [f for f in key.split(" ") if f.startswith("key=")][0]
-row = (seq, 1767000000, "mallory", "sync-github", "staging", "",
-       "repo=acme/api environment=staging " + key +
-       " put=MANUAL_TOKEN:1:00112233445566778899aabbccddeeff:2000-01-01T00:00:00Z")
-lp = lambda b: struct.pack("<Q", len(b)) + b
-u = lambda v: lp(struct.pack("<Q", v))
-h = hashlib.blake2b(digest_size=32)
-h.update(lp(b"envx-audit-v1") + lp(vid) + lp(prev) + u(row[0]) + u(row[1]) +
-         b"".join(lp(x.encode()) for x in row[2:]))
-db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row + (prev, h.digest()))
-db.commit()
-EOF
+  key=$(sql "SELECT detail FROM audit WHERE action = 'sync-github' LIMIT 1" | tr ' ' '\n' | grep '^key=')
+  forge_event sync-github staging "" \
+    "repo=acme/api environment=staging $key put=MANUAL_TOKEN:1:00112233445566778899aabbccddeeff:2000-01-01T00:00:00Z"
   "$ENVX" audit --verify >/dev/null 2>&1 || { echo "the forged event does not verify" >&2; return 1; }
   reset_stats
   sync staging --prune

@@ -170,6 +170,100 @@ t_env_added() {
 }
 ok "an environment added on one side is kept" t_env_added
 
+# Mallory, a writer of staging on her own branch, with her own record of
+# verified states.
+MAL="$TEST_DIR/mallory.id"
+"$ENVX" identity new -o "$MAL" -q >/dev/null || {
+  echo "Bail out! identity new"
+  exit 1
+}
+mal() { XDG_STATE_HOME="$TEST_DIR/mal-state" "$ENVX" --identity "$MAL" "$@"; }
+# skewed SECONDS COMMAND...: COMMAND with time() that many seconds ahead
+# (clock-preload.c; ASan's link-order check does not allow a preload)
+skewed() {
+  ENVX_CLOCK_SKEW=$1 LD_PRELOAD="$ENVX_CLOCK_PRELOAD" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "${@:2}"
+}
+# a repository where Mallory writes staging
+repo_with_mallory() {
+  rm -rf "$TEST_DIR/mal-state"
+  repo && put staging TOKEN base-value &&
+    "$ENVX" access grant staging "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role write -q &&
+    mal access accept $(trust_line staging) -q && git commit -qam "grant mallory"
+}
+# merge; it must fail naming $1, and leave ours as it was
+refused() {
+  cp envx.vault "$TEST_DIR/ours.vault" &&
+    ! merge && grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
+    grep -qF -- "$1" "$TEST_DIR/merge.err" &&
+    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort
+}
+
+t_revoked_writer() {
+  # after an incident on main (Mallory revoked, the key rotated), her
+  # branch's value, dated to win, must not come back through the merge
+  repo_with_mallory &&
+    branches 'printf evil | skewed 86400 mal set staging TOKEN -q && git commit -qam evil' \
+      '"$ENVX" access revoke staging mallory >/dev/null 2>&1 && put staging TOKEN rotated-value' &&
+    refused "staging: ours revoked or demoted a member since the branch point, and theirs changed its secrets meanwhile" &&
+    # the same without a new value on main: only the revoke
+    repo_with_mallory &&
+    branches 'printf evil | mal set staging TOKEN -q && git commit -qam evil' \
+      '"$ENVX" access revoke staging mallory >/dev/null 2>&1 && git commit -qam revoke' &&
+    refused "ours revoked or demoted a member" &&
+    # and the other way round: the revoke on the branch merged in
+    repo_with_mallory &&
+    branches '"$ENVX" access revoke staging mallory >/dev/null 2>&1 && git commit -qam revoke' \
+      'printf evil | mal set staging TOKEN -q && git commit -qam evil' &&
+    refused "staging: theirs revoked or demoted a member since the branch point, and ours changed its secrets meanwhile" &&
+    # a demotion to read is the same
+    repo_with_mallory &&
+    branches '"$ENVX" access grant staging "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role read -q && git commit -qam demote' \
+      'printf evil | mal set staging TOKEN -q && git commit -qam evil' &&
+    refused "theirs revoked or demoted a member"
+}
+ok "a member revoked or demoted on one side: the other side's changes of that environment are a conflict" t_revoked_writer
+
+t_future_dated() {
+  repo_with_mallory &&
+    branches 'printf early | skewed 86400 mal set staging TOKEN -q && git commit -qam early' \
+      'put staging TOKEN main-edit' &&
+    refused "staging/TOKEN: theirs's v2 is dated" &&
+    # a clock a minute ahead is within the allowance
+    repo_with_mallory &&
+    branches 'printf soon | skewed 60 mal set staging TOKEN -q && git commit -qam soon' \
+      'put staging TOKEN main-edit' &&
+    merge && value_is staging TOKEN soon && run audit --verify && expect_rc 0
+}
+ok "a version dated after the merge (a clock set ahead) is a conflict, not the current one" t_future_dated
+
+t_forged_events() {
+  # events appended to theirs' file (a valid unkeyed chain) are not signed
+  # into the result by the merger
+  repo && put staging TOKEN base-value &&
+    branches 'put staging FEATURE_KEY f && forge_event incident staging "" "forged" && git commit -qam forged' \
+      'put staging MAIN_KEY m' &&
+    refused "theirs' audit log has 1 event that no signed state of theirs covers, from #" &&
+    # one of an environment theirs did not change at all
+    repo && put staging TOKEN base-value &&
+    branches 'forge_event access-grant production "" "mallory write" && git commit -qam forged' \
+      'put staging MAIN_KEY m' &&
+    refused "('access-grant' of production)"
+}
+ok "audit events added to theirs outside envx are a conflict, never re-signed by the merge" t_forged_events
+
+t_env_removed() {
+  repo && put production P p-value &&
+    branches '"$ENVX" env rm production --force >/dev/null 2>&1 && git commit -qam rm' 'put staging S s' &&
+    refused "environment 'production': theirs removed it; a removal carries no signature" &&
+    # removed on both sides: nothing to decide
+    repo && put production P p-value &&
+    branches '"$ENVX" env rm production --force >/dev/null 2>&1 && git commit -qam rm' \
+      '"$ENVX" env rm production --force >/dev/null 2>&1 && put staging S s' &&
+    merge && value_is staging S s && ! "$ENVX" get production P >/dev/null 2>&1
+}
+ok "an environment removed on theirs is a conflict (a removal is not signed); removed on both, it stays removed" t_env_removed
+
 t_log_names_only() {
   repo && put staging API_TOKEN sup3r-s3cret-value && git log -p >"$TEST_DIR/log" &&
     grep -q '^+  secret API_TOKEN v1' "$TEST_DIR/log" &&

@@ -65,8 +65,8 @@ ok() {
   else
     echo "not ok $_n - $desc"
     _failed=$((_failed + 1))
-    sed 's/^/# out: /' "$TEST_DIR/out" | head -20
-    sed 's/^/# err: /' "$TEST_DIR/err" | head -20
+    sed 's/^/# out: /' "$TEST_DIR/out" | tail -30
+    sed 's/^/# err: /' "$TEST_DIR/err" | tail -30
   fi
 }
 
@@ -175,6 +175,27 @@ trust_line() {
 keep_pristine() { cp envx.vault "$TEST_DIR/pristine.vault"; }
 fresh() { cp "$TEST_DIR/pristine.vault" envx.vault; }
 sql() { sqlite3 envx.vault "$1"; }
+
+# forge_event ACTION ENV NAME DETAIL: appends to ./envx.vault an audit
+# event (actor mallory) whose chain verifies as SPEC VF-5.1 says but that no
+# signed state covers, as anyone who can write the file could.
+forge_event() {
+  python3 - "$@" <<'EOF'
+import hashlib, sqlite3, struct, sys
+db = sqlite3.connect("envx.vault")
+seq = db.execute("SELECT max(seq) FROM audit").fetchone()[0] + 1
+vid = db.execute("SELECT vault_id FROM vault").fetchone()[0]
+prev = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
+row = (seq, 1767000000, "mallory") + tuple(sys.argv[1:5])
+lp = lambda b: struct.pack("<Q", len(b)) + b
+u = lambda v: lp(struct.pack("<Q", v))
+h = hashlib.blake2b(digest_size=32)
+h.update(lp(b"envx-audit-v1") + lp(vid) + lp(prev) + u(row[0]) + u(row[1]) +
+         b"".join(lp(x.encode()) for x in row[2:]))
+db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row + (prev, h.digest()))
+db.commit()
+EOF
+}
 
 setup_vault() {
   "$ENVX" init >/dev/null 2>&1 || {

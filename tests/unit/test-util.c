@@ -433,6 +433,25 @@ test_util_encode_vectors(void **state)
 	                                    sizeof(wrapped)});
 }
 
+/* Untrusted text for a message: printable ASCII kept, the rest '?', cut
+ * to fit, NULL as empty. */
+static void
+test_util_text_safe(void **state)
+{
+	char out[8];
+
+	(void)state;
+	assert_string_equal(envx_text_safe("set", out, sizeof(out)), "set");
+	assert_string_equal(envx_text_safe("a\x1b[2Jb", out, sizeof(out)),
+	                    "a?[2Jb");
+	assert_string_equal(envx_text_safe("caf\xc3\xa9\n", out, sizeof(out)),
+	                    "caf???");
+	assert_string_equal(envx_text_safe("0123456789", out, sizeof(out)),
+	                    "0123456");
+	assert_string_equal(envx_text_safe(NULL, out, sizeof(out)), "");
+	assert_string_equal(envx_text_safe("x", out, 1), "");
+}
+
 /* Forms kept: long enough, within max_forms, unique when asked. */
 static void
 test_util_encode_keep(void **state)
@@ -484,6 +503,7 @@ main(void)
 	        cmocka_unit_test(test_util_private_file_checks),
 	        cmocka_unit_test(test_util_encode_vectors),
 	        cmocka_unit_test(test_util_encode_keep),
+	        cmocka_unit_test(test_util_text_safe),
 	};
 
 	if (sodium_init() < 0) {
