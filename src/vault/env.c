@@ -11,27 +11,30 @@
 #include "util/banned.h"
 
 /*
- * Current values to decrypt once the MAC has verified: each job is a slot
- * already reserved in the output set (index kv) and its ciphertext, copied
- * out of the row into one pool. Decrypting after verification means nothing
- * unverified is ever decrypted, and the slots no longer move, so the work
- * can be split across threads.
+ * Current values to decrypt once the MAC has verified. During the scan each
+ * job's nonce, ciphertext and name are copied out of the row into one pool
+ * (none of it is secret); once the MAC has verified, the output set is sized
+ * once from the ciphertext lengths, each job gets its slot (index kv), and
+ * the values are decrypted straight into those slots. Decrypting after
+ * verification means nothing unverified is ever decrypted, and the slots no
+ * longer move, so the work can be split across threads.
  */
 struct decrypt_job {
 	size_t kv;
 	uint64_t version;
-	unsigned char nonce[ENVX_NONCE_BYTES];
-	size_t ct_off;
-	size_t ct_len;
+	size_t off; /* in the pool: nonce, ciphertext, name and a NUL */
+	uint32_t name_len;
+	uint32_t ct_len;
 };
 
 struct decrypt_jobs {
 	struct decrypt_job *items;
 	size_t count;
 	size_t cap;
-	unsigned char *pool; /* ciphertexts: not secret */
+	unsigned char *pool; /* not secret */
 	size_t used;
 	size_t size;
+	size_t values_bytes; /* what the output set needs for all values */
 };
 
 static void
@@ -42,17 +45,36 @@ jobs_release(struct decrypt_jobs *j)
 	memset(j, 0, sizeof(*j));
 }
 
-/* Reserves the slot for the row's current value (columns: name 0, version
- * 6, nonce 10, ciphertext 11) and queues its decryption. */
+static const unsigned char *
+job_nonce(const struct decrypt_jobs *j, const struct decrypt_job *job)
+{
+	return j->pool + job->off;
+}
+
+static const unsigned char *
+job_ct(const struct decrypt_jobs *j, const struct decrypt_job *job)
+{
+	return j->pool + job->off + ENVX_NONCE_BYTES;
+}
+
+static const char *
+job_name(const struct decrypt_jobs *j, const struct decrypt_job *job)
+{
+	return (const char *)j->pool + job->off + ENVX_NONCE_BYTES +
+	       job->ct_len;
+}
+
+/* Queues the decryption of the row's current value (columns: name 0,
+ * version 6, nonce 10, ciphertext 11) into values. */
 static int
 queue_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
-            struct envx_kvset *values, struct decrypt_jobs *jobs,
-            struct envx_error *err)
+            size_t nlen, const struct envx_kvset *values,
+            struct decrypt_jobs *jobs, struct envx_error *err)
 {
 	struct decrypt_job *job;
-	unsigned char *slot;
 	size_t ctlen = (size_t)sqlite3_column_bytes(st, 11);
-	int r;
+	size_t need;
+	unsigned char *p;
 
 	if (ctlen < ENVX_TAG_BYTES ||
 	    ctlen - ENVX_TAG_BYTES > ENVX_VALUE_MAX_BYTES ||
@@ -74,35 +96,58 @@ queue_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
 		jobs->items = n;
 		jobs->cap = ncap;
 	}
-	if (ctlen > jobs->size - jobs->used) {
+	need = ENVX_NONCE_BYTES + ctlen + nlen + 1;
+	if (need > jobs->size - jobs->used) {
 		size_t nsize = jobs->size ? jobs->size * 2 : 65536;
-		unsigned char *n;
 
-		while (nsize - jobs->used < ctlen) {
+		while (nsize - jobs->used < need) {
 			nsize *= 2;
 		}
-		n = realloc(jobs->pool, nsize);
-		if (n == NULL) {
+		p = realloc(jobs->pool, nsize);
+		if (p == NULL) {
 			return envx_error_set(err, ENVX_E_INTERNAL,
 			                      "out of memory");
 		}
-		jobs->pool = n;
+		jobs->pool = p;
 		jobs->size = nsize;
 	}
-	r = envx_kvset_add_reserve(values, name, strlen(name),
-	                           ctlen - ENVX_TAG_BYTES, 0, &slot, err);
-	if (r < 0) {
-		return r;
-	}
 	job = &jobs->items[jobs->count++];
-	job->kv = values->count - 1;
+	job->kv = 0;
 	job->version = (uint64_t)sqlite3_column_int64(st, 6);
-	memcpy(job->nonce, sqlite3_column_blob(st, 10), ENVX_NONCE_BYTES);
-	memcpy(jobs->pool + jobs->used, sqlite3_column_blob(st, 11), ctlen);
-	job->ct_off = jobs->used;
-	job->ct_len = ctlen;
-	jobs->used += ctlen;
+	job->off = jobs->used;
+	job->name_len = (uint32_t)nlen;
+	job->ct_len = (uint32_t)ctlen;
+	p = jobs->pool + jobs->used;
+	memcpy(p, sqlite3_column_blob(st, 10), ENVX_NONCE_BYTES);
+	memcpy(p + ENVX_NONCE_BYTES, sqlite3_column_blob(st, 11), ctlen);
+	memcpy(p + ENVX_NONCE_BYTES + ctlen, name, nlen + 1);
+	jobs->used += need;
+	jobs->values_bytes +=
+	        envx_kvset_pair_bytes(values, nlen, ctlen - ENVX_TAG_BYTES);
 	return 0;
+}
+
+/* Sizes values once for every queued job and reserves each job's slot. */
+static int
+reserve_slots(struct envx_kvset *values, struct decrypt_jobs *jobs,
+              struct envx_error *err)
+{
+	size_t i;
+	int r;
+
+	r = envx_kvset_reserve(values, jobs->count, jobs->values_bytes, err);
+	for (i = 0; r == 0 && i < jobs->count; i++) {
+		struct decrypt_job *job = &jobs->items[i];
+		unsigned char *slot;
+
+		r = envx_kvset_add_reserve(
+		        values, job_name(jobs, job), job->name_len,
+		        job->ct_len - ENVX_TAG_BYTES, 0, &slot, err);
+		if (r == 0) {
+			job->kv = values->count - 1;
+		}
+	}
+	return r;
 }
 
 struct decrypt_range {
@@ -127,11 +172,11 @@ decrypt_range_run(void *arg)
 		const struct envx_kv *kv = &dr->values->items[job->kv];
 		struct envx_lp ad;
 
-		envx_value_ad(&ad, dr->e, envx_kvset_name(dr->values, job->kv),
+		envx_value_ad(&ad, dr->e, job_name(dr->jobs, job),
 		              job->version);
 		if (envx_crypto_open_value(
-		            dr->key, &ad, job->nonce,
-		            dr->jobs->pool + job->ct_off, job->ct_len,
+		            dr->key, &ad, job_nonce(dr->jobs, job),
+		            job_ct(dr->jobs, job), job->ct_len,
 		            dr->values->arena + kv->value_off) < 0 ||
 		    !envx_value_storable(dr->values->arena + kv->value_off,
 		                         kv->value_len)) {
@@ -465,7 +510,7 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			seen_current = true;
 		}
 		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
-			r = queue_value(e, st, name, values, jobs, err);
+			r = queue_value(e, st, name, nlen, values, jobs, err);
 			if (r < 0) {
 				goto out;
 			}
@@ -1213,6 +1258,10 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 		goto out;
 	}
 	if (values != NULL) {
+		r = reserve_slots(values, &jobs, err);
+		if (r < 0) {
+			goto out;
+		}
 		r = decrypt_all(e, sub->value, values, &jobs, err);
 		if (r < 0) {
 			goto out;
