@@ -395,13 +395,20 @@ no_current(const struct envx_env *e, const char *name, int64_t current,
  * decrypted into values in the same pass: exec and export read every row
  * once, not twice.
  */
+struct mac_collect {
+	struct envx_kvset *values;      /* with jobs: the current values */
+	struct decrypt_jobs *jobs;      /* their decryptions, queued */
+	struct envx_names *allowed;     /* VF-3.7 */
+	struct envx_names *compromised; /* names in ENVX_STATE_COMPROMISED */
+};
+
 static int
 compute_mac(const struct envx_env *e, int64_t generation,
             const struct envx_env_subkeys *sub,
-            unsigned char out[ENVX_HASH_BYTES], struct envx_kvset *values,
-            struct decrypt_jobs *jobs, struct envx_names *allowed,
+            unsigned char out[ENVX_HASH_BYTES], struct mac_collect *c,
             struct envx_error *err)
 {
+	struct envx_kvset *values = c != NULL ? c->values : NULL;
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
 	struct envx_lp hs;
@@ -476,6 +483,14 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 3));
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 4));
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 5));
+			if (c != NULL && c->compromised != NULL &&
+			    sqlite3_column_int64(st, 5) ==
+			            ENVX_STATE_COMPROMISED) {
+				r = names_add(c->compromised, name, err);
+				if (r < 0) {
+					goto out;
+				}
+			}
 			if (nlen >= sizeof(last)) {
 				r = envx_error_set(
 				        err, ENVX_E_INTEGRITY,
@@ -510,7 +525,8 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			seen_current = true;
 		}
 		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
-			r = queue_value(e, st, name, nlen, values, jobs, err);
+			r = queue_value(e, st, name, nlen, values, c->jobs,
+			                err);
 			if (r < 0) {
 				goto out;
 			}
@@ -524,7 +540,7 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		r = no_current(e, last, current, err);
 		goto out;
 	}
-	r = hash_allowed(e, &hs, allowed, err);
+	r = hash_allowed(e, &hs, c != NULL ? c->allowed : NULL, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -576,7 +592,8 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		                      "environment '%s' changed while locked",
 		                      e->name);
 	}
-	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, &allowed, err);
+	r = compute_mac(e, gen, e->sub, mac,
+	                &(struct mac_collect){.allowed = &allowed}, err);
 	if (r == 0) {
 		r = store_seal(e->v, e->id, gen, mac, err);
 	}
@@ -636,7 +653,8 @@ reverify(struct envx_env *e, struct envx_error *err)
 	}
 	gen = sqlite3_column_int64(st, 0);
 	memcpy(stored, sqlite3_column_blob(st, 1), sizeof(stored));
-	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, &allowed, err);
+	r = compute_mac(e, gen, e->sub, mac,
+	                &(struct mac_collect){.allowed = &allowed}, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -670,6 +688,9 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 	if (e->dirty) {
 		return 0;
 	}
+	/* the rows are about to change: the names verified at unlock no
+	 * longer say which are compromised */
+	e->compromised_known = false;
 	if (e->sub == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
 		                      "environment '%s' is locked", e->name);
@@ -891,7 +912,7 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	}
 	r = envx_vault_audit(v, "env-add", name, "", label, err);
 	if (r == 0) {
-		r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, NULL, err);
+		r = compute_mac(&tmp, 1, sub, mac, NULL, err);
 	}
 	if (r == 0) {
 		r = store_seal(v, env_id, 1, mac, err);
@@ -1086,6 +1107,7 @@ envx_env_free(struct envx_env *e)
 	sodium_free(e->key);
 	sodium_free(e->sub);
 	envx_names_release(&e->allowed);
+	envx_names_release(&e->compromised);
 	envx_access_release(&e->acc);
 	free(e);
 }
@@ -1236,11 +1258,15 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 {
 	struct decrypt_jobs jobs = {0};
 	struct envx_names allowed = {0};
+	struct envx_names compromised = {0};
+	struct mac_collect c = {.values = values,
+	                        .jobs = &jobs,
+	                        .allowed = &allowed,
+	                        .compromised = &compromised};
 	unsigned char mac[ENVX_HASH_BYTES];
 	int r;
 
-	r = compute_mac(e, e->generation, sub, mac, values, &jobs, &allowed,
-	                err);
+	r = compute_mac(e, e->generation, sub, mac, &c, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -1269,8 +1295,14 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 		envx_kvset_sort(values);
 	}
 	take_allowed(e, &allowed);
+	/* exec's warning reads these verified names, not a second scan */
+	envx_names_release(&e->compromised);
+	e->compromised = compromised;
+	e->compromised_known = true;
+	compromised = (struct envx_names){0};
 out:
 	envx_names_release(&allowed);
+	envx_names_release(&compromised);
 	jobs_release(&jobs);
 	if (r < 0 && values != NULL) {
 		envx_kvset_release(values);

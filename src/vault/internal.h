@@ -96,6 +96,10 @@ struct envx_env {
 	bool incident_known;
 	/* VF-3.8: the audit event the verified signed state covers */
 	int64_t signed_audit_seq;
+	/* the compromised secrets (ENVX_STATE_COMPROMISED) in the rows the
+	 * MAC verified at unlock, sorted; known until the next write */
+	struct envx_names compromised;
+	bool compromised_known;
 };
 
 /* ---- VF-3.8, in sign.c ---- */
