@@ -610,6 +610,59 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 	return r;
 }
 
+/* PRAGMA data_version: changes whenever another connection commits to the
+ * file (this connection's own commits do not change it). */
+static int
+data_version(struct envx_vault *v, int64_t *out, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db, "PRAGMA data_version", -1, &st, NULL) !=
+	            SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+	} else {
+		*out = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Records that e's rows, as of its generation and MAC, have just been
+ * verified (see unchanged_since_verified). */
+static int
+note_verified(struct envx_env *e, struct envx_error *err)
+{
+	int r = data_version(e->v, &e->verified_data_version, err);
+
+	e->verified_changes = sqlite3_total_changes64(e->v->db);
+	e->rows_verified = r == 0;
+	return r;
+}
+
+/*
+ * Whether the rows of e are provably the ones verified at unlock, given the
+ * generation and MAC re-read inside the write transaction: the same pair,
+ * no commit by any other connection since (data_version) and no row changed
+ * by this one (total_changes, which counts rolled-back changes too). Then
+ * VF-3.6's re-verification has its answer without hashing the environment
+ * again: the MAC was checked against exactly these rows. Anything else, or
+ * any doubt, is a full re-verification.
+ */
+static bool
+unchanged_since_verified(struct envx_env *e, int64_t gen,
+                         const unsigned char mac[ENVX_HASH_BYTES])
+{
+	int64_t dv;
+
+	return e->rows_verified && gen == e->generation &&
+	       sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) == 0 &&
+	       sqlite3_total_changes64(e->v->db) == e->verified_changes &&
+	       data_version(e->v, &dv, NULL) == 0 &&
+	       dv == e->verified_data_version;
+}
+
 /* VF-3.6: the stored generation and MAC, re-read and verified inside the
  * write transaction that is about to change the environment. */
 static int
@@ -653,6 +706,12 @@ reverify(struct envx_env *e, struct envx_error *err)
 	}
 	gen = sqlite3_column_int64(st, 0);
 	memcpy(stored, sqlite3_column_blob(st, 1), sizeof(stored));
+	e->rows_verified =
+	        e->rows_verified && unchanged_since_verified(e, gen, stored);
+	if (e->rows_verified) {
+		r = 0; /* e->allowed is still the verified one */
+		goto out;
+	}
 	r = compute_mac(e, gen, e->sub, mac,
 	                &(struct mac_collect){.allowed = &allowed}, err);
 	if (r < 0) {
@@ -1551,6 +1610,9 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		goto out;
 	}
 	r = verify_and_collect(e, sub, how != NULL ? how->values : NULL, err);
+	if (r == 0) {
+		r = note_verified(e, err);
+	}
 	if (r < 0) {
 		goto out;
 	}

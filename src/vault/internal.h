@@ -120,6 +120,12 @@ struct envx_env {
 	 * MAC verified at unlock, sorted; known until the next write */
 	struct envx_names compromised;
 	bool compromised_known;
+	/* VF-3.6: the rows as of generation and mac were verified at unlock
+	 * when the connection's data_version and total_changes were these;
+	 * while both hold, no connection has changed the file since */
+	bool rows_verified;
+	int64_t verified_data_version;
+	int64_t verified_changes;
 };
 
 /* ---- VF-3.8, in sign.c ---- */
