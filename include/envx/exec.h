@@ -31,8 +31,9 @@ enum envx_exec_flags {
 
 /*
  * A child's environment. envp is a NULL-terminated array of count
- * "NAME=value" strings, all stored in one sodium_malloc arena (inherited
- * variables too: they may hold secrets of their own). skipped lists, in set
+ * "NAME=value" strings, all stored in sodium_malloc memory: one arena
+ * (inherited variables too: they may hold secrets of their own), or the
+ * secrets set itself (envx_kvset_init_env). skipped lists, in set
  * order, the indices in the secrets set of dangerous names that were not
  * injected (the caller reports them; DESIGN §5 makes that an error).
  * Caller-owned; init before build, release after.
@@ -67,7 +68,9 @@ void envx_exec_env_init(struct envx_exec_env *e);
  * invalid secret name, a value containing NUL or an injected secret that does
  * not fit in one environment string (envx_exec_fits; naming the secret, never
  * the value), or ENVX_E_INTERNAL; e is left released on failure. err may be
- * NULL.
+ * NULL. When secrets was made with envx_kvset_init_env, e->envp points at its
+ * "NAME=value" strings instead of copying them: secrets must then outlive e
+ * (and not be added to).
  */
 int envx_exec_env_build(struct envx_exec_env *e, char *const *parent,
                         const struct envx_kvset *secrets, const char *env_name,

@@ -98,11 +98,27 @@ struct envx_kvset {
 	unsigned char *arena;
 	size_t used;
 	size_t size;
+	bool env_form; /* each pair also stored as "NAME=value" */
 };
 
 #define ENVX_KVSET_MAX_BYTES ((size_t)512 * 1024 * 1024)
 
 void envx_kvset_init(struct envx_kvset *s);
+/*
+ * As envx_kvset_init, for a set whose pairs become a child's environment:
+ * each pair is stored as "NAME\0NAME=value\0", so envx_kvset_env_string
+ * hands out the "NAME=value" string in place (no second locked copy of the
+ * value) at the cost of the name twice.
+ */
+void envx_kvset_init_env(struct envx_kvset *s);
+/* The arena bytes one pair of these lengths takes in s (for
+ * envx_kvset_reserve). */
+size_t envx_kvset_pair_bytes(const struct envx_kvset *s, size_t name_len,
+                             size_t value_len);
+/* Makes room for count more pairs taking bytes more arena bytes in one
+ * allocation, so the adds that follow never copy the arena. */
+int envx_kvset_reserve(struct envx_kvset *s, size_t count, size_t bytes,
+                       struct envx_error *err);
 /* Appends a pair (no duplicate check). */
 int envx_kvset_add(struct envx_kvset *s, const char *name, size_t name_len,
                    const void *value, size_t value_len, unsigned line,
@@ -115,6 +131,10 @@ int envx_kvset_add_reserve(struct envx_kvset *s, const char *name,
 const char *envx_kvset_name(const struct envx_kvset *s, size_t i);
 const unsigned char *envx_kvset_value(const struct envx_kvset *s, size_t i,
                                       size_t *len);
+/* Pair i as one "NAME=value" string inside the arena (valid until the next
+ * add or release), or NULL when s was not initialized with
+ * envx_kvset_init_env. */
+const char *envx_kvset_env_string(const struct envx_kvset *s, size_t i);
 /* Index of the last pair named name, or -1. Linear; see envx_kvset_sort. */
 ssize_t envx_kvset_find(const struct envx_kvset *s, const char *name);
 /* Sorts by name (byte order) and keeps only the last of each duplicate name,

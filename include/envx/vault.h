@@ -298,6 +298,9 @@ enum envx_set_flags {
 	ENVX_SET_ROTATE = 1 << 1,      /* apply opts->rotate_every */
 };
 
+/* A value's nonce (VF-3.3: XChaCha20-Poly1305-IETF). */
+#define ENVX_SET_NONCE_BYTES 24
+
 struct envx_set_opts {
 	unsigned flags;
 	const char *description;
@@ -312,6 +315,10 @@ struct envx_set_opts {
 	 * a current value that differs (the secret removed and made again at
 	 * the same version number) is "changed meanwhile" too. */
 	const struct envx_secbuf *expect_value;
+	/* When not NULL: the ENVX_SET_NONCE_BYTES-byte nonce to encrypt with,
+	 * fresh random bytes the caller drew for this one write (an import
+	 * draws every line's in one randombytes_buf call); else one is drawn */
+	const unsigned char *nonce;
 };
 
 /*

@@ -176,8 +176,9 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 	int o;
 
 	envx_exec_env_init(&ee);
-	envx_kvset_init(&all);
-	envx_kvset_init(&chosen);
+	/* the child's environment points at these sets' strings */
+	envx_kvset_init_env(&all);
+	envx_kvset_init_env(&chosen);
 	start = command_start(argc, argv, &dashdash);
 	st.argc = start;
 	st.argv = argv;
@@ -319,8 +320,6 @@ cmd_exec(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		goto done;
 	}
-	envx_kvset_release(&chosen);
-	envx_kvset_release(&all);
 	envx_exec_replace(cmd, ee.envp, &status, &err);
 	envx_cli_fail(&err);
 done:

@@ -156,6 +156,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 	const char *file;
 	const char *shown;
 	char detail[128];
+	unsigned char *nonces = NULL;
 	size_t written = 0;
 	size_t i;
 	unsigned flags = 0;
@@ -221,6 +222,13 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 			goto done;
 		}
 	}
+	/* every line's nonce in one draw (unchanged lines leave theirs) */
+	nonces = malloc(res.pairs.count * ENVX_SET_NONCE_BYTES + 1);
+	if (nonces == NULL) {
+		status = envx_cli_error(10, "out of memory");
+		goto done;
+	}
+	randombytes_buf(nonces, res.pairs.count * ENVX_SET_NONCE_BYTES);
 	if (envx_vault_begin(ctx->vault, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;
@@ -236,6 +244,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		}
 		uint64_t version = 0;
 
+		so.nonce = nonces + i * ENVX_SET_NONCE_BYTES;
 		if (envx_env_set(e, name, value, len, &so, &version, &err) <
 		            0 ||
 		    envx_cli_audit_version(ctx, "import", env, name, "import",
@@ -270,6 +279,7 @@ cmd_import(int argc, char **argv, struct envx_ctx *ctx)
 		advise_plaintext(ctx, file, env);
 	}
 done:
+	free(nonces);
 	envx_kvset_release(&current);
 	envx_dotenv_result_release(&res);
 	envx_secbuf_release(&data);

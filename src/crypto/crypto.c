@@ -150,6 +150,19 @@ envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
                        size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
                        unsigned char *ct, struct envx_error *err)
 {
+	if (!ad->overflow) {
+		randombytes_buf(nonce, ENVX_NONCE_BYTES);
+	}
+	return envx_crypto_seal_value_with(key, ad, pt, ptlen, nonce, ct, err);
+}
+
+int
+envx_crypto_seal_value_with(const unsigned char key[ENVX_KEY_BYTES],
+                            const struct envx_lp *ad, const unsigned char *pt,
+                            size_t ptlen,
+                            const unsigned char nonce[ENVX_NONCE_BYTES],
+                            unsigned char *ct, struct envx_error *err)
+{
 	/* VF-1.2: an AD that cannot be built binds nothing; opening refuses
 	 * it too, so sealing under it would only write an unreadable value */
 	if (ad->overflow) {
@@ -158,7 +171,6 @@ envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
 		                      "than %zu bytes",
 		                      sizeof(ad->data));
 	}
-	randombytes_buf(nonce, ENVX_NONCE_BYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 	        ct, NULL, pt, ptlen, ad->data, ad->len, NULL, nonce, key);
 	return 0;

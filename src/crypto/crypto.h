@@ -110,6 +110,13 @@ int envx_crypto_seal_value(const unsigned char key[ENVX_KEY_BYTES],
                            const struct envx_lp *ad, const unsigned char *pt,
                            size_t ptlen, unsigned char nonce[ENVX_NONCE_BYTES],
                            unsigned char *ct, struct envx_error *err);
+/* As envx_crypto_seal_value, under a nonce the caller drew (fresh random
+ * bytes, used for this one encryption only: a batch draws them at once). */
+int envx_crypto_seal_value_with(const unsigned char key[ENVX_KEY_BYTES],
+                                const struct envx_lp *ad,
+                                const unsigned char *pt, size_t ptlen,
+                                const unsigned char nonce[ENVX_NONCE_BYTES],
+                                unsigned char *ct, struct envx_error *err);
 /* Decrypts into pt (ctlen - ENVX_TAG_BYTES bytes); ENVX_E_INTEGRITY on a
  * bad tag or short input. */
 int envx_crypto_open_value(const unsigned char key[ENVX_KEY_BYTES],

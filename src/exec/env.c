@@ -1,7 +1,8 @@
 /*
  * Building a child's environment from the parent's and a set of secrets
  * (DESIGN §5) in O(n log n): both sides are sorted by name once and merged,
- * then written in the parent's order into one sodium_malloc arena.
+ * then written in the parent's order into one sodium_malloc arena (secrets
+ * a set already holds as "NAME=value" strings are pointed to, not copied).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -163,6 +164,35 @@ put(unsigned char *arena, size_t *used, const char *name, size_t nlen,
 	return s;
 }
 
+/* The arena bytes secret i takes: none when the set holds it as a
+ * "NAME=value" string already (envx_kvset_init_env). */
+static size_t
+copied(const struct envx_kvset *secrets, size_t i)
+{
+	if (envx_kvset_env_string(secrets, i) != NULL) {
+		return 0;
+	}
+	return secrets->items[i].name_len + secrets->items[i].value_len + 2;
+}
+
+/* Secret i as an environment string: the set's own, or a copy in e's
+ * arena. */
+static char *
+secret_string(struct envx_exec_env *e, size_t *used,
+              const struct envx_kvset *secrets, size_t i)
+{
+	const char *s = envx_kvset_env_string(secrets, i);
+	size_t vlen;
+	const unsigned char *v;
+
+	if (s != NULL) {
+		return (char *)s;
+	}
+	v = envx_kvset_value(secrets, i, &vlen);
+	return put(e->arena, used, envx_kvset_name(secrets, i),
+	           secrets->items[i].name_len, v, vlen);
+}
+
 /* Whether name (len bytes) is one of allowed[0..n). */
 static bool
 is_allowed(const char *name, size_t len, const char *const *allowed, size_t n)
@@ -313,8 +343,7 @@ envx_exec_env_build_allowing(struct envx_exec_env *e, char *const *parent,
 			if (r < 0) {
 				goto out;
 			}
-			size += secrets->items[pfate[i]].name_len +
-			        secrets->items[pfate[i]].value_len + 2;
+			size += copied(secrets, pfate[i]);
 		}
 	}
 	for (i = 0; i < nsec; i++) {
@@ -324,8 +353,7 @@ envx_exec_env_build_allowing(struct envx_exec_env *e, char *const *parent,
 				goto out;
 			}
 			count++;
-			size += secrets->items[i].name_len +
-			        secrets->items[i].value_len + 2;
+			size += copied(secrets, i);
 		} else if (inject[i] == 3) {
 			e->skipped[e->nskipped++] = i;
 		}
@@ -358,27 +386,15 @@ envx_exec_env_build_allowing(struct envx_exec_env *e, char *const *parent,
 			        put(e->arena, &used, ENV_VAR, strlen(ENV_VAR),
 			            env_name, strlen(env_name));
 		} else {
-			size_t vlen;
-			const unsigned char *v =
-			        envx_kvset_value(secrets, k, &vlen);
-
-			e->envp[e->count] = put(
-			        e->arena, &used, envx_kvset_name(secrets, k),
-			        secrets->items[k].name_len, v, vlen);
+			e->envp[e->count] = secret_string(e, &used, secrets, k);
 		}
 		e->count++;
 	}
 	for (i = 0; i < nsec; i++) {
-		size_t vlen;
-		const unsigned char *v;
-
-		if (inject[i] != 1) {
-			continue;
+		if (inject[i] == 1) {
+			e->envp[e->count++] =
+			        secret_string(e, &used, secrets, i);
 		}
-		v = envx_kvset_value(secrets, i, &vlen);
-		e->envp[e->count++] =
-		        put(e->arena, &used, envx_kvset_name(secrets, i),
-		            secrets->items[i].name_len, v, vlen);
 	}
 	if (env_name != NULL && !envx_placed) {
 		e->envp[e->count++] =

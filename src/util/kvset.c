@@ -17,29 +17,27 @@ envx_kvset_init(struct envx_kvset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int
-arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
+void
+envx_kvset_init_env(struct envx_kvset *s)
 {
-	size_t nsize;
-	unsigned char *p;
+	envx_kvset_init(s);
+	s->env_form = true;
+}
 
-	if (extra > ENVX_KVSET_MAX_BYTES ||
-	    s->used > ENVX_KVSET_MAX_BYTES - extra) {
-		return envx_error_set(
-		        err, ENVX_E_INPUT,
-		        "too much secret data: more than %zu bytes",
-		        (size_t)ENVX_KVSET_MAX_BYTES);
-	}
-	if (s->used + extra <= s->size) {
-		return 0;
-	}
-	/* grow by 4: each step is a fresh sodium_malloc region, a copy and
-	 * a wipe of the old one, so fewer, larger steps are cheaper */
-	nsize = s->size ? s->size * 4 : 16384;
-	while (nsize < s->used + extra) {
-		nsize *= 4;
-	}
-	p = sodium_malloc(nsize);
+size_t
+envx_kvset_pair_bytes(const struct envx_kvset *s, size_t name_len,
+                      size_t value_len)
+{
+	/* "NAME\0" then "value\0" or "NAME=value\0" */
+	return name_len + 1 + (s->env_form ? name_len + 1 : 0) + value_len + 1;
+}
+
+/* Replaces the arena by one of nsize bytes (at least s->used). */
+static int
+arena_move(struct envx_kvset *s, size_t nsize, struct envx_error *err)
+{
+	unsigned char *p = sodium_malloc(nsize);
+
 	if (p == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL,
 		                      "cannot allocate secure memory");
@@ -51,6 +49,81 @@ arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
 	s->arena = p;
 	s->size = nsize;
 	return 0;
+}
+
+static int
+items_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
+{
+	size_t ncap;
+	struct envx_kv *items;
+
+	if (extra <= s->cap - s->count) {
+		return 0;
+	}
+	if (extra > SIZE_MAX / sizeof(*items) - s->count) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	ncap = s->cap ? s->cap * 2 : 16;
+	if (ncap < s->count + extra) {
+		ncap = s->count + extra;
+	}
+	items = realloc(s->items, ncap * sizeof(*items));
+	if (items == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	s->items = items;
+	s->cap = ncap;
+	return 0;
+}
+
+static int
+arena_check(const struct envx_kvset *s, size_t extra, struct envx_error *err)
+{
+	if (extra > ENVX_KVSET_MAX_BYTES ||
+	    s->used > ENVX_KVSET_MAX_BYTES - extra) {
+		return envx_error_set(
+		        err, ENVX_E_INPUT,
+		        "too much secret data: more than %zu bytes",
+		        (size_t)ENVX_KVSET_MAX_BYTES);
+	}
+	return 0;
+}
+
+int
+envx_kvset_reserve(struct envx_kvset *s, size_t count, size_t bytes,
+                   struct envx_error *err)
+{
+	int r = arena_check(s, bytes, err);
+
+	if (r == 0) {
+		r = items_reserve(s, count, err);
+	}
+	if (r == 0 && s->used + bytes > s->size) {
+		/* exactly what was asked for: the caller knows the total */
+		r = arena_move(s, s->used + bytes, err);
+	}
+	return r;
+}
+
+static int
+arena_reserve(struct envx_kvset *s, size_t extra, struct envx_error *err)
+{
+	size_t nsize;
+	int r = arena_check(s, extra, err);
+
+	if (r < 0) {
+		return r;
+	}
+	if (s->used + extra <= s->size) {
+		return 0;
+	}
+	/* grow by 4: each step is a fresh sodium_malloc region, a copy and
+	 * a wipe of the old one, so fewer, larger steps are cheaper */
+	nsize = s->size ? s->size * 4 : 16384;
+	while (nsize < s->used + extra) {
+		nsize *= 4;
+	}
+	return arena_move(s, nsize, err);
 }
 
 int
@@ -77,21 +150,15 @@ envx_kvset_add_reserve(struct envx_kvset *s, const char *name, size_t name_len,
 	struct envx_kv *kv;
 	int r;
 
-	if (s->count == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		struct envx_kv *items =
-		        realloc(s->items, ncap * sizeof(*items));
-		if (items == NULL) {
-			return envx_error_set(err, ENVX_E_INTERNAL,
-			                      "out of memory");
-		}
-		s->items = items;
-		s->cap = ncap;
+	r = items_reserve(s, 1, err);
+	if (r < 0) {
+		return r;
 	}
-	if (name_len > SIZE_MAX / 2 || value_len > SIZE_MAX / 2) {
+	if (name_len > SIZE_MAX / 8 || value_len > SIZE_MAX / 8) {
 		return envx_error_set(err, ENVX_E_INPUT, "value too large");
 	}
-	r = arena_reserve(s, name_len + value_len + 2, err);
+	r = arena_reserve(s, envx_kvset_pair_bytes(s, name_len, value_len),
+	                  err);
 	if (r < 0) {
 		return r;
 	}
@@ -101,6 +168,11 @@ envx_kvset_add_reserve(struct envx_kvset *s, const char *name, size_t name_len,
 	memcpy(s->arena + s->used, name, name_len);
 	s->arena[s->used + name_len] = '\0';
 	s->used += name_len + 1;
+	if (s->env_form) {
+		memcpy(s->arena + s->used, name, name_len);
+		s->arena[s->used + name_len] = '=';
+		s->used += name_len + 1;
+	}
 	kv->value_off = s->used;
 	kv->value_len = value_len;
 	*value = s->arena + s->used;
@@ -124,6 +196,16 @@ envx_kvset_value(const struct envx_kvset *s, size_t i, size_t *len)
 		*len = s->items[i].value_len;
 	}
 	return s->arena + s->items[i].value_off;
+}
+
+const char *
+envx_kvset_env_string(const struct envx_kvset *s, size_t i)
+{
+	if (!s->env_form) {
+		return NULL;
+	}
+	return (const char *)s->arena + s->items[i].value_off -
+	       s->items[i].name_len - 1;
 }
 
 ssize_t
@@ -237,9 +319,12 @@ envx_kvset_release(struct envx_kvset *s)
 	if (s == NULL) {
 		return;
 	}
+	bool env_form = s->env_form;
+
 	sodium_free(s->arena);
 	free(s->items);
 	memset(s, 0, sizeof(*s));
+	s->env_form = env_form; /* a released set is reused as it was made */
 }
 
 /* ---- string vectors ---- */

@@ -193,13 +193,15 @@ envx_name_refused(const char *name, size_t len)
 		size_t cmp;
 
 		/* the first byte rules out almost every pattern: exec checks
-		 * every name it injects against all of them */
-		if (p0 != n0 && (p0 | 0x20) != (n0 | 0x20)) {
+		 * every name it injects against all of them, so this is one
+		 * compare (equal bytes are equal with 0x20 set too) */
+		if ((p0 | 0x20) != (n0 | 0x20)) {
 			continue;
 		}
 		/* npm reads npm_config_* in any case (Npm_Config_Script_Shell)
 		 */
-		nocase = strncasecmp(pat, "npm_config_", 11) == 0;
+		nocase = (p0 | 0x20) == 'n' &&
+		         strncasecmp(pat, "npm_config_", 11) == 0;
 		if (!nocase && p0 != n0) {
 			continue;
 		}

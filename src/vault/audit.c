@@ -101,6 +101,12 @@ malformed(struct envx_error *err, int64_t seq, int col)
 	                                       : "a 32-byte blob");
 }
 
+/* run once per event an import appends: prepared once (envx_vault_stmt) */
+static const char sql_head[] =
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+static const char sql_append[] = "INSERT INTO audit (" EVENT_COLUMNS
+                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 int
 envx_audit_head(struct envx_vault *v, int64_t *seq,
                 unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
@@ -111,11 +117,9 @@ envx_audit_head(struct envx_vault *v, int64_t *seq,
 
 	*seq = 0;
 	memset(out, 0, ENVX_HASH_BYTES);
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT seq, hash FROM audit ORDER BY seq DESC "
-	                       "LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(v->db, err, "cannot read audit log");
+	r = envx_vault_stmt(v, sql_head, &st, "cannot read audit log", err);
+	if (r < 0) {
+		return r;
 	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -134,7 +138,7 @@ envx_audit_head(struct envx_vault *v, int64_t *seq,
 	} else if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read audit log");
 	}
-	sqlite3_finalize(st);
+	envx_vault_stmt_done(st);
 	return r;
 }
 
@@ -457,11 +461,9 @@ envx_audit_append(struct envx_vault *v, int64_t at, const char *actor,
 		row.len[c] = strlen(text[c]);
 	}
 	event_hash(v, prev, &row, hash);
-	if (sqlite3_prepare_v2(v->db,
-	                       "INSERT INTO audit (" EVENT_COLUMNS ") VALUES "
-	                       "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(v->db, err, "cannot write audit log");
+	r = envx_vault_stmt(v, sql_append, &st, "cannot write audit log", err);
+	if (r < 0) {
+		return r;
 	}
 	sqlite3_bind_int64(st, 1, row.seq);
 	sqlite3_bind_int64(st, 2, row.at);
@@ -475,6 +477,6 @@ envx_audit_append(struct envx_vault *v, int64_t at, const char *actor,
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot write audit log");
 	}
-	sqlite3_finalize(st);
+	envx_vault_stmt_done(st);
 	return r;
 }

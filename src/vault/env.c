@@ -11,27 +11,30 @@
 #include "util/banned.h"
 
 /*
- * Current values to decrypt once the MAC has verified: each job is a slot
- * already reserved in the output set (index kv) and its ciphertext, copied
- * out of the row into one pool. Decrypting after verification means nothing
- * unverified is ever decrypted, and the slots no longer move, so the work
- * can be split across threads.
+ * Current values to decrypt once the MAC has verified. During the scan each
+ * job's nonce, ciphertext and name are copied out of the row into one pool
+ * (none of it is secret); once the MAC has verified, the output set is sized
+ * once from the ciphertext lengths, each job gets its slot (index kv), and
+ * the values are decrypted straight into those slots. Decrypting after
+ * verification means nothing unverified is ever decrypted, and the slots no
+ * longer move, so the work can be split across threads.
  */
 struct decrypt_job {
 	size_t kv;
 	uint64_t version;
-	unsigned char nonce[ENVX_NONCE_BYTES];
-	size_t ct_off;
-	size_t ct_len;
+	size_t off; /* in the pool: nonce, ciphertext, name and a NUL */
+	uint32_t name_len;
+	uint32_t ct_len;
 };
 
 struct decrypt_jobs {
 	struct decrypt_job *items;
 	size_t count;
 	size_t cap;
-	unsigned char *pool; /* ciphertexts: not secret */
+	unsigned char *pool; /* not secret */
 	size_t used;
 	size_t size;
+	size_t values_bytes; /* what the output set needs for all values */
 };
 
 static void
@@ -42,17 +45,36 @@ jobs_release(struct decrypt_jobs *j)
 	memset(j, 0, sizeof(*j));
 }
 
-/* Reserves the slot for the row's current value (columns: name 0, version
- * 6, nonce 10, ciphertext 11) and queues its decryption. */
+static const unsigned char *
+job_nonce(const struct decrypt_jobs *j, const struct decrypt_job *job)
+{
+	return j->pool + job->off;
+}
+
+static const unsigned char *
+job_ct(const struct decrypt_jobs *j, const struct decrypt_job *job)
+{
+	return j->pool + job->off + ENVX_NONCE_BYTES;
+}
+
+static const char *
+job_name(const struct decrypt_jobs *j, const struct decrypt_job *job)
+{
+	return (const char *)j->pool + job->off + ENVX_NONCE_BYTES +
+	       job->ct_len;
+}
+
+/* Queues the decryption of the row's current value (columns: name 0,
+ * version 6, nonce 10, ciphertext 11) into values. */
 static int
 queue_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
-            struct envx_kvset *values, struct decrypt_jobs *jobs,
-            struct envx_error *err)
+            size_t nlen, const struct envx_kvset *values,
+            struct decrypt_jobs *jobs, struct envx_error *err)
 {
 	struct decrypt_job *job;
-	unsigned char *slot;
 	size_t ctlen = (size_t)sqlite3_column_bytes(st, 11);
-	int r;
+	size_t need;
+	unsigned char *p;
 
 	if (ctlen < ENVX_TAG_BYTES ||
 	    ctlen - ENVX_TAG_BYTES > ENVX_VALUE_MAX_BYTES ||
@@ -74,35 +96,58 @@ queue_value(const struct envx_env *e, sqlite3_stmt *st, const char *name,
 		jobs->items = n;
 		jobs->cap = ncap;
 	}
-	if (ctlen > jobs->size - jobs->used) {
+	need = ENVX_NONCE_BYTES + ctlen + nlen + 1;
+	if (need > jobs->size - jobs->used) {
 		size_t nsize = jobs->size ? jobs->size * 2 : 65536;
-		unsigned char *n;
 
-		while (nsize - jobs->used < ctlen) {
+		while (nsize - jobs->used < need) {
 			nsize *= 2;
 		}
-		n = realloc(jobs->pool, nsize);
-		if (n == NULL) {
+		p = realloc(jobs->pool, nsize);
+		if (p == NULL) {
 			return envx_error_set(err, ENVX_E_INTERNAL,
 			                      "out of memory");
 		}
-		jobs->pool = n;
+		jobs->pool = p;
 		jobs->size = nsize;
 	}
-	r = envx_kvset_add_reserve(values, name, strlen(name),
-	                           ctlen - ENVX_TAG_BYTES, 0, &slot, err);
-	if (r < 0) {
-		return r;
-	}
 	job = &jobs->items[jobs->count++];
-	job->kv = values->count - 1;
+	job->kv = 0;
 	job->version = (uint64_t)sqlite3_column_int64(st, 6);
-	memcpy(job->nonce, sqlite3_column_blob(st, 10), ENVX_NONCE_BYTES);
-	memcpy(jobs->pool + jobs->used, sqlite3_column_blob(st, 11), ctlen);
-	job->ct_off = jobs->used;
-	job->ct_len = ctlen;
-	jobs->used += ctlen;
+	job->off = jobs->used;
+	job->name_len = (uint32_t)nlen;
+	job->ct_len = (uint32_t)ctlen;
+	p = jobs->pool + jobs->used;
+	memcpy(p, sqlite3_column_blob(st, 10), ENVX_NONCE_BYTES);
+	memcpy(p + ENVX_NONCE_BYTES, sqlite3_column_blob(st, 11), ctlen);
+	memcpy(p + ENVX_NONCE_BYTES + ctlen, name, nlen + 1);
+	jobs->used += need;
+	jobs->values_bytes +=
+	        envx_kvset_pair_bytes(values, nlen, ctlen - ENVX_TAG_BYTES);
 	return 0;
+}
+
+/* Sizes values once for every queued job and reserves each job's slot. */
+static int
+reserve_slots(struct envx_kvset *values, struct decrypt_jobs *jobs,
+              struct envx_error *err)
+{
+	size_t i;
+	int r;
+
+	r = envx_kvset_reserve(values, jobs->count, jobs->values_bytes, err);
+	for (i = 0; r == 0 && i < jobs->count; i++) {
+		struct decrypt_job *job = &jobs->items[i];
+		unsigned char *slot;
+
+		r = envx_kvset_add_reserve(
+		        values, job_name(jobs, job), job->name_len,
+		        job->ct_len - ENVX_TAG_BYTES, 0, &slot, err);
+		if (r == 0) {
+			job->kv = values->count - 1;
+		}
+	}
+	return r;
 }
 
 struct decrypt_range {
@@ -127,11 +172,11 @@ decrypt_range_run(void *arg)
 		const struct envx_kv *kv = &dr->values->items[job->kv];
 		struct envx_lp ad;
 
-		envx_value_ad(&ad, dr->e, envx_kvset_name(dr->values, job->kv),
+		envx_value_ad(&ad, dr->e, job_name(dr->jobs, job),
 		              job->version);
 		if (envx_crypto_open_value(
-		            dr->key, &ad, job->nonce,
-		            dr->jobs->pool + job->ct_off, job->ct_len,
+		            dr->key, &ad, job_nonce(dr->jobs, job),
+		            job_ct(dr->jobs, job), job->ct_len,
 		            dr->values->arena + kv->value_off) < 0 ||
 		    !envx_value_storable(dr->values->arena + kv->value_off,
 		                         kv->value_len)) {
@@ -350,13 +395,20 @@ no_current(const struct envx_env *e, const char *name, int64_t current,
  * decrypted into values in the same pass: exec and export read every row
  * once, not twice.
  */
+struct mac_collect {
+	struct envx_kvset *values;      /* with jobs: the current values */
+	struct decrypt_jobs *jobs;      /* their decryptions, queued */
+	struct envx_names *allowed;     /* VF-3.7 */
+	struct envx_names *compromised; /* names in ENVX_STATE_COMPROMISED */
+};
+
 static int
 compute_mac(const struct envx_env *e, int64_t generation,
             const struct envx_env_subkeys *sub,
-            unsigned char out[ENVX_HASH_BYTES], struct envx_kvset *values,
-            struct decrypt_jobs *jobs, struct envx_names *allowed,
+            unsigned char out[ENVX_HASH_BYTES], struct mac_collect *c,
             struct envx_error *err)
 {
+	struct envx_kvset *values = c != NULL ? c->values : NULL;
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
 	struct envx_lp hs;
@@ -431,6 +483,14 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 3));
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 4));
 			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 5));
+			if (c != NULL && c->compromised != NULL &&
+			    sqlite3_column_int64(st, 5) ==
+			            ENVX_STATE_COMPROMISED) {
+				r = names_add(c->compromised, name, err);
+				if (r < 0) {
+					goto out;
+				}
+			}
 			if (nlen >= sizeof(last)) {
 				r = envx_error_set(
 				        err, ENVX_E_INTEGRITY,
@@ -465,7 +525,8 @@ compute_mac(const struct envx_env *e, int64_t generation,
 			seen_current = true;
 		}
 		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
-			r = queue_value(e, st, name, values, jobs, err);
+			r = queue_value(e, st, name, nlen, values, c->jobs,
+			                err);
 			if (r < 0) {
 				goto out;
 			}
@@ -479,7 +540,7 @@ compute_mac(const struct envx_env *e, int64_t generation,
 		r = no_current(e, last, current, err);
 		goto out;
 	}
-	r = hash_allowed(e, &hs, allowed, err);
+	r = hash_allowed(e, &hs, c != NULL ? c->allowed : NULL, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -531,7 +592,8 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		                      "environment '%s' changed while locked",
 		                      e->name);
 	}
-	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, &allowed, err);
+	r = compute_mac(e, gen, e->sub, mac,
+	                &(struct mac_collect){.allowed = &allowed}, err);
 	if (r == 0) {
 		r = store_seal(e->v, e->id, gen, mac, err);
 	}
@@ -546,6 +608,59 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 	}
 	envx_names_release(&allowed);
 	return r;
+}
+
+/* PRAGMA data_version: changes whenever another connection commits to the
+ * file (this connection's own commits do not change it). */
+static int
+data_version(struct envx_vault *v, int64_t *out, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db, "PRAGMA data_version", -1, &st, NULL) !=
+	            SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+	} else {
+		*out = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Records that e's rows, as of its generation and MAC, have just been
+ * verified (see unchanged_since_verified). */
+static int
+note_verified(struct envx_env *e, struct envx_error *err)
+{
+	int r = data_version(e->v, &e->verified_data_version, err);
+
+	e->verified_changes = sqlite3_total_changes64(e->v->db);
+	e->rows_verified = r == 0;
+	return r;
+}
+
+/*
+ * Whether the rows of e are provably the ones verified at unlock, given the
+ * generation and MAC re-read inside the write transaction: the same pair,
+ * no commit by any other connection since (data_version) and no row changed
+ * by this one (total_changes, which counts rolled-back changes too). Then
+ * VF-3.6's re-verification has its answer without hashing the environment
+ * again: the MAC was checked against exactly these rows. Anything else, or
+ * any doubt, is a full re-verification.
+ */
+static bool
+unchanged_since_verified(struct envx_env *e, int64_t gen,
+                         const unsigned char mac[ENVX_HASH_BYTES])
+{
+	int64_t dv;
+
+	return e->rows_verified && gen == e->generation &&
+	       sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) == 0 &&
+	       sqlite3_total_changes64(e->v->db) == e->verified_changes &&
+	       data_version(e->v, &dv, NULL) == 0 &&
+	       dv == e->verified_data_version;
 }
 
 /* VF-3.6: the stored generation and MAC, re-read and verified inside the
@@ -591,7 +706,14 @@ reverify(struct envx_env *e, struct envx_error *err)
 	}
 	gen = sqlite3_column_int64(st, 0);
 	memcpy(stored, sqlite3_column_blob(st, 1), sizeof(stored));
-	r = compute_mac(e, gen, e->sub, mac, NULL, NULL, &allowed, err);
+	e->rows_verified =
+	        e->rows_verified && unchanged_since_verified(e, gen, stored);
+	if (e->rows_verified) {
+		r = 0; /* e->allowed is still the verified one */
+		goto out;
+	}
+	r = compute_mac(e, gen, e->sub, mac,
+	                &(struct mac_collect){.allowed = &allowed}, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -625,6 +747,9 @@ envx_env_mark_dirty(struct envx_env *e, struct envx_error *err)
 	if (e->dirty) {
 		return 0;
 	}
+	/* the rows are about to change: the names verified at unlock no
+	 * longer say which are compromised */
+	e->compromised_known = false;
 	if (e->sub == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
 		                      "environment '%s' is locked", e->name);
@@ -846,7 +971,7 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	}
 	r = envx_vault_audit(v, "env-add", name, "", label, err);
 	if (r == 0) {
-		r = compute_mac(&tmp, 1, sub, mac, NULL, NULL, NULL, err);
+		r = compute_mac(&tmp, 1, sub, mac, NULL, err);
 	}
 	if (r == 0) {
 		r = store_seal(v, env_id, 1, mac, err);
@@ -1041,6 +1166,7 @@ envx_env_free(struct envx_env *e)
 	sodium_free(e->key);
 	sodium_free(e->sub);
 	envx_names_release(&e->allowed);
+	envx_names_release(&e->compromised);
 	envx_access_release(&e->acc);
 	free(e);
 }
@@ -1191,11 +1317,15 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 {
 	struct decrypt_jobs jobs = {0};
 	struct envx_names allowed = {0};
+	struct envx_names compromised = {0};
+	struct mac_collect c = {.values = values,
+	                        .jobs = &jobs,
+	                        .allowed = &allowed,
+	                        .compromised = &compromised};
 	unsigned char mac[ENVX_HASH_BYTES];
 	int r;
 
-	r = compute_mac(e, e->generation, sub, mac, values, &jobs, &allowed,
-	                err);
+	r = compute_mac(e, e->generation, sub, mac, &c, err);
 	if (r < 0) {
 		goto out;
 	}
@@ -1213,6 +1343,10 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 		goto out;
 	}
 	if (values != NULL) {
+		r = reserve_slots(values, &jobs, err);
+		if (r < 0) {
+			goto out;
+		}
 		r = decrypt_all(e, sub->value, values, &jobs, err);
 		if (r < 0) {
 			goto out;
@@ -1220,8 +1354,14 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 		envx_kvset_sort(values);
 	}
 	take_allowed(e, &allowed);
+	/* exec's warning reads these verified names, not a second scan */
+	envx_names_release(&e->compromised);
+	e->compromised = compromised;
+	e->compromised_known = true;
+	compromised = (struct envx_names){0};
 out:
 	envx_names_release(&allowed);
+	envx_names_release(&compromised);
 	jobs_release(&jobs);
 	if (r < 0 && values != NULL) {
 		envx_kvset_release(values);
@@ -1470,6 +1610,9 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 		goto out;
 	}
 	r = verify_and_collect(e, sub, how != NULL ? how->values : NULL, err);
+	if (r == 0) {
+		r = note_verified(e, err);
+	}
 	if (r < 0) {
 		goto out;
 	}

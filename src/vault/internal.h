@@ -23,6 +23,8 @@
 /* VF-3.5: passphrase recipients tried per unlock, at most. */
 #define ENVX_MAX_PASSPHRASE_TRIES 4
 
+#define ENVX_STMT_CACHE 8
+
 struct envx_vault {
 	sqlite3 *db;
 	char path[4096];
@@ -47,7 +49,25 @@ struct envx_vault {
 	int64_t tx_audit_start;
 	struct envx_env *dirty[ENVX_MAX_DIRTY];
 	size_t ndirty;
+	/* statements a write repeats per row (an import), prepared once */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmts[ENVX_STMT_CACHE];
 };
+
+/*
+ * The prepared statement for sql (a string literal: it is cached by its
+ * address), reset and without bindings; prepared on first use and kept until
+ * envx_vault_close. The caller steps it and calls envx_vault_stmt_done, never
+ * sqlite3_finalize. Returns 0 or a negative ENVX_E_* code (what names what
+ * failed).
+ */
+int envx_vault_stmt(struct envx_vault *v, const char *sql, sqlite3_stmt **out,
+                    const char *what, struct envx_error *err);
+/* Resets a statement from envx_vault_stmt and drops its bindings; accepts
+ * NULL. */
+void envx_vault_stmt_done(sqlite3_stmt *st);
 
 /* VF-3.8: one member of an environment's access log, as replayed. */
 struct envx_member {
@@ -96,6 +116,16 @@ struct envx_env {
 	bool incident_known;
 	/* VF-3.8: the audit event the verified signed state covers */
 	int64_t signed_audit_seq;
+	/* the compromised secrets (ENVX_STATE_COMPROMISED) in the rows the
+	 * MAC verified at unlock, sorted; known until the next write */
+	struct envx_names compromised;
+	bool compromised_known;
+	/* VF-3.6: the rows as of generation and mac were verified at unlock
+	 * when the connection's data_version and total_changes were these;
+	 * while both hold, no connection has changed the file since */
+	bool rows_verified;
+	int64_t verified_data_version;
+	int64_t verified_changes;
 };
 
 /* ---- VF-3.8, in sign.c ---- */

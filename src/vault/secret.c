@@ -260,6 +260,25 @@ holds(const struct envx_secbuf *a, const unsigned char *b, size_t len)
 	       (len == 0 || sodium_memcmp(a->data, b, len) == 0);
 }
 
+_Static_assert(ENVX_SET_NONCE_BYTES == ENVX_NONCE_BYTES,
+               "envx_set_opts.nonce is a value nonce");
+
+/* write_version's statements, prepared once per vault (envx_vault_stmt):
+ * an import runs them for every line */
+static const char sql_find[] = "SELECT id, version, rotated_at FROM secrets "
+                               "WHERE env_id = ? AND name = ?";
+static const char sql_insert_secret[] =
+        "INSERT INTO secrets (env_id, name, version, description, "
+        "rotate_every, rotated_at, state) VALUES (?, ?, 1, ?, ?, ?, 0)";
+static const char sql_update_secret[] =
+        "UPDATE secrets SET version = ?, rotated_at = ?, state = 0, "
+        "description = CASE WHEN ? THEN ? ELSE description END, "
+        "rotate_every = CASE WHEN ? THEN ? ELSE rotate_every END "
+        "WHERE id = ?";
+static const char sql_insert_version[] =
+        "INSERT INTO versions (secret_id, version, nonce, ciphertext, "
+        "created_at, author, kind) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
 /*
  * The next version of name. rotated_at starts its rotation clock, except
  * that with same_keeps_clock a value equal to the current one keeps the
@@ -328,11 +347,8 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	if (r < 0) {
 		return r;
 	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT id, version, rotated_at FROM secrets "
-	                       "WHERE env_id = ? AND name = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
+	r = envx_vault_stmt(e->v, sql_find, &st, "cannot write secret", err);
+	if (r < 0) {
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
@@ -342,7 +358,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		ver = (uint64_t)sqlite3_column_int64(st, 1) + 1;
 		current_rotated_at = sqlite3_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
+	envx_vault_stmt_done(st);
 	st = NULL;
 	if (opts != NULL && opts->expect_version != 0 &&
 	    ver != opts->expect_version + 1) {
@@ -385,14 +401,9 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		envx_secbuf_release(&cur);
 	}
 	if (secret_id == 0) {
-		if (sqlite3_prepare_v2(
-		            e->v->db,
-		            "INSERT INTO secrets (env_id, name, version, "
-		            "description, rotate_every, rotated_at, state) "
-		            "VALUES (?, ?, 1, ?, ?, ?, 0)",
-		            -1, &st, NULL) != SQLITE_OK) {
-			r = envx_sqlite_error(e->v->db, err,
-			                      "cannot write secret");
+		r = envx_vault_stmt(e->v, sql_insert_secret, &st,
+		                    "cannot write secret", err);
+		if (r < 0) {
 			goto out;
 		}
 		sqlite3_bind_int64(st, 1, e->id);
@@ -407,15 +418,9 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		}
 		secret_id = sqlite3_last_insert_rowid(e->v->db);
 	} else {
-		if (sqlite3_prepare_v2(
-		            e->v->db,
-		            "UPDATE secrets SET version = ?, rotated_at = ?, "
-		            "state = 0, description = CASE WHEN ? THEN ? "
-		            "ELSE description END, rotate_every = CASE WHEN ? "
-		            "THEN ? ELSE rotate_every END WHERE id = ?",
-		            -1, &st, NULL) != SQLITE_OK) {
-			r = envx_sqlite_error(e->v->db, err,
-			                      "cannot write secret");
+		r = envx_vault_stmt(e->v, sql_update_secret, &st,
+		                    "cannot write secret", err);
+		if (r < 0) {
 			goto out;
 		}
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)ver);
@@ -430,7 +435,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 			goto out;
 		}
 	}
-	sqlite3_finalize(st);
+	envx_vault_stmt_done(st);
 	st = NULL;
 	ct = malloc(len + ENVX_TAG_BYTES);
 	if (ct == NULL) {
@@ -438,17 +443,20 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		goto out;
 	}
 	envx_value_ad(&ad, e, name, ver);
-	r = envx_crypto_seal_value(e->sub->value, &ad, value, len, nonce, ct,
-	                           err);
+	if (opts != NULL && opts->nonce != NULL) {
+		memcpy(nonce, opts->nonce, sizeof(nonce));
+		r = envx_crypto_seal_value_with(e->sub->value, &ad, value, len,
+		                                nonce, ct, err);
+	} else {
+		r = envx_crypto_seal_value(e->sub->value, &ad, value, len,
+		                           nonce, ct, err);
+	}
 	if (r < 0) {
 		goto out;
 	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "INSERT INTO versions (secret_id, version, "
-	                       "nonce, ciphertext, created_at, author, kind) "
-	                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(e->v->db, err, "cannot write secret");
+	r = envx_vault_stmt(e->v, sql_insert_version, &st,
+	                    "cannot write secret", err);
+	if (r < 0) {
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, secret_id);
@@ -460,6 +468,8 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	sqlite3_bind_text(st, 6, e->v->actor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
 	r = step_done(e, st, err, "cannot write secret");
+	envx_vault_stmt_done(st);
+	st = NULL;
 	if (r == 0) {
 		r = envx_env_recheck_compromised(e, name, ver, value, len, err);
 	}
@@ -471,7 +481,7 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	}
 out:
 	free(ct);
-	sqlite3_finalize(st);
+	envx_vault_stmt_done(st);
 	return r;
 }
 

@@ -825,9 +825,47 @@ envx_vault_close(struct envx_vault *v)
 	if (v->read_tx) {
 		sqlite3_exec(v->db, "COMMIT", NULL, NULL, NULL);
 	}
+	for (size_t i = 0; i < ENVX_STMT_CACHE; i++) {
+		sqlite3_finalize(v->stmts[i].st);
+	}
 	sqlite3_close_v2(v->db);
 	sodium_memzero(v, sizeof(*v));
 	free(v);
+}
+
+int
+envx_vault_stmt(struct envx_vault *v, const char *sql, sqlite3_stmt **out,
+                const char *what, struct envx_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < ENVX_STMT_CACHE && v->stmts[i].sql != NULL; i++) {
+		if (v->stmts[i].sql == sql) {
+			*out = v->stmts[i].st;
+			return 0;
+		}
+	}
+	if (i == ENVX_STMT_CACHE) {
+		return envx_error_set(err, ENVX_E_INTERNAL,
+		                      "too many cached statements");
+	}
+	if (sqlite3_prepare_v3(v->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &v->stmts[i].st, NULL) != SQLITE_OK) {
+		v->stmts[i].st = NULL;
+		return envx_sqlite_error(v->db, err, what);
+	}
+	v->stmts[i].sql = sql;
+	*out = v->stmts[i].st;
+	return 0;
+}
+
+void
+envx_vault_stmt_done(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
 }
 
 void

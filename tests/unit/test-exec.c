@@ -83,6 +83,33 @@ test_exec_env_secrets_override_inherited(void **state)
 	envx_kvset_release(&s);
 }
 
+/* With a set made by envx_kvset_init_env the child's environment points at
+ * the set's own "NAME=value" strings: no second locked copy of a value. */
+static void
+test_exec_env_points_at_env_form_set(void **state)
+{
+	char *parent[] = {S("A=1"), S("DB_URL=old"), NULL};
+	const char *want[] = {S("A=1"), S("DB_URL=new"), S("NEW=x=y"),
+	                      S("ENVX_ENV=staging"), NULL};
+	struct envx_kvset s;
+	struct envx_exec_env e;
+
+	(void)state;
+	envx_kvset_init_env(&s);
+	add(&s, "DB_URL", "new");
+	add(&s, "NEW", "x=y");
+	assert_int_equal(
+	        envx_exec_env_build(&e, parent, &s, "staging", 0, NULL), 0);
+	assert_envp(&e, want);
+	assert_ptr_equal(e.envp[1], envx_kvset_env_string(&s, 0));
+	assert_ptr_equal(e.envp[2], envx_kvset_env_string(&s, 1));
+	/* the arena holds only what is not in the set */
+	assert_int_equal(e.arena_size, 1 + strlen("A=1") + 1 +
+	                                       strlen("ENVX_ENV=staging") + 1);
+	envx_exec_env_release(&e);
+	envx_kvset_release(&s);
+}
+
 static void
 test_exec_env_keep_existing(void **state)
 {
@@ -835,6 +862,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_exec_env_secrets_override_inherited),
+	        cmocka_unit_test(test_exec_env_points_at_env_form_set),
 	        cmocka_unit_test(test_exec_env_keep_existing),
 	        cmocka_unit_test(test_exec_env_sets_envx_env),
 	        cmocka_unit_test(test_exec_env_removes_identity_and_passphrase),

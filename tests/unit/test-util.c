@@ -80,6 +80,57 @@ test_util_kvset_grows_and_sorts_last_wins(void **state)
 	envx_kvset_release(&s);
 }
 
+/* A set made for a child's environment keeps each pair as "NAME=value" too,
+ * and reserving first sizes the arena once: the adds that follow do not move
+ * it. Sorting keeps both forms (a dropped duplicate is wiped in both). */
+static void
+test_util_kvset_env_form_reserved(void **state)
+{
+	struct envx_kvset s;
+	const unsigned char *arena;
+	unsigned char *slot;
+	size_t bytes;
+	size_t len;
+
+	(void)state;
+	envx_kvset_init_env(&s);
+	bytes = envx_kvset_pair_bytes(&s, 3, 5) +
+	        envx_kvset_pair_bytes(&s, 1, 0) +
+	        envx_kvset_pair_bytes(&s, 3, 2);
+	assert_int_equal(bytes, (4 + 4 + 6) + (2 + 2 + 1) + (4 + 4 + 3));
+	assert_int_equal(envx_kvset_reserve(&s, 3, bytes, NULL), 0);
+	arena = s.arena;
+	assert_int_equal(s.size, bytes);
+	assert_int_equal(envx_kvset_add(&s, "ZED", 3, "value", 5, 0, NULL), 0);
+	assert_int_equal(envx_kvset_add_reserve(&s, "E", 1, 0, 0, &slot, NULL),
+	                 0);
+	assert_int_equal(envx_kvset_add(&s, "ZED", 3, "v2", 2, 0, NULL), 0);
+	assert_ptr_equal(s.arena, arena);
+	assert_int_equal(s.used, bytes);
+	assert_string_equal(envx_kvset_env_string(&s, 0), "ZED=value");
+	assert_string_equal(envx_kvset_env_string(&s, 1), "E=");
+	assert_string_equal(envx_kvset_name(&s, 0), "ZED");
+	assert_memory_equal(envx_kvset_value(&s, 0, &len), "value", 5);
+	assert_int_equal(len, 5);
+	envx_kvset_sort(&s);
+	assert_int_equal(s.count, 2);
+	assert_string_equal(envx_kvset_env_string(&s, 0), "E=");
+	assert_string_equal(envx_kvset_env_string(&s, 1), "ZED=v2");
+	/* the dropped duplicate's value is wiped where its string was */
+	assert_memory_equal(arena + 8, "\0\0\0\0\0", 5);
+	assert_int_equal(envx_kvset_reserve(&s, 1, ENVX_KVSET_MAX_BYTES, NULL),
+	                 ENVX_E_INPUT);
+	envx_kvset_release(&s);
+	/* released, it is still an environment set */
+	assert_int_equal(envx_kvset_add(&s, "A", 1, "b", 1, 0, NULL), 0);
+	assert_string_equal(envx_kvset_env_string(&s, 0), "A=b");
+	envx_kvset_release(&s);
+	envx_kvset_init(&s);
+	assert_int_equal(envx_kvset_add(&s, "A", 1, "b", 1, 0, NULL), 0);
+	assert_null(envx_kvset_env_string(&s, 0));
+	envx_kvset_release(&s);
+}
+
 static void
 test_util_names(void **state)
 {
@@ -492,6 +543,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_util_buf_refuses_growth_past_max),
 	        cmocka_unit_test(test_util_kvset_grows_and_sorts_last_wins),
+	        cmocka_unit_test(test_util_kvset_env_form_reserved),
 	        cmocka_unit_test(test_util_names),
 	        cmocka_unit_test(test_util_durations),
 	        cmocka_unit_test(test_util_time_parse),
