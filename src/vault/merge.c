@@ -778,10 +778,18 @@ combine(struct merge *g, struct menv *me, const struct msec *o,
 		         me->name, a->name);
 		bad = 1;
 	}
-	if (pick_int(o != NULL ? &o->state : NULL, a->state, b->state,
-	             &out->state) != 0) {
-		/* VF-9.4: a compromised mark wins */
-		out->state = a->state > b->state ? a->state : b->state;
+	/* VF-9.4: the state goes with the current version (a rotation on
+	 * one side clears the mark for its value, not for the other side's
+	 * later one, which may be the leaked value set again); a compromised
+	 * mark the other side set since the ancestor is kept */
+	{
+		int64_t o_state = o != NULL ? o->state : 0;
+		int64_t other = last_side == SIDE_A ? b->state : a->state;
+
+		out->state = last_side == SIDE_A ? a->state : b->state;
+		if (other > o_state && other > out->state) {
+			out->state = other;
+		}
 	}
 	return bad;
 }
@@ -1077,12 +1085,14 @@ plan_access(struct merge *g, struct menv *me)
 		}
 		return 0;
 	}
-	if (rekeyed(so, sa) || rekeyed(so, sb)) {
-		conflict(g, ENVX_E_CHECK, me->name, NULL,
-		         "%s: both sides changed access to it and one of them "
-		         "rekeyed or revoked; take one side ('git checkout "
-		         "--ours|--theirs') and repeat the other's change",
-		         me->name);
+	if (rekeyed(so, sa) || rekeyed(so, sb) || took_access(so, sa) ||
+	    took_access(so, sb)) {
+		conflict(
+		        g, ENVX_E_CHECK, me->name, NULL,
+		        "%s: both sides changed access to it and one of them "
+		        "rekeyed, revoked or demoted; take one side ('git checkout "
+		        "--ours|--theirs') and repeat the other's change",
+		        me->name);
 		return 1;
 	}
 	if (envx_signer_role(sa->e) != ENVX_ROLE_ADMIN) {
@@ -1128,6 +1138,55 @@ plan_access(struct merge *g, struct menv *me)
 	}
 	me->grants = true;
 	return bad;
+}
+
+/* VF-9.2: a copy that changed an environment must continue the
+ * ancestor's state, not put an older signed one back (its rows from an
+ * earlier commit verify too, and the merge would sign them anew): its
+ * signed state covers an event after the branch point, its generation and
+ * access log do not go back, and it keeps every version the ancestor has
+ * of each secret it keeps. x is unlocked. */
+static int
+continues(struct merge *g, struct menv *me, const struct side *x)
+{
+	const struct side *so = &me->s[SIDE_O];
+	const char *who = side_word[x->which];
+	int64_t signed_at = envx_env_signed_audit_seq(x->e);
+	size_t i;
+
+	if (signed_at <= (int64_t)g->base_events) {
+		conflict(g, ENVX_E_INTEGRITY, me->name, NULL,
+		         "%s: %s's state of it was signed at audit event %lld, "
+		         "before the branch point (event %zu): an older copy "
+		         "put back, which the merge will not sign again",
+		         me->name, who, (long long)signed_at, g->base_events);
+		return 1;
+	}
+	if (!so->present) {
+		return 0;
+	}
+	if (x->generation < so->generation || !log_extends(so, x)) {
+		conflict(g, ENVX_E_INTEGRITY, me->name, NULL,
+		         "%s: %s's state of it is older than the ancestor's "
+		         "(generation %lld against %lld, or a shorter access "
+		         "log): an older copy put back",
+		         me->name, who, (long long)x->generation,
+		         (long long)so->generation);
+		return 1;
+	}
+	for (i = 0; i < so->ns; i++) {
+		const struct msec *xs = find_secret(x, so->s[i].name);
+
+		if (xs != NULL && !extends(&so->s[i], so, xs, x)) {
+			conflict(g, ENVX_E_INTEGRITY, me->name, xs->name,
+			         "%s/%s: %s's copy lacks versions the ancestor "
+			         "has (an older copy put back, or versions "
+			         "removed outside envx)",
+			         me->name, xs->name, who);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -1183,7 +1242,7 @@ plan_env(struct merge *g, struct menv *me)
 		if (side_unlock(g, me, sb) < 0) {
 			return 1;
 		}
-		return writer_check(g, me, sb);
+		return continues(g, me, sb) || writer_check(g, me, sb);
 	}
 	if (!sa->present || !sb->present) {
 		conflict(g, ENVX_E_CHECK, me->name, NULL,
@@ -1209,7 +1268,10 @@ plan_env(struct merge *g, struct menv *me)
 	if (bad) {
 		return 1;
 	}
-	bad = plan_access(g, me);
+	bad = continues(g, me, sa) || continues(g, me, sb);
+	if (!bad) {
+		bad = plan_access(g, me);
+	}
 	if (!bad) {
 		bad = access_taken(g, me);
 	}
@@ -1699,19 +1761,6 @@ check_audit(struct merge *g, struct envx_error *err)
 	return 0;
 }
 
-static const struct menv *
-find_menv(const struct merge *g, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < g->nenvs; i++) {
-		if (strcmp(g->envs[i].name, name) == 0) {
-			return &g->envs[i];
-		}
-	}
-	return NULL;
-}
-
 /* The last event a signed state of theirs that the merge verified covers:
  * ENV's for an event of ENV, any for an event of no environment. */
 static int64_t
@@ -1740,8 +1789,8 @@ theirs_covered(const struct merge *g, const char *env)
  * will cover them, so each must already be covered by a signed state of
  * theirs the merge verified; events added to theirs' file outside envx
  * (a valid unkeyed chain is easy to forge) are not laundered by a merge.
- * `trust-reset` (a reader's act, VF-3.8) and the removal of an environment
- * absent on both sides need no signature. */
+ * No action is exempt: `trust-reset` (a reader's act) and `env-rm` are
+ * signed by nobody either, so their actor and text are anyone's claim. */
 static int
 check_theirs_events(struct merge *g, struct envx_error *err)
 {
@@ -1758,14 +1807,6 @@ check_theirs_events(struct merge *g, struct envx_error *err)
 	}
 	for (i = g->base_events; i < n; i++) {
 		const struct envx_audit_event *x = &ev[i];
-		const struct menv *me = find_menv(g, x->env);
-
-		if (strcmp(x->action, "trust-reset") == 0 ||
-		    (strcmp(x->action, "env-rm") == 0 &&
-		     (me == NULL ||
-		      (!me->s[SIDE_A].present && !me->s[SIDE_B].present)))) {
-			continue;
-		}
 		if (x->seq > theirs_covered(g, x->env)) {
 			bad++;
 			if (first == NULL) {

@@ -606,6 +606,10 @@ state_digest(const struct envx_env *e, int64_t audit_seq,
  * covers, older than this write, was therefore added outside envx; signing
  * now would make it look signed (a forged sync record would then steer
  * `sync --prune`, a forged incident the compromised state). Refused.
+ * An event about no environment (`init`, a merge's summary) is appended in
+ * a write that seals some environment after it, so one after every signed
+ * state in the file was added outside envx too (but `init`, the first
+ * event, which comes before any environment).
  */
 static int
 uncovered_events(struct envx_env *e, struct envx_error *err)
@@ -623,20 +627,19 @@ uncovered_events(struct envx_env *e, struct envx_error *err)
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		/* a new environment: nothing signed yet */
-		return rc == SQLITE_DONE ? 0
-		                         : envx_sqlite_error(v->db, err,
-		                                             "cannot read "
-		                                             "environment");
-	}
-	covered = sqlite3_column_int64(st, 0);
+	/* a new environment: nothing of it signed yet */
+	covered = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
 	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
 	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT seq, action FROM audit WHERE env = ? "
-	                       "AND seq > ? AND seq < ? AND action <> "
-	                       "'trust-reset' ORDER BY seq LIMIT 1",
+	                       "SELECT seq, action, env FROM audit WHERE seq "
+	                       "< ?3 AND ((env = ?1 AND seq > ?2 AND action "
+	                       "<> 'trust-reset') OR (env = '' AND seq > "
+	                       "(SELECT coalesce(max(audit_seq), 0) FROM "
+	                       "seals) AND NOT (seq = 1 AND action = "
+	                       "'init'))) ORDER BY seq LIMIT 1",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(v->db, err,
 		                         "cannot read the audit log");
@@ -651,13 +654,17 @@ uncovered_events(struct envx_env *e, struct envx_error *err)
 		/* untrusted text: printable ASCII only */
 		envx_text_safe((const char *)sqlite3_column_text(st, 1), safe,
 		               sizeof(safe));
+		const unsigned char *of = sqlite3_column_text(st, 2);
+
 		r = envx_error_set(
 		        err, ENVX_E_INTEGRITY,
-		        "environment '%s': audit event %lld (%s) "
-		        "was added after its last signed state "
-		        "without a signed write (outside envx); "
-		        "envx does not sign over it",
-		        e->name, (long long)sqlite3_column_int64(st, 0), safe);
+		        "environment '%s': audit event %lld (%s%s) "
+		        "was added after %s without a signed write "
+		        "(outside envx); envx does not sign over it",
+		        e->name, (long long)sqlite3_column_int64(st, 0), safe,
+		        of != NULL && *of == '\0' ? ", of no environment" : "",
+		        of != NULL && *of == '\0' ? "every signed state"
+		                                  : "its last signed state");
 	} else if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read the audit log");
 	}

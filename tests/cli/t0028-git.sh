@@ -256,13 +256,84 @@ t_env_removed() {
   repo && put production P p-value &&
     branches '"$ENVX" env rm production --force >/dev/null 2>&1 && git commit -qam rm' 'put staging S s' &&
     refused "environment 'production': theirs removed it; a removal carries no signature" &&
-    # removed on both sides: nothing to decide
+    # removed on both sides: theirs' env-rm event is signed by nobody, so
+    # it is not signed into the result either
     repo && put production P p-value &&
     branches '"$ENVX" env rm production --force >/dev/null 2>&1 && git commit -qam rm' \
       '"$ENVX" env rm production --force >/dev/null 2>&1 && put staging S s' &&
-    merge && value_is staging S s && ! "$ENVX" get production P >/dev/null 2>&1
+    refused "('env-rm' of production): added outside envx"
 }
-ok "an environment removed on theirs is a conflict (a removal is not signed); removed on both, it stays removed" t_env_removed
+ok "an environment removed on theirs is a conflict (a removal is not signed), even when ours removed it too" t_env_removed
+
+# graft_env OLD ENV: ENV's rows in ./envx.vault replaced by those of the
+# older copy OLD, with sqlite alone: an older, validly signed state put back
+graft_env() {
+  local id="(SELECT id FROM envs WHERE name = '$2')" oid="(SELECT id FROM old.envs WHERE name = '$2')"
+  sqlite3 envx.vault "ATTACH '$1' AS old; BEGIN;
+    DELETE FROM versions WHERE secret_id IN (SELECT id FROM secrets WHERE env_id = $id);
+    DELETE FROM secrets WHERE env_id = $id; DELETE FROM recipients WHERE env_id = $id;
+    DELETE FROM access_log WHERE env_id = $id; DELETE FROM seals WHERE env_id = $id;
+    DELETE FROM allowed_names WHERE env_id = $id;
+    UPDATE envs SET (key_commit, generation, mac) =
+      (SELECT key_commit, generation, mac FROM old.envs WHERE name = '$2') WHERE name = '$2';
+    INSERT INTO secrets SELECT * FROM old.secrets WHERE env_id = $oid;
+    INSERT INTO versions SELECT v.* FROM old.versions v JOIN old.secrets s ON s.id = v.secret_id WHERE s.env_id = $oid;
+    INSERT INTO recipients SELECT * FROM old.recipients WHERE env_id = $oid;
+    INSERT INTO access_log SELECT * FROM old.access_log WHERE env_id = $oid;
+    INSERT INTO seals SELECT * FROM old.seals WHERE env_id = $oid;
+    INSERT INTO allowed_names SELECT * FROM old.allowed_names WHERE env_id = $oid;
+    COMMIT;"
+}
+
+t_rollback_from_branch() {
+  # production rotated and Mallory revoked on main; a branch puts
+  # production's older signed rows back (no key needed): not signed again
+  repo_with_mallory && put production DB_PASSWORD prod-v1 &&
+    "$ENVX" access grant production "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role write -q &&
+    git commit -qam "grant mallory production" && git show HEAD:envx.vault >"$TEST_DIR/old.vault" &&
+    "$ENVX" access revoke production mallory >/dev/null 2>&1 && put production DB_PASSWORD prod-v2 &&
+    branches 'graft_env "$TEST_DIR/old.vault" production && git commit -qam harmless' 'put staging S s' &&
+    refused "production: theirs's state of it was signed at audit event" &&
+    # the same when ours changed production too (both sides' rows merged)
+    git branch -qD feature && branches 'graft_env "$TEST_DIR/old.vault" production && git commit -qam harmless2' \
+      'put production OTHER o' &&
+    refused "production: theirs's state of it was signed at audit event"
+}
+ok "an older signed state of an environment put back on a branch is a conflict, never signed again" t_rollback_from_branch
+
+t_demoted_admin_grants() {
+  # ours demotes Mallory (an admin); theirs, where she is still admin,
+  # grants a key: the merge does not re-sign her grant
+  local pin
+  repo && pin=$(trust_line staging) && rm -rf "$TEST_DIR/mal-state" &&
+    "$ENVX" access grant staging "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role admin -q &&
+    mal access accept $pin -q && git commit -qam "mallory admin" &&
+    branches 'mal access grant staging --new-key --label eve --role admin >/dev/null 2>&1 && git commit -qam eve' \
+      '"$ENVX" access grant staging "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role read -q && git commit -qam demote' &&
+    refused "staging: both sides changed access to it and one of them rekeyed, revoked or demoted"
+}
+ok "a member demoted on one side and grants on the other: a conflict, the grants are not re-signed" t_demoted_admin_grants
+
+t_compromised_kept() {
+  # after an incident, ours rotates TOKEN; theirs sets the leaked value
+  # again later: it becomes current, and stays marked compromised
+  repo_with_mallory && "$ENVX" incident staging --reason leak >/dev/null 2>&1 && git commit -qam incident &&
+    git branch feature && put staging TOKEN rotated && sleep 1 &&
+    git checkout -q feature && printf base-value | mal set staging TOKEN -q && git commit -qam again &&
+    git checkout -q main && merge && value_is staging TOKEN base-value &&
+    [ "$(sql "SELECT state FROM secrets WHERE name = 'TOKEN' AND env_id = (SELECT id FROM envs WHERE name = 'staging')")" = 1 ]
+}
+ok "the compromised mark follows the current version: a leaked value set again on theirs stays marked" t_compromised_kept
+
+t_vault_event_not_signed() {
+  # an event of no environment added to the file: the next writer of any
+  # environment does not sign over it
+  repo && put staging TOKEN base-value &&
+    forge_event rotate "" "" "all production secrets rotated, incident closed" &&
+    { printf x | "$ENVX" set staging OTHER 2>"$TEST_DIR/set.err"; [ $? = 4 ]; } &&
+    grep -q "(rotate, of no environment) was added after every signed state" "$TEST_DIR/set.err"
+}
+ok "an audit event of no environment added outside envx: no writer signs over it" t_vault_event_not_signed
 
 t_log_names_only() {
   repo && put staging API_TOKEN sup3r-s3cret-value && git log -p >"$TEST_DIR/log" &&
