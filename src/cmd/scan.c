@@ -455,7 +455,7 @@ scan_git_tree(struct scan *sc, const char *dir, struct envx_error *err)
 	int r;
 
 	envx_buf_init(&out, GIT_LIST_MAX);
-	r = envx_scan_git_capture(probe, -1, &out, &status, err);
+	r = envx_git_capture(probe, -1, &out, &status, err);
 	if (r == ENVX_E_NOTFOUND) {
 		if (!sc->git_missing_noted) {
 			envx_cli_note(sc->ctx, "scan: git not found: every "
@@ -471,7 +471,7 @@ scan_git_tree(struct scan *sc, const char *dir, struct envx_error *err)
 		return r < 0 ? r : 1;
 	}
 	envx_buf_reset(&out);
-	r = envx_scan_git_capture(list, -1, &out, &status, err);
+	r = envx_git_capture(list, -1, &out, &status, err);
 	if (r == 0 && status != 0) {
 		r = envx_error_set(err, ENVX_E_IO,
 		                   "git ls-files failed in '%s' (exit %d)", dir,
@@ -743,7 +743,7 @@ scan_blobs(struct scan *sc, const struct blobs *bs, enum source src,
 		fclose(names);
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 	}
-	r = envx_scan_git_spawn(args, fileno(names), &pid, &rd.fd, err);
+	r = envx_git_spawn(args, fileno(names), &pid, &rd.fd, err);
 	if (r < 0) {
 		free(rd.buf);
 		fclose(names);
@@ -773,7 +773,7 @@ scan_blobs(struct scan *sc, const struct blobs *bs, enum source src,
 		}
 	}
 	close(rd.fd);
-	status = envx_scan_git_wait(pid);
+	status = envx_git_wait(pid);
 	free(rd.buf);
 	fclose(names);
 	if (i < bs->n || status != 0) {
@@ -827,7 +827,7 @@ scan_git_blobs(struct scan *sc, bool history, const char *const *paths,
 	}
 	args[n] = NULL;
 	envx_buf_init(&out, GIT_LIST_MAX);
-	r = envx_scan_git_capture(args, -1, &out, &status, err);
+	r = envx_git_capture(args, -1, &out, &status, err);
 	if (r == 0 && status != 0) {
 		r = envx_error_set(err, ENVX_E_USAGE,
 		                   "scan: %s needs a git repository with a "
