@@ -482,6 +482,7 @@ test_util_git_spawn_args_env_and_bounds(void **state)
 	char line[64];
 	FILE *f;
 	int status = -1;
+	int r;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -530,9 +531,12 @@ test_util_git_spawn_args_env_and_bounds(void **state)
 	assert_int_equal(envx_git_run(fail, &status, &err), 0);
 	assert_int_equal(status, 3);
 
-	/* no git at all */
+	/* no git at all (under valgrind, whose posix_spawnp forks and then
+	 * fails to exec, the child's 127) */
 	setenv("PATH", "/nonexistent", 1);
-	assert_int_equal(envx_git_run(args, &status, &err), ENVX_E_NOTFOUND);
+	status = 0;
+	r = envx_git_run(args, &status, &err);
+	assert_true(r == ENVX_E_NOTFOUND || (r == 0 && status == 127));
 
 	if (old_path != NULL) {
 		setenv("PATH", old_path, 1);
