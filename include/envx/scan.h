@@ -148,29 +148,7 @@ struct envx_scan_form {
 size_t envx_scan_forms(const unsigned char *v, size_t len, unsigned char *dst,
                        struct envx_scan_form *forms, size_t *nforms);
 
-/* ---- git, for the sources scan reads ---- */
-
-#include <sys/types.h>
-
-/*
- * Starts `git -c core.fsmonitor=false ARGS...` (args NULL-terminated,
- * without "git"; no shell) with the parent's environment minus
- * ENVX_IDENTITY and ENVX_PASSPHRASE, standard input from in_fd (-1:
- * /dev/null), standard error discarded, standard output a pipe whose read
- * end is *out_fd (the caller closes it). 0, or ENVX_E_NOTFOUND when git
- * cannot be run, ENVX_E_IO or ENVX_E_INTERNAL.
- */
-int envx_scan_git_spawn(const char *const *args, int in_fd, pid_t *pid,
-                        int *out_fd, struct envx_error *err);
-/* Waits for pid: its exit status, or 128+N when killed by signal N. */
-int envx_scan_git_wait(pid_t pid);
-/* Runs git as envx_scan_git_spawn does and reads its whole output into out
- * (an initialized envx_buf; past its max: ENVX_E_INPUT). *status is git's
- * exit status. */
-struct envx_buf;
-int envx_scan_git_capture(const char *const *args, int in_fd,
-                          struct envx_buf *out, int *status,
-                          struct envx_error *err);
+/* ---- git listings, for the sources scan reads ---- */
 
 /*
  * One blob of a `git log --raw -z` or `git diff --raw -z` listing: its

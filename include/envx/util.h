@@ -220,6 +220,15 @@ int envx_file_write_atomic(const char *path, const void *data, size_t len,
 /* mkdir -p of the directories above path (not path itself), mode 0700 for
  * each one it creates; ENVX_E_IO naming the one it could not make. */
 int envx_file_make_parents(const char *path, struct envx_error *err);
+/*
+ * Reads fd to its end, appending to buf (an initialized envx_buf), retrying
+ * after EINTR; closes nothing. ENVX_E_IO "cannot read WHAT: why" on a read
+ * error, ENVX_E_INPUT "WHAT is too large (more than MAX bytes)" past buf's
+ * max (what is the subject as the message should name it). The read chunk
+ * is wiped: the bytes may be secret.
+ */
+int envx_fd_read(int fd, const char *what, struct envx_buf *buf,
+                 struct envx_error *err);
 /* Reads a whole file (not following a final symlink when nofollow) into buf,
  * failing with ENVX_E_INPUT past buf's max. */
 int envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
@@ -253,6 +262,38 @@ int envx_file_ensure_line(const char *path, const char *line, bool *added,
  */
 int envx_file_read_private(const char *path, size_t max,
                            struct envx_secbuf *out, struct envx_error *err);
+
+/* ---- running git ---- */
+
+/* The most arguments envx_git_spawn passes after "git -c ...". */
+#define ENVX_GIT_ARGS_MAX 32
+
+/*
+ * Starts `git -c core.fsmonitor=false ARGS...` (args NULL-terminated,
+ * without "git", at most ENVX_GIT_ARGS_MAX; no shell; git is found on PATH)
+ * with the parent's environment minus ENVX_IDENTITY, ENVX_PASSPHRASE,
+ * GH_TOKEN and GITHUB_TOKEN, standard input from in_fd (-1: /dev/null),
+ * standard error discarded, and standard output a pipe whose read end is
+ * *out_fd (the caller closes it and waits for *pid), or /dev/null when
+ * out_fd is NULL. 0, or ENVX_E_NOTFOUND when git cannot be run, ENVX_E_IO
+ * or ENVX_E_INTERNAL.
+ */
+int envx_git_spawn(const char *const *args, int in_fd, pid_t *pid, int *out_fd,
+                   struct envx_error *err);
+/* Waits for pid: its exit status, or 128+N when killed by signal N. */
+int envx_git_wait(pid_t pid);
+/* Runs git as envx_git_spawn does and reads its whole output into out (an
+ * initialized envx_buf; past its max: ENVX_E_INPUT, git is then cut off).
+ * *status is git's exit status whenever git ran. */
+int envx_git_capture(const char *const *args, int in_fd, struct envx_buf *out,
+                     int *status, struct envx_error *err);
+/* envx_git_capture into out, a string of at most outsz - 1 bytes (outsz >
+ * 0; "" unless it returns 0), without the trailing newlines. */
+int envx_git_text(const char *const *args, char *out, size_t outsz, int *status,
+                  struct envx_error *err);
+/* Runs git as envx_git_spawn does with its output discarded; *status is its
+ * exit status (set only on 0). */
+int envx_git_run(const char *const *args, int *status, struct envx_error *err);
 
 /* ---- process hardening ---- */
 

@@ -38,6 +38,18 @@ struct envx_env;
 int envx_vault_locate(const char *explicit_path, char *out, size_t outsz,
                       struct envx_error *err);
 
+/* How much of a file envx_vault_image_is_envx looks at. */
+#define ENVX_VAULT_HEADER_BYTES 100
+/*
+ * Whether a file of size bytes whose first bytes are head[0..n) is an envx
+ * vault by its SQLite header (VF-4.1, VF-4.2): the SQLite magic, a valid
+ * page size that divides size, a format version above 0 and envx's
+ * application id. A file that fails this is no vault whatever its name;
+ * one that passes may still fail envx_vault_open's deeper checks.
+ */
+bool envx_vault_image_is_envx(const unsigned char *head, size_t n,
+                              uint64_t size);
+
 /* Creates a new vault file at path (refusing an existing one) with the
  * current schema. *out is closed with envx_vault_close. */
 int envx_vault_create(const char *path, struct envx_vault **out,

@@ -88,8 +88,10 @@ get_ref(const unsigned char *f, size_t n, struct envx_env_keyref *ref)
 		return 0;
 	}
 	envlen = f[48];
+	/* a NUL inside would file the key under the name before it */
 	if (envlen == 0 || envlen > ENVX_ENV_NAME_MAX_BYTES ||
-	    n < REF_BYTES + envlen) {
+	    n < REF_BYTES + envlen ||
+	    memchr(f + REF_BYTES, '\0', envlen) != NULL) {
 		return 0;
 	}
 	memcpy(ref->vault_id, f, 16);

@@ -150,6 +150,15 @@ envx_ctx_agent_unlock(struct envx_ctx *ctx, struct envx_env **e,
 	if (ask(ctx, &req, &reply, buf, ENVX_AGENT_KEY) != 0) {
 		goto out;
 	}
+	/* VF-3.2: a key that is not the one asked for is never used */
+	if (!envx_key_matches(reply.key, req.ref.commit)) {
+		envx_error_set(&why, ENVX_E_IO,
+		               "the agent at '%s' gave a key that does not "
+		               "open %s",
+		               ctx->agent_path, req.ref.env);
+		agent_off(ctx, &why);
+		goto out;
+	}
 	memcpy(key, reply.key, ENVX_ENV_KEY_BYTES);
 	if (quiet_identity(ctx, buf, &id) != 0) {
 		goto out;

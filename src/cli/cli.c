@@ -381,8 +381,9 @@ envx_cmd_vault(struct envx_ctx *ctx)
 }
 
 int
-envx_cmd_args(struct envx_ctx *ctx, int argc, char **argv,
-              struct envx_optstate *st, int min, int max, const char *missing)
+envx_cmd_positional(struct envx_ctx *ctx, int argc, char **argv,
+                    struct envx_optstate *st, int min, int max,
+                    const char *missing)
 {
 	int o;
 
@@ -398,7 +399,16 @@ envx_cmd_args(struct envx_ctx *ctx, int argc, char **argv,
 	if (st->npositional > max) {
 		return envx_cli_usage(ctx, "too many arguments");
 	}
-	return envx_cmd_vault(ctx);
+	return 0;
+}
+
+int
+envx_cmd_args(struct envx_ctx *ctx, int argc, char **argv,
+              struct envx_optstate *st, int min, int max, const char *missing)
+{
+	int r = envx_cmd_positional(ctx, argc, argv, st, min, max, missing);
+
+	return r != 0 ? r : envx_cmd_vault(ctx);
 }
 
 void

@@ -167,6 +167,11 @@ int envx_getopt(struct envx_ctx *ctx, struct envx_optstate *st,
 int envx_cmd_args(struct envx_ctx *ctx, int argc, char **argv,
                   struct envx_optstate *st, int min, int max,
                   const char *missing);
+/* As envx_cmd_args without opening any vault: for a command that works
+ * on the files it is given (merge-driver). */
+int envx_cmd_positional(struct envx_ctx *ctx, int argc, char **argv,
+                        struct envx_optstate *st, int min, int max,
+                        const char *missing);
 /* Opens the vault as the command's table flags say (read-only or for
  * writing); call after parsing arguments. Prints and returns the exit status
  * on failure, 0 on success. */

@@ -106,9 +106,34 @@ stop_or_status(struct envx_ctx *ctx, const char *path, bool stop)
 	return status;
 }
 
-/* Detaches: the parent returns once the child runs on its own. */
+/* Closes every descriptor from lo to hi (inclusive). */
+static void
+close_fds(unsigned lo, unsigned hi)
+{
+	long max;
+
+	if (lo > hi || close_range(lo, hi, 0) == 0) {
+		return;
+	}
+	/* a kernel without close_range: as far as the limit goes */
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536) {
+		max = 65536;
+	}
+	for (long fd = lo; fd <= (long)hi && fd < max; fd++) {
+		(void)close((int)fd);
+	}
+}
+
+/*
+ * Detaches: the parent returns once the child runs on its own. The child
+ * keeps only keep (the listening socket) and 0, 1 and 2 on /dev/null:
+ * whatever else its starter left open (a file, the write end of a pipe
+ * someone reads to its end) is closed, so the agent holds nothing but its
+ * socket for as long as it runs.
+ */
 static int
-detach(void)
+detach(int keep)
 {
 	pid_t pid = fork();
 	int null;
@@ -121,12 +146,14 @@ detach(void)
 		_exit(6);
 	}
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		close(null);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+	    dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0) {
+		_exit(6);
 	}
+	if (keep > STDERR_FILENO) {
+		close_fds(STDERR_FILENO + 1, (unsigned)keep - 1);
+	}
+	close_fds((unsigned)keep + 1, ~0U);
 	return 0;
 }
 
@@ -206,7 +233,7 @@ cmd_agent(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	if (!foreground) {
-		int pid = detach();
+		int pid = detach(fd);
 
 		if (pid < 0) {
 			status = envx_cli_error(6, "cannot start the agent: %s",

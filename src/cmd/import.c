@@ -3,21 +3,15 @@
  * expanded) into an environment in one transaction. Unchanged values add no
  * version, so importing the same file twice is a no-op.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "cli/cli.h"
 #include "cmd/cmd.h"
 #include "envx/dotenv.h"
-#include "envx/exec.h"
 #include "util/banned.h"
 
 static void
@@ -57,45 +51,15 @@ unchanged(const struct envx_kvset *current, const char *name,
 	       (len == 0 || sodium_memcmp(cur, value, len) == 0);
 }
 
-extern char **environ;
-
 /* Runs `git -C DIR args... -- FILE` with no output; its exit status, or -1
  * when git cannot be run. */
 static int
 git_quiet(const char *dir, const char *a1, const char *a2, const char *file)
 {
-	posix_spawn_file_actions_t fa;
-	char *argv[] = {(char *)"git", (char *)"-C", (char *)dir,  (char *)a1,
-	                (char *)a2,    (char *)"--", (char *)file, NULL};
-	struct envx_exec_env ee;
-	pid_t pid;
-	int ws;
-	int rc;
+	const char *args[] = {"-C", dir, a1, a2, "--", file, NULL};
+	int status;
 
-	/* git never sees the key that opened the vault: the environment exec
-	 * builds for a child, without secrets */
-	if (envx_exec_env_build(&ee, environ, NULL, NULL, 0, NULL) < 0) {
-		return -1;
-	}
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		envx_exec_env_release(&ee);
-		return -1;
-	}
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "git", &fa, NULL, argv, ee.envp);
-	posix_spawn_file_actions_destroy(&fa);
-	envx_exec_env_release(&ee);
-	if (rc != 0) {
-		return -1;
-	}
-	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR) {
-			return -1;
-		}
-	}
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+	return envx_git_run(args, &status, NULL) == 0 ? status : -1;
 }
 
 /*

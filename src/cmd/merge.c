@@ -115,9 +115,13 @@ cmd_merge_driver(int argc, char **argv, struct envx_ctx *ctx)
 	int status;
 	int i;
 
-	status = envx_cmd_args(ctx, argc, argv, &st, 3, 3,
-	                       "missing ANCESTOR, OURS or THEIRS (git passes "
-	                       "%O %A %B)");
+	/* the three files git names are the whole input: no vault is looked
+	 * for (git runs this at the top of the work tree, which need not
+	 * hold one) */
+	status = envx_cmd_positional(
+	        ctx, argc, argv, &st, 3, 3,
+	        "missing ANCESTOR, OURS or THEIRS (git passes "
+	        "%O %A %B)");
 	if (status != 0) {
 		status = status < 0 ? 0 : status;
 		goto done;

@@ -59,7 +59,6 @@ struct scan {
 	/* the vault, never a finding */
 	dev_t vault_dev;
 	ino_t vault_ino;
-	const char *vault_base;
 	bool git_missing_noted;
 	/* counts */
 	size_t findings;
@@ -68,14 +67,6 @@ struct scan {
 	size_t unreadable;
 	uint64_t bytes;
 };
-
-static const char *
-base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-
-	return s != NULL ? s + 1 : p;
-}
 
 static int
 on_hit(void *arg, const struct envx_scan_hit *h)
@@ -464,7 +455,7 @@ scan_git_tree(struct scan *sc, const char *dir, struct envx_error *err)
 	int r;
 
 	envx_buf_init(&out, GIT_LIST_MAX);
-	r = envx_scan_git_capture(probe, -1, &out, &status, err);
+	r = envx_git_capture(probe, -1, &out, &status, err);
 	if (r == ENVX_E_NOTFOUND) {
 		if (!sc->git_missing_noted) {
 			envx_cli_note(sc->ctx, "scan: git not found: every "
@@ -480,7 +471,7 @@ scan_git_tree(struct scan *sc, const char *dir, struct envx_error *err)
 		return r < 0 ? r : 1;
 	}
 	envx_buf_reset(&out);
-	r = envx_scan_git_capture(list, -1, &out, &status, err);
+	r = envx_git_capture(list, -1, &out, &status, err);
 	if (r == 0 && status != 0) {
 		r = envx_error_set(err, ENVX_E_IO,
 		                   "git ls-files failed in '%s' (exit %d)", dir,
@@ -519,7 +510,6 @@ struct blobs {
 	struct blob *v;
 	size_t n;
 	size_t cap;
-	const char *vault_base;
 };
 
 static int
@@ -528,9 +518,6 @@ add_blob(void *arg, const struct envx_scan_blob *b)
 	struct blobs *bs = arg;
 	struct blob *x;
 
-	if (strcmp(base_name(b->path), bs->vault_base) == 0) {
-		return 0;
-	}
 	if (bs->n == bs->cap) {
 		size_t ncap = bs->cap ? 2 * bs->cap : 256;
 		struct blob *nv = realloc(bs->v, ncap * sizeof(*nv));
@@ -655,10 +642,48 @@ reader_line(struct reader *rd, char *out, size_t outsz)
 	}
 }
 
-/* Feeds the next size bytes into the stream (-1: output cut short). */
+/* Up to want bytes of the output into out (-1: output cut short). */
 static int
-reader_blob(struct reader *rd, struct scan *sc, uint64_t size)
+reader_take(struct reader *rd, unsigned char *out, size_t want)
 {
+	size_t got = 0;
+
+	while (got < want) {
+		size_t n;
+
+		if (rd->pos == rd->len && reader_fill(rd) < 0) {
+			return -1;
+		}
+		n = rd->len - rd->pos;
+		if (n > want - got) {
+			n = want - got;
+		}
+		memcpy(out + got, rd->buf + rd->pos, n);
+		rd->pos += n;
+		got += n;
+	}
+	return 0;
+}
+
+/*
+ * Feeds the next size bytes into the stream, unless they are an envx vault
+ * (*vault): by its header, not its path, since a file named envx.vault may
+ * hold anything. -1: output cut short.
+ */
+static int
+reader_blob(struct reader *rd, struct scan *sc, uint64_t size, bool *vault)
+{
+	unsigned char head[ENVX_VAULT_HEADER_BYTES];
+	size_t nhead = size < sizeof(head) ? (size_t)size : sizeof(head);
+
+	if (reader_take(rd, head, nhead) < 0) {
+		return -1;
+	}
+	size -= nhead;
+	*vault = envx_vault_image_is_envx(head, nhead, nhead + size);
+	if (!*vault) {
+		envx_scan_stream_feed(sc->stream, head, nhead, on_hit, sc);
+	}
 	while (size > 0) {
 		size_t n;
 
@@ -669,8 +694,10 @@ reader_blob(struct reader *rd, struct scan *sc, uint64_t size)
 		if (n > size) {
 			n = (size_t)size;
 		}
-		envx_scan_stream_feed(sc->stream, rd->buf + rd->pos, n, on_hit,
-		                      sc);
+		if (!*vault) {
+			envx_scan_stream_feed(sc->stream, rd->buf + rd->pos, n,
+			                      on_hit, sc);
+		}
 		rd->pos += n;
 		size -= n;
 	}
@@ -716,7 +743,7 @@ scan_blobs(struct scan *sc, const struct blobs *bs, enum source src,
 		fclose(names);
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 	}
-	r = envx_scan_git_spawn(args, fileno(names), &pid, &rd.fd, err);
+	r = envx_git_spawn(args, fileno(names), &pid, &rd.fd, err);
 	if (r < 0) {
 		free(rd.buf);
 		fclose(names);
@@ -727,6 +754,7 @@ scan_blobs(struct scan *sc, const struct blobs *bs, enum source src,
 		char oid[65];
 		char type[16];
 		unsigned long long size;
+		bool vault;
 
 		if (reader_line(&rd, header, sizeof(header)) < 0 ||
 		    sscanf(header, "%64s %15s %llu", oid, type, &size) != 3 ||
@@ -736,14 +764,16 @@ scan_blobs(struct scan *sc, const struct blobs *bs, enum source src,
 		sc->src = src;
 		sc->path = bs->v[i].path;
 		sc->commit = bs->v[i].commit;
-		sc->blobs++;
-		sc->bytes += size;
-		if (reader_blob(&rd, sc, size) < 0) {
+		if (reader_blob(&rd, sc, size, &vault) < 0) {
 			break;
+		}
+		if (!vault) {
+			sc->blobs++;
+			sc->bytes += size;
 		}
 	}
 	close(rd.fd);
-	status = envx_scan_git_wait(pid);
+	status = envx_git_wait(pid);
 	free(rd.buf);
 	fclose(names);
 	if (i < bs->n || status != 0) {
@@ -762,7 +792,7 @@ scan_git_blobs(struct scan *sc, bool history, const char *const *paths,
                size_t npaths, struct envx_error *err)
 {
 	const char *args[GIT_PATHSPECS_MAX + 16];
-	struct blobs bs = {NULL, 0, 0, sc->vault_base};
+	struct blobs bs = {NULL, 0, 0};
 	struct envx_buf out;
 	size_t n = 0;
 	size_t i;
@@ -797,7 +827,7 @@ scan_git_blobs(struct scan *sc, bool history, const char *const *paths,
 	}
 	args[n] = NULL;
 	envx_buf_init(&out, GIT_LIST_MAX);
-	r = envx_scan_git_capture(args, -1, &out, &status, err);
+	r = envx_git_capture(args, -1, &out, &status, err);
 	if (r == 0 && status != 0) {
 		r = envx_error_set(err, ENVX_E_USAGE,
 		                   "scan: %s needs a git repository with a "
@@ -1076,7 +1106,6 @@ cmd_scan(int argc, char **argv, struct envx_ctx *ctx)
 		sc.vault_dev = vst.st_dev;
 		sc.vault_ino = vst.st_ino;
 	}
-	sc.vault_base = base_name(ctx->vault_path);
 	if (ctx->json) {
 		printf("{\"findings\": [");
 	}

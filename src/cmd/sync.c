@@ -16,21 +16,16 @@
  * what was pushed, so a rerun sends only the rest.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cmd/cmd.h"
 #include "envx/sync.h"
 #include "util/banned.h"
-
-extern char **environ;
 
 enum {
 	OPT_REPO = 1,
@@ -66,55 +61,19 @@ struct target {
 };
 
 /* The stdout of `git -C dir config --get remote.origin.url` into out; -1
- * when git is missing or there is no such remote. */
+ * when git is missing, there is no such remote or it does not fit. */
 static int
 git_origin(const char *dir, char *out, size_t outsz)
 {
-	/* posix_spawn takes char *const []: writable copies of the words */
-	char git[] = "git";
-	char dash_c[] = "-C";
-	char config[] = "config";
-	char get[] = "--get";
-	char key[] = "remote.origin.url";
-	char *argv[] = {git, dash_c, (char *)dir, config, get, key, NULL};
-	posix_spawn_file_actions_t fa;
-	int fds[2];
-	pid_t pid;
-	size_t len = 0;
-	ssize_t n;
-	int wst = 0;
-	int rc;
+	const char *args[] = {"-C", dir, "config", "--get", "remote.origin.url",
+	                      NULL};
+	int status = 1;
 
-	if (pipe(fds) < 0) {
+	if (envx_git_text(args, out, outsz, &status, NULL) < 0 || status != 0 ||
+	    *out == '\0') {
 		return -1;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
-	                                 O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "git", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	if (rc != 0) {
-		close(fds[0]);
-		return -1;
-	}
-	while ((n = read(fds[0], out + len, outsz - 1 - len)) > 0 ||
-	       (n < 0 && errno == EINTR)) {
-		len += n > 0 ? (size_t)n : 0;
-		if (len == outsz - 1) {
-			break;
-		}
-	}
-	close(fds[0]);
-	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
-	}
-	out[len] = '\0';
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r')) {
-		out[--len] = '\0';
-	}
-	return WIFEXITED(wst) && WEXITSTATUS(wst) == 0 && len > 0 ? 0 : -1;
+	return 0;
 }
 
 static int

@@ -5,13 +5,11 @@
  * own rules (worktrees, $GIT_DIR, core.hooksPath) apply.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "envx/git.h"
@@ -26,83 +24,23 @@ const char envx_git_hook_text[] =
 
 #define GIT_OUT_BYTES 8192
 
-/* Runs git -C dir ARGS... and collects its standard output (trailing
- * newlines removed); *status is its exit status. */
+/* Runs git -C dir ARGS... (envx_git_text: no shell, no secrets in its
+ * environment) and collects its standard output, trailing newlines
+ * removed; *status is its exit status. */
 static int
 run_git(const char *dir, const char *const *args, char *out, size_t outsz,
         int *status, struct envx_error *err)
 {
 	const char *argv[16];
-	int fd[2];
-	size_t len = 0;
 	size_t i = 0;
-	pid_t pid;
-	int ws;
 
-	argv[i++] = "git";
 	argv[i++] = "-C";
 	argv[i++] = dir;
 	while (*args != NULL && i < 15) {
 		argv[i++] = *args++;
 	}
 	argv[i] = NULL;
-	if (pipe(fd) != 0) {
-		return envx_error_set(err, ENVX_E_IO, "cannot run git: %s",
-		                      strerror(errno));
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(fd[0]);
-		close(fd[1]);
-		return envx_error_set(err, ENVX_E_IO, "cannot run git: %s",
-		                      strerror(errno));
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		if (null >= 0) {
-			dup2(null, 0);
-		}
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
-		execvp("git", (char *const *)argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= outsz) {
-			char sink[512];
-			n = read(fd[0], sink, sizeof(sink));
-		} else {
-			n = read(fd[0], out + len, outsz - 1 - len);
-			if (n > 0) {
-				len += (size_t)n;
-			}
-		}
-		if (n == 0 || (n < 0 && errno != EINTR)) {
-			break;
-		}
-	}
-	close(fd[0]);
-	out[len] = '\0';
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r')) {
-		out[--len] = '\0';
-	}
-	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR) {
-			return envx_error_set(err, ENVX_E_IO,
-			                      "cannot run git: %s",
-			                      strerror(errno));
-		}
-	}
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
-	if (*status == 127) {
-		return envx_error_set(err, ENVX_E_NOTFOUND,
-		                      "cannot run git: not found on PATH");
-	}
-	return 0;
+	return envx_git_text(argv, out, outsz, status, err);
 }
 
 /* The config entries envx git setup writes. The commands are looked up on

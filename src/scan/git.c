@@ -1,134 +1,13 @@
 /*
- * Running git for `envx scan` (listing the working tree, the index and the
- * history, reading blobs) and parsing its raw, NUL-separated listings. git
- * runs without a shell and never sees the key that opened the vault.
+ * Parsing git's raw, NUL-separated listings of the index and the history
+ * for `envx scan` (git itself runs through envx_git_spawn, envx/util.h).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
-#include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "envx/exec.h"
 #include "envx/scan.h"
 #include "envx/util.h"
 #include "util/banned.h"
-
-extern char **environ;
-
-#define GIT_ARGS_MAX 32
-
-int
-envx_scan_git_spawn(const char *const *args, int in_fd, pid_t *pid, int *out_fd,
-                    struct envx_error *err)
-{
-	char *argv[GIT_ARGS_MAX + 4];
-	posix_spawn_file_actions_t fa;
-	struct envx_exec_env ee;
-	int fds[2] = {-1, -1};
-	size_t n = 0;
-	int rc;
-
-	argv[n++] = (char *)"git";
-	argv[n++] = (char *)"-c";
-	/* a repository's fsmonitor hook is a command git would run */
-	argv[n++] = (char *)"core.fsmonitor=false";
-	for (; *args != NULL; args++) {
-		if (n == GIT_ARGS_MAX + 3) {
-			return envx_error_set(err, ENVX_E_INTERNAL,
-			                      "too many git arguments");
-		}
-		argv[n++] = (char *)*args;
-	}
-	argv[n] = NULL;
-	envx_exec_env_init(&ee);
-	if (envx_exec_env_build(&ee, environ, NULL, NULL, 0, err) < 0) {
-		return err != NULL ? err->code : ENVX_E_INTERNAL;
-	}
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		envx_exec_env_release(&ee);
-		return envx_error_set(err, ENVX_E_IO, "cannot run git: %s",
-		                      strerror(errno));
-	}
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		envx_exec_env_release(&ee);
-		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
-	}
-	if (in_fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-		                                 0);
-	}
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(pid, "git", &fa, NULL, argv, ee.envp);
-	posix_spawn_file_actions_destroy(&fa);
-	envx_exec_env_release(&ee);
-	close(fds[1]);
-	if (rc != 0) {
-		close(fds[0]);
-		return envx_error_set(err, ENVX_E_NOTFOUND,
-		                      "cannot run git: %s", strerror(rc));
-	}
-	*out_fd = fds[0];
-	return 0;
-}
-
-int
-envx_scan_git_wait(pid_t pid)
-{
-	int ws;
-
-	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR) {
-			return 128;
-		}
-	}
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
-int
-envx_scan_git_capture(const char *const *args, int in_fd, struct envx_buf *out,
-                      int *status, struct envx_error *err)
-{
-	char chunk[65536];
-	pid_t pid;
-	int fd;
-	int r;
-
-	r = envx_scan_git_spawn(args, in_fd, &pid, &fd, err);
-	if (r < 0) {
-		return r;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			r = envx_error_set(err, ENVX_E_IO,
-			                   "cannot read git's output: %s",
-			                   strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			break;
-		}
-		r = envx_buf_append(out, chunk, (size_t)n, err);
-		if (r < 0) {
-			break;
-		}
-	}
-	close(fd);
-	*status = envx_scan_git_wait(pid);
-	return r;
-}
 
 static bool
 is_oid(const char *s, size_t n)

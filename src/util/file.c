@@ -122,12 +122,46 @@ out:
 }
 
 int
+envx_fd_read(int fd, const char *what, struct envx_buf *buf,
+             struct envx_error *err)
+{
+	char chunk[16384];
+	int r = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			r = envx_error_set(err, ENVX_E_IO, "cannot read %s: %s",
+			                   what, strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			break;
+		}
+		r = envx_buf_append(buf, chunk, (size_t)n, err);
+		if (r < 0) {
+			r = envx_error_set(
+			        err, ENVX_E_INPUT,
+			        "%s is too large (more than %zu bytes)", what,
+			        buf->max);
+			break;
+		}
+	}
+	sodium_memzero(chunk, sizeof(chunk));
+	return r;
+}
+
+int
 envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
                struct envx_error *err)
 {
-	char chunk[16384];
+	char what[4200];
 	int fd;
-	int r = 0;
+	int r;
 	int flags = O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
 
 	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, flags);
@@ -143,30 +177,8 @@ envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
 		        err, e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
 		        "cannot open '%s': %s", path, strerror(e));
 	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			r = envx_error_set(err, ENVX_E_IO,
-			                   "cannot read '%s': %s", path,
-			                   strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			break;
-		}
-		r = envx_buf_append(buf, chunk, (size_t)n, err);
-		if (r < 0) {
-			envx_error_set(
-			        err, ENVX_E_INPUT,
-			        "'%s' is too large (more than %zu bytes)", path,
-			        buf->max);
-			break;
-		}
-	}
-	sodium_memzero(chunk, sizeof(chunk));
+	snprintf(what, sizeof(what), "'%s'", path);
+	r = envx_fd_read(fd, what, buf, err);
 	close(fd);
 	return r;
 }

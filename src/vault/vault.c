@@ -610,6 +610,36 @@ refuse_wal(const char *path, struct envx_error *err)
 	                      path, h[18], h[19]);
 }
 
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+bool
+envx_vault_image_is_envx(const unsigned char *head, size_t n, uint64_t size)
+{
+	/* SQLite's header: page size at 16 (big-endian, 1 for 65536),
+	 * user_version (VF-4.1) at 60, application_id (VF-4.2) at 68 */
+	uint32_t page;
+	uint32_t version;
+
+	if (n < ENVX_VAULT_HEADER_BYTES ||
+	    memcmp(head, "SQLite format 3", 16) != 0) {
+		return false;
+	}
+	page = (uint32_t)head[16] << 8 | head[17];
+	if (page == 1) {
+		page = 65536;
+	}
+	version = be32(head + 60);
+	return page >= 512 && page <= 65536 && (page & (page - 1)) == 0 &&
+	       size >= page && size % page == 0 && version >= 1 &&
+	       version <= (uint32_t)INT32_MAX &&
+	       be32(head + 68) == ENVX_APPLICATION_ID;
+}
+
 /* The directory holding path (".", or up to the last slash). */
 static void
 parent_dir(const char *path, char *out, size_t outsz)

@@ -133,7 +133,7 @@ t_history() {
   git mv leak.env moved.env && git commit -qm move
   git rm -q moved.env && git commit -qm remove
   run scan && expect_rc 0 &&
-    run scan --git-history && expect_rc 1 &&
+    run scan --git-history && expect_rc 1 && echo B "$OUT" &&
     [ "$OUT" = "$first:leak.env:1:7: staging TOKEN v2 (current) raw" ] &&
     expect_err "1 finding in" && expect_err "of the history" && no_values &&
     run --json scan --git-history && expect_rc 1 &&
@@ -151,13 +151,52 @@ t_staged() {
   git add staged.txt
   printf 'clean now\n' >staged.txt
   printf 'y=%s\n' "$OLD" >README # changed, not staged
-  run scan --staged && expect_rc 1 &&
+  run scan --staged && expect_rc 1 && echo A &&
     [ "$OUT" = "staged.txt:1:3: production DB_PASSWORD v1 (current) raw" ] &&
     expect_err "of the index" && no_values &&
     git reset -q staged.txt && rm staged.txt &&
     run scan --staged && expect_rc 0 && [ -z "$OUT" ]
 }
 ok "--staged reads the index: a staged value, not an unstaged one" t_staged
+
+t_vault_named_file() {
+  local head
+  clean
+  head=$(git rev-parse HEAD)
+  cp envx.vault "$TEST_DIR/vault.keep" || return 1
+  mkdir -p sub lookalike copy
+  # plain text under the vault's name, and a file that starts like an
+  # SQLite database but is not envx's (no application id): both scanned
+  printf 'x=%s\n' 'prod-db-password-77' >sub/envx.vault
+  python3 - <<'PY'
+import struct
+h = bytearray(b"SQLite format 3\0" + struct.pack(">H", 512) + bytes(82))
+h.extend(b"\nx=prod-db-password-77\n")
+h.extend(bytes(512 - len(h)))
+open("lookalike/envx.vault", "wb").write(h)
+PY
+  # a real vault, under any name, is only ciphertext: skipped
+  cp envx.vault copy/other.vault
+  git add -f envx.vault sub/envx.vault lookalike/envx.vault copy/other.vault
+  local sub="production DB_PASSWORD v1 (current) raw"
+  run scan --staged && expect_rc 1 &&
+    [ "$OUT" = "lookalike/envx.vault:2:3: $sub
+sub/envx.vault:1:3: $sub" ] && expect_err "2 findings in 2 blobs" &&
+    git commit -qm vaults && commit=$(git rev-parse HEAD) &&
+    run scan --git-history && expect_rc 1 &&
+    expect_out "$commit:lookalike/envx.vault:2:3: $sub
+$commit:sub/envx.vault:1:3: $sub" &&
+    [ "$(printf '%s\n' "$OUT" | grep -c "^$commit:")" = 2 ] &&
+    run scan && expect_rc 1 &&
+    [ "$OUT" = "lookalike/envx.vault:2:3: $sub
+sub/envx.vault:1:3: $sub" ] && no_values
+  local rc=$?
+  # committed, the vault goes with the reset: put it back
+  git reset -q --hard "$head" && rm -rf sub lookalike copy &&
+    cp "$TEST_DIR/vault.keep" envx.vault || return 1
+  return $rc
+}
+ok "a file named envx.vault that is not an envx vault is scanned (--staged, --git-history, the tree)" t_vault_named_file
 
 t_envs_and_paths() {
   clean

@@ -345,6 +345,42 @@ t_log_names_only() {
 }
 ok "git log -p shows names, versions and audit events, never values" t_log_names_only
 
+t_driver_elsewhere() {
+  repo && branches 'put staging FEATURE_KEY feature-value-1' 'put staging MAIN_KEY main-value-1' || return 1
+  local d="$TEST_DIR/elsewhere"
+  rm -rf "$d" && mkdir -p "$d/in" "$d/cwd" &&
+    git show "$(git merge-base main feature):envx.vault" >"$d/in/O" &&
+    git show main:envx.vault >"$d/in/A" && git show feature:envx.vault >"$d/in/B" &&
+    cp "$d/in/A" "$d/in/A.before" || return 1
+  # no vault in the current directory or above it, no ENVX_VAULT: the
+  # driver works on the three paths it is given
+  (cd "$d/cwd" && run merge-driver "$d/in/O" "$d/in/A" "$d/in/B" &&
+    expect_rc 0 && expect_err "merged '$d/in/B' (theirs) into '$d/in/A' (ours)") &&
+    ! cmp -s "$d/in/A" "$d/in/A.before" &&
+    run --vault "$d/in/A" get staging FEATURE_KEY && expect_rc 0 && [ "$OUT" = feature-value-1 ] &&
+    run --vault "$d/in/A" get staging MAIN_KEY && expect_rc 0 && [ "$OUT" = main-value-1 ] &&
+    run --vault "$d/in/A" audit --verify && expect_rc 0 &&
+    # an ENVX_VAULT naming something else is not the driver's business
+    cp "$d/in/A.before" "$d/in/A" &&
+    (cd "$d/cwd" && ENVX_VAULT="$d/none" run merge-driver "$d/in/O" "$d/in/A" "$d/in/B" &&
+      expect_rc 0) &&
+    [ ! -e "$d/none" ] && run --vault "$d/in/A" get staging FEATURE_KEY && [ "$OUT" = feature-value-1 ]
+}
+ok "merge-driver works from any directory on the paths it is given (no ./envx.vault, ENVX_VAULT ignored)" t_driver_elsewhere
+
+t_subdir_vault() {
+  # git runs the driver at the top of the work tree; the vault is below it
+  rm -rf "$TEST_DIR/repo" "$HOME/.local/state"
+  mkdir -p "$TEST_DIR/repo/config" && cd "$TEST_DIR/repo" &&
+    git init -q -b main . && "$ENVX" --vault config/envx.vault init >/dev/null 2>&1 &&
+    "$ENVX" --vault config/envx.vault git setup >/dev/null && git add -A && git commit -qm init &&
+    cd config && branches 'put staging FEATURE_KEY feature-value-1' 'put staging MAIN_KEY main-value-1' &&
+    merge && grep -q "Merge made" "$TEST_DIR/merge.out" &&
+    value_is staging FEATURE_KEY feature-value-1 && value_is staging MAIN_KEY main-value-1 &&
+    [ -z "$(git status --porcelain)" ]
+}
+ok "a vault in a subdirectory merges through git (the driver runs at the top level)" t_subdir_vault
+
 t_driver_errors() {
   repo && run merge-driver a b && expect_rc 2 && expect_err "missing ANCESTOR" &&
     run merge-driver envx.vault envx.vault "$TEST_DIR/none" && [ "$RC" != 0 ] &&

@@ -8,7 +8,7 @@
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 SOCK="$XDG_RUNTIME_DIR/envx/agent.sock"
 FAKE_PID=
-trap 'stop_agent; [ -n "$FAKE_PID" ] && kill -9 "$FAKE_PID" 2>/dev/null; rm -rf "$TEST_DIR"' EXIT
+trap 'stop_agent; ENVX_AGENT_SOCK="$TEST_DIR/det/a.sock" "$ENVX_UNWRAPPED" agent --stop >/dev/null 2>&1; [ -n "$FAKE_PID" ] && kill -9 "$FAKE_PID" 2>/dev/null; rm -rf "$TEST_DIR"' EXIT
 
 ENVX_PASSPHRASE=id-pass "$ENVX" identity new --passphrase >/dev/null 2>&1 &&
   ENVX_PASSPHRASE=id-pass "$ENVX" init >/dev/null 2>&1 &&
@@ -151,6 +151,97 @@ t_stop_wipes() {
     fails 9 "no agent at '$SOCK'" agent --stop
 }
 ok "--stop wipes the keys and removes the socket; later commands unlock without it, silently" t_stop_wipes
+
+# A client speaking the protocol by hand tries KEY_PUTs that no envx
+# command sends: each is refused, and nothing of them is served after.
+t_agent_refuses_bad_puts() {
+  start_agent || return 1
+  python3 - "$SOCK" <<'PY'
+import hashlib, os, socket, struct, sys
+path = sys.argv[1]
+def call(t, fields):
+    body = bytes([1, t]) + fields
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    c.sendall(struct.pack("<I", len(body)) + body)
+    n = struct.unpack("<I", c.recv(4))[0]
+    r = b""
+    while len(r) < n:
+        r += c.recv(n - len(r))
+    c.close()
+    return r[1], r[2:]
+def commit(k):  # VF-3.1 subkey 3, VF-3.2
+    ck = hashlib.blake2b(b"", digest_size=32, key=k,
+                         salt=struct.pack("<Q", 3) + bytes(8),
+                         person=b"envx-env" + bytes(8)).digest()
+    return hashlib.blake2b(b"envx-key-commitment-v1", digest_size=32, key=ck).digest()
+vid, key = os.urandom(16), os.urandom(32)
+def ref(env, c=None):
+    return vid + (commit(key) if c is None else c) + bytes([len(env)]) + env
+REFUSED, OK, NONE, KEY = 0xff, 0x80, 0x81, 0x82
+bad = {
+    "a name with a NUL inside": ref(b"staging\0x"),
+    "an upper-case name": ref(b"Staging"),
+    "a name starting with '.'": ref(b".staging"),
+    "a key that does not match its commitment": ref(b"staging", os.urandom(32)),
+}
+for why, r in bad.items():
+    t, _ = call(2, r + key)
+    assert t == REFUSED, (why, hex(t))
+t, _ = call(1, ref(b"staging"))
+assert t == NONE, ("served what it should not have stored", hex(t))
+t, _ = call(2, ref(b"staging") + key)
+assert t == OK, hex(t)
+t, got = call(1, ref(b"staging"))
+assert t == KEY and got == key, hex(t)
+PY
+  local rc=$?
+  [ "$rc" = 0 ] && log_has "refused a malformed request" &&
+    log_has "refused a key for environment 'staging': it does not match its commitment"
+  rc=$?
+  stop_agent
+  return $rc
+}
+ok "the agent refuses a KEY_PUT with an invalid name or a key that does not match its commitment, and never serves one" \
+  t_agent_refuses_bad_puts
+
+# The detached agent keeps nothing its starter had open: 0, 1 and 2 are
+# /dev/null, and beyond them only its socket and its signalfd. A
+# descriptor left open would hold a file, or keep a pipe's reader
+# (a $(...) around the start) waiting for the agent to end.
+DET_SOCK="$TEST_DIR/det/a.sock"
+t_detached_closes_fds() {
+  mkdir -p -m 700 "$TEST_DIR/det" || return 1
+  local out pid fd link extra= rcs
+  # fd 8 is the pipe to cat: cat ends only when every holder closed it
+  ENVX_AGENT_SOCK=$DET_SOCK "$ENVX_UNWRAPPED" agent 7>"$TEST_DIR/det/held" 8>&1 2>/dev/null |
+    timeout $((3 * WAIT_FACTOR)) cat >"$TEST_DIR/det/out"
+  rcs="${PIPESTATUS[*]}"
+  out=$(cat "$TEST_DIR/det/out")
+  [ "$out" = "ENVX_AGENT_SOCK='$DET_SOCK'; export ENVX_AGENT_SOCK;" ] || return 1
+  [ "$rcs" = "0 0" ] || extra=" the pipe (exit statuses $rcs: its reader waited for the agent)"
+  pid=$(ENVX_AGENT_SOCK=$DET_SOCK "$ENVX_UNWRAPPED" --json agent --status |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])') || return 1
+  for fd in 0 1 2; do
+    [ "$(readlink "/proc/$pid/fd/$fd")" = /dev/null ] || extra="$extra $fd:$(readlink "/proc/$pid/fd/$fd")"
+  done
+  for fd in $(ls "/proc/$pid/fd"); do
+    [ "$fd" -le 2 ] && continue
+    link=$(readlink "/proc/$pid/fd/$fd")
+    case $link in
+    socket:* | "anon_inode:[signalfd]") ;;
+    *) extra="$extra $fd:$link" ;;
+    esac
+  done
+  [ "$(ls "/proc/$pid/fd" | wc -l)" = 5 ] || extra="$extra count:$(ls "/proc/$pid/fd" | wc -l)"
+  ENVX_AGENT_SOCK=$DET_SOCK "$ENVX_UNWRAPPED" agent --stop >/dev/null 2>&1
+  [ -z "$extra" ] || { echo "the detached agent kept:$extra" >&2; return 1; }
+}
+if [ -d /proc/self/fd ]; then
+  ok "the detached agent closes what it inherited (0-2 on /dev/null, nothing else but its own)" t_detached_closes_fds
+else
+  skip "the detached agent closes what it inherited" "no /proc"
+fi
 
 t_ttl() {
   start_agent --ttl 2s || return 1
@@ -336,6 +427,8 @@ for mode in garbage huge wrongkey version; do
     local ok1=$?
     expect_rc 0 && [ "$OUT" = staging-2 ] && expect_err "warning" &&
       [ "$(grep -c . "$TEST_DIR/run.err")" = 1 ] &&
+      { [ "$1" != wrongkey ] || [ "$ERR" = "envx: warning: the agent at '$TEST_DIR/fake/a.sock' gave a key that does not open staging; unlocking without it" ] ||
+        { echo "stderr: $ERR" >&2; false; }; } &&
       ENVX_AGENT_SOCK="$TEST_DIR/fake/a.sock" nopass get staging API_KEY && expect_rc 3 &&
       ! expect_err "integrity" 2>/dev/null
     local rc=$?

@@ -537,6 +537,90 @@ test_util_encode_keep(void **state)
 	assert_int_equal(f[1].encoding, 3);
 }
 
+/* A stand-in git on PATH that prints its arguments and environment: what
+ * every caller's git sees (scan, sync, import, git setup). */
+static void
+test_util_git_spawn_args_env_and_bounds(void **state)
+{
+	char dir[] = "/tmp/envx-test-git-XXXXXX";
+	char path[256];
+	char *old_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+	const char *args[] = {"status", "--porcelain", NULL};
+	const char *fail[] = {"fail", NULL};
+	struct envx_error err;
+	struct envx_buf b;
+	char line[64];
+	FILE *f;
+	int status = -1;
+	int r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/git", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("#!/bin/sh\n[ \"$3\" = fail ] && exit 3\nprintf '%s\\n' \"$@\"\n"
+	      "exec /usr/bin/env\n",
+	      f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0700), 0);
+	setenv("PATH", dir, 1);
+	setenv("ENVX_IDENTITY", "ENVX-SECRET-KEY-1-x", 1);
+	setenv("ENVX_PASSPHRASE", "pass", 1);
+	setenv("GH_TOKEN", "ghp_x", 1);
+	setenv("GITHUB_TOKEN", "ghs_x", 1);
+	setenv("ENVX_TEST_KEPT", "kept", 1);
+
+	envx_buf_init(&b, 1 << 20);
+	assert_int_equal(envx_git_capture(args, -1, &b, &status, &err), 0);
+	assert_int_equal(status, 0);
+	assert_non_null(b.data);
+	/* no shell: the words arrive as given, after the fsmonitor guard */
+	assert_memory_equal(
+	        b.data, "-c\ncore.fsmonitor=false\nstatus\n--porcelain\n",
+	        strlen("-c\ncore.fsmonitor=false\nstatus\n--porcelain\n"));
+	assert_non_null(strstr(b.data, "\nENVX_TEST_KEPT=kept\n"));
+	assert_null(strstr(b.data, "ENVX_IDENTITY="));
+	assert_null(strstr(b.data, "ENVX_PASSPHRASE="));
+	assert_null(strstr(b.data, "GH_TOKEN="));
+	assert_null(strstr(b.data, "GITHUB_TOKEN="));
+	envx_buf_release(&b);
+
+	/* bounded: past the buffer's max is an error, git's status still set */
+	envx_buf_init(&b, 8);
+	status = -1;
+	assert_int_equal(envx_git_capture(args, -1, &b, &status, &err),
+	                 ENVX_E_INPUT);
+	assert_non_null(strstr(err.msg, "git's output is too large"));
+	assert_int_not_equal(status, -1);
+	envx_buf_release(&b);
+
+	assert_int_equal(envx_git_text(args, line, sizeof(line), &status, &err),
+	                 ENVX_E_INPUT);
+	assert_string_equal(line, "");
+	assert_int_equal(envx_git_run(fail, &status, &err), 0);
+	assert_int_equal(status, 3);
+
+	/* no git at all (under valgrind, whose posix_spawnp forks and then
+	 * fails to exec, the child's 127) */
+	setenv("PATH", "/nonexistent", 1);
+	status = 0;
+	r = envx_git_run(args, &status, &err);
+	assert_true(r == ENVX_E_NOTFOUND || (r == 0 && status == 127));
+
+	if (old_path != NULL) {
+		setenv("PATH", old_path, 1);
+	}
+	free(old_path);
+	unsetenv("ENVX_IDENTITY");
+	unsetenv("ENVX_PASSPHRASE");
+	unsetenv("GH_TOKEN");
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("ENVX_TEST_KEPT");
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -556,6 +640,7 @@ main(void)
 	        cmocka_unit_test(test_util_encode_vectors),
 	        cmocka_unit_test(test_util_encode_keep),
 	        cmocka_unit_test(test_util_text_safe),
+	        cmocka_unit_test(test_util_git_spawn_args_env_and_bounds),
 	};
 
 	if (sodium_init() < 0) {
