@@ -157,7 +157,9 @@ cmd_diff(int argc, char **argv, struct envx_ctx *ctx)
 	size_t i;
 	int status;
 
-	status = envx_cmd_args(ctx, argc, argv, &st, 1, 1, "missing FILE");
+	/* the file git names is the whole input: no vault is looked for */
+	status =
+	        envx_cmd_positional(ctx, argc, argv, &st, 1, 1, "missing FILE");
 	if (status != 0) {
 		status = status < 0 ? 0 : status;
 		goto done;

@@ -385,6 +385,8 @@ t_driver_errors() {
   repo && run merge-driver a b && expect_rc 2 && expect_err "missing ANCESTOR" &&
     run merge-driver envx.vault envx.vault "$TEST_DIR/none" && [ "$RC" != 0 ] &&
     expect_err "theirs, %B" &&
+    # the textconv works on the file git names, from anywhere
+    (cd "$TEST_DIR" && ENVX_VAULT="$TEST_DIR/none" "$ENVX" diff "$TEST_DIR/repo/envx.vault" >/dev/null) &&
     printf 'not a vault' >"$TEST_DIR/junk" &&
     run diff "$TEST_DIR/junk" && expect_rc 4
 }
