@@ -364,7 +364,9 @@ t_driver_elsewhere() {
     cp "$d/in/A.before" "$d/in/A" &&
     (cd "$d/cwd" && ENVX_VAULT="$d/none" run merge-driver "$d/in/O" "$d/in/A" "$d/in/B" &&
       expect_rc 0) &&
-    [ ! -e "$d/none" ] && run --vault "$d/in/A" get staging FEATURE_KEY && [ "$OUT" = feature-value-1 ]
+    # (a second result of the same merge: another state at the same
+    # generation, which the record of the first would refuse)
+    [ ! -e "$d/none" ] && forget_seen && run --vault "$d/in/A" get staging FEATURE_KEY && [ "$OUT" = feature-value-1 ]
 }
 ok "merge-driver works from any directory on the paths it is given (no ./envx.vault, ENVX_VAULT ignored)" t_driver_elsewhere
 
