@@ -155,6 +155,21 @@ envx_fd_read(int fd, const char *what, struct envx_buf *buf,
 	return r;
 }
 
+/* The error for a failed open(2) of path: a symbolic link (O_NOFOLLOW) is
+ * refused as unsafe, a missing file is "not found". */
+static int
+open_error(int e, const char *refuse, const char *cannot, const char *path,
+           struct envx_error *err)
+{
+	if (e == ELOOP) {
+		return envx_error_set(err, ENVX_E_UNSAFE,
+		                      "%s '%s': it is a symbolic link", refuse,
+		                      path);
+	}
+	return envx_error_set(err, e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
+	                      "%s '%s': %s", cannot, path, strerror(e));
+}
+
 int
 envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
                struct envx_error *err)
@@ -166,16 +181,8 @@ envx_file_read(const char *path, bool nofollow, struct envx_buf *buf,
 
 	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, flags);
 	if (fd < 0) {
-		int e = errno;
-		if (e == ELOOP) {
-			return envx_error_set(err, ENVX_E_UNSAFE,
-			                      "refusing to read '%s': it is a "
-			                      "symbolic link",
-			                      path);
-		}
-		return envx_error_set(
-		        err, e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
-		        "cannot open '%s': %s", path, strerror(e));
+		return open_error(errno, "refusing to read", "cannot open",
+		                  path, err);
 	}
 	snprintf(what, sizeof(what), "'%s'", path);
 	r = envx_fd_read(fd, what, buf, err);
@@ -380,17 +387,8 @@ envx_file_read_private(const char *path, size_t max, struct envx_secbuf *out,
 	out->data = NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		int e = errno;
-
-		if (e == ELOOP) {
-			return envx_error_set(err, ENVX_E_UNSAFE,
-			                      "refusing key file '%s': it is a "
-			                      "symbolic link",
-			                      path);
-		}
-		return envx_error_set(
-		        err, e == ENOENT ? ENVX_E_NOTFOUND : ENVX_E_IO,
-		        "cannot read key file '%s': %s", path, strerror(e));
+		return open_error(errno, "refusing key file",
+		                  "cannot read key file", path, err);
 	}
 	if (fstat(fd, &st) < 0) {
 		r = envx_error_set(err, ENVX_E_IO,

@@ -109,6 +109,7 @@ struct rsec {
 	size_t nv;
 	bool combined; /* both sides wrote versions (VF-9.4 step 3) */
 	char note[400];
+	char marked[200]; /* why the merge marked it compromised, or "" */
 };
 
 enum action { KEEP, TAKE_THEIRS, DROP, MERGE };
@@ -130,6 +131,10 @@ struct merge {
 	struct menv *envs;
 	size_t nenvs;
 	size_t base_events; /* the ancestor's audit events */
+	/* ours' and theirs' audit events (SIDE_O's slot unused), read once
+	 * after check_audit verified the chains */
+	struct envx_audit_event *ev[NSIDES];
+	size_t nev[NSIDES];
 	int64_t now;
 };
 
@@ -922,19 +927,18 @@ find_recip(const struct side *x, const char *label)
 	return NULL;
 }
 
-/* The last entry of x after the ancestor's log that names label, or NULL. */
+/* The last entry of x's log in [from, to) that names label, or NULL. */
 static const struct mentry *
-last_new_entry(const struct side *x, size_t from, const char *label)
+last_entry(const struct side *x, size_t from, size_t to, const char *label)
 {
-	const struct mentry *found = NULL;
 	size_t i;
 
-	for (i = from; i < x->nlog; i++) {
+	for (i = to; i-- > from;) {
 		if (strcmp(x->log[i].label, label) == 0) {
-			found = &x->log[i];
+			return &x->log[i];
 		}
 	}
-	return found;
+	return NULL;
 }
 
 /* VF-9.5: whether the log of x begins with the ancestor's. */
@@ -976,10 +980,10 @@ static bool
 took_access(const struct side *o, const struct side *x)
 {
 	size_t i;
-	size_t j;
 
 	for (i = o->nlog; i < x->nlog; i++) {
 		const struct mentry *y = &x->log[i];
+		const struct mentry *before;
 
 		if (strcmp(y->action, "revoke") == 0) {
 			return true;
@@ -987,13 +991,9 @@ took_access(const struct side *o, const struct side *x)
 		if (strcmp(y->action, "grant") != 0) {
 			continue;
 		}
-		for (j = i; j-- > 0;) {
-			if (strcmp(x->log[j].label, y->label) == 0) {
-				break;
-			}
-		}
-		if (j < i && strcmp(x->log[j].action, "revoke") != 0 &&
-		    role_rank(y->role) < role_rank(x->log[j].role)) {
+		before = last_entry(x, 0, i, y->label);
+		if (before != NULL && strcmp(before->action, "revoke") != 0 &&
+		    role_rank(y->role) < role_rank(before->role)) {
 			return true;
 		}
 	}
@@ -1109,9 +1109,9 @@ plan_access(struct merge *g, struct menv *me)
 	for (i = so->nlog; i < sb->nlog; i++) {
 		const struct mentry *y = &sb->log[i];
 		const struct mentry *theirs =
-		        last_new_entry(sb, so->nlog, y->label);
+		        last_entry(sb, so->nlog, sb->nlog, y->label);
 		const struct mentry *ours =
-		        last_new_entry(sa, so->nlog, y->label);
+		        last_entry(sa, so->nlog, sa->nlog, y->label);
 		const struct mrecip *rb = find_recip(sb, y->label);
 		const struct mrecip *ra = find_recip(sa, y->label);
 
@@ -1213,6 +1213,70 @@ writer_check(struct merge *g, struct menv *me, const struct side *frame)
 	return 0;
 }
 
+/* Whether side x had an incident in env after the branch point. */
+static bool
+incident_since(const struct merge *g, int x, const char *env)
+{
+	size_t i;
+
+	for (i = g->base_events; i < g->nev[x]; i++) {
+		if (strcmp(g->ev[x][i].action, "incident") == 0 &&
+		    strcmp(g->ev[x][i].env, env) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* VF-9.4: an incident on one side after the branch point treats the key
+ * the other side went on writing under as exposed, and its own rotations
+ * clear its marks, not the other side's values (one of which may be the
+ * leaked value set again). So a current version the other side wrote
+ * after the branch point is compromised, whatever either side's mark says
+ * now. */
+static void
+incident_marks(struct merge *g, struct menv *me)
+{
+	const struct side *so = &me->s[SIDE_O];
+	bool had[NSIDES] = {false, incident_since(g, SIDE_A, me->name),
+	                    incident_since(g, SIDE_B, me->name)};
+	size_t i;
+
+	if (!had[SIDE_A] && !had[SIDE_B]) {
+		return;
+	}
+	for (i = 0; i < me->nrs; i++) {
+		struct rsec *rs = &me->rs[i];
+		const struct rver *cur = rs->nv > 0 ? &rs->v[rs->nv - 1] : NULL;
+		const struct msec *o = find_secret(so, rs->name);
+		const struct msec *in_x;
+		const struct side *xs;
+		int x;
+
+		if (cur == NULL || rs->state == ENVX_STATE_COMPROMISED ||
+		    (o != NULL && rs->nv <= o->nv)) {
+			continue; /* no version, marked, or not new */
+		}
+		x = cur->side == SIDE_A ? SIDE_B : SIDE_A;
+		xs = &me->s[x];
+		in_x = find_secret(xs, rs->name);
+		if (!had[x] || (in_x != NULL && in_x->nv >= rs->nv &&
+		                same_version(&in_x->v[rs->nv - 1], cur->src,
+		                             memcmp(xs->key_commit,
+		                                    me->s[cur->side].key_commit,
+		                                    ENVX_HASH_BYTES) == 0))) {
+			continue; /* the incident side had it too: judged */
+		}
+		rs->state = ENVX_STATE_COMPROMISED;
+		snprintf(rs->marked, sizeof(rs->marked),
+		         "marked compromised: %s had an incident since the "
+		         "branch point, and %s's v%llu was written under the "
+		         "key it treats as exposed; rotate it",
+		         side_word[x], side_word[cur->side],
+		         (unsigned long long)cur->src->num);
+	}
+}
+
 static int
 plan_env(struct merge *g, struct menv *me)
 {
@@ -1280,6 +1344,9 @@ plan_env(struct merge *g, struct menv *me)
 	}
 	if (plan_secrets(g, me) < 0 || plan_allowed(me) < 0) {
 		return -1;
+	}
+	if (!bad) {
+		incident_marks(g, me);
 	}
 	return bad || g->m->conflicts > 0;
 }
@@ -1587,7 +1654,7 @@ append_grants(struct envx_env *e, const struct menv *me, struct envx_error *err)
 		bool have = false;
 		int role;
 
-		if (last_new_entry(sa, so->nlog, y->label) != NULL) {
+		if (last_entry(sa, so->nlog, sa->nlog, y->label) != NULL) {
 			continue; /* the same change on both sides */
 		}
 		r = prep(e->v,
@@ -1674,9 +1741,9 @@ hex32(const unsigned char *p, char out[65])
 static int
 merge_audit(struct merge *g, struct envx_vault *res, struct envx_error *err)
 {
-	struct envx_audit_event *ev[NSIDES] = {NULL, NULL, NULL};
-	size_t n[NSIDES] = {0, 0, 0};
-	struct envx_vault *src[NSIDES] = {g->m->base, g->m->ours, g->m->theirs};
+	const struct envx_audit_event *ev = g->ev[SIDE_B];
+	size_t na = g->nev[SIDE_A];
+	size_t nb = g->nev[SIDE_B];
 	char detail[256];
 	char ha[65] = "";
 	char hb[65] = "";
@@ -1684,13 +1751,9 @@ merge_audit(struct merge *g, struct envx_vault *res, struct envx_error *err)
 	size_t k;
 	int r = 0;
 
-	for (i = 0; i < NSIDES && r == 0; i++) {
-		r = envx_vault_audit_events(src[i], NULL, &ev[i], &n[i], err);
-	}
-	for (i = n[SIDE_O]; r == 0 && i < n[SIDE_B]; i++) {
-		const struct envx_audit_event *x = &ev[SIDE_B][i];
-		r = envx_audit_append(res, x->at, x->actor, x->action, x->env,
-		                      x->name, x->detail, err);
+	for (i = g->base_events; r == 0 && i < nb; i++) {
+		r = envx_audit_append(res, ev[i].at, ev[i].actor, ev[i].action,
+		                      ev[i].env, ev[i].name, ev[i].detail, err);
 	}
 	for (k = 0; r == 0 && k < g->nenvs; k++) {
 		const struct menv *me = &g->envs[k];
@@ -1703,18 +1766,15 @@ merge_audit(struct merge *g, struct envx_vault *res, struct envx_error *err)
 		}
 	}
 	if (r == 0) {
-		if (n[SIDE_A] > 0) {
-			hex32(ev[SIDE_A][n[SIDE_A] - 1].hash, ha);
+		if (na > 0) {
+			hex32(g->ev[SIDE_A][na - 1].hash, ha);
 		}
-		if (n[SIDE_B] > 0) {
-			hex32(ev[SIDE_B][n[SIDE_B] - 1].hash, hb);
+		if (nb > 0) {
+			hex32(ev[nb - 1].hash, hb);
 		}
 		snprintf(detail, sizeof(detail), "ours %zu %s, theirs %zu %s",
-		         n[SIDE_A], ha, n[SIDE_B], hb);
+		         na, ha, nb, hb);
 		r = envx_vault_audit(res, "merge", "", "", detail, err);
-	}
-	for (i = 0; i < NSIDES; i++) {
-		envx_audit_events_free(ev[i], n[i]);
 	}
 	return r;
 }
@@ -1761,28 +1821,41 @@ check_audit(struct merge *g, struct envx_error *err)
 	return 0;
 }
 
-/* The last event a signed state of theirs that the merge verified covers:
- * ENV's for an event of ENV, any for an event of no environment. */
+/* The last event a signed state of theirs that the merge verified covers,
+ * per environment (g->envs order), and the last any covers (for events of
+ * no environment). */
 static int64_t
-theirs_covered(const struct merge *g, const char *env)
+theirs_covered(const struct merge *g, int64_t *per_env)
 {
-	int64_t best = 0;
+	int64_t any = 0;
 	size_t i;
 
 	for (i = 0; i < g->nenvs; i++) {
 		const struct envx_env *e = g->envs[i].s[SIDE_B].e;
-		int64_t seq;
 
-		if (e == NULL ||
-		    (*env != '\0' && strcmp(g->envs[i].name, env) != 0)) {
-			continue;
-		}
-		seq = envx_env_signed_audit_seq(e);
-		if (seq > best) {
-			best = seq;
+		per_env[i] = e != NULL ? envx_env_signed_audit_seq(e) : 0;
+		if (per_env[i] > any) {
+			any = per_env[i];
 		}
 	}
-	return best;
+	return any;
+}
+
+static int64_t
+covered_for(const struct merge *g, const int64_t *per_env, int64_t any,
+            const char *env)
+{
+	size_t i;
+
+	if (*env == '\0') {
+		return any;
+	}
+	for (i = 0; i < g->nenvs; i++) {
+		if (strcmp(g->envs[i].name, env) == 0) {
+			return per_env[i];
+		}
+	}
+	return 0;
 }
 
 /* VF-9.6: theirs' events go into the result, where the merger's signature
@@ -1794,26 +1867,26 @@ theirs_covered(const struct merge *g, const char *env)
 static int
 check_theirs_events(struct merge *g, struct envx_error *err)
 {
-	struct envx_audit_event *ev = NULL;
-	size_t n = 0;
-	size_t i;
-	size_t bad = 0;
+	const struct envx_audit_event *ev = g->ev[SIDE_B];
 	const struct envx_audit_event *first = NULL;
-	int r;
+	int64_t *per_env = calloc(g->nenvs + 1, sizeof(*per_env));
+	int64_t any;
+	size_t bad = 0;
+	size_t i;
 
-	r = envx_vault_audit_events(g->m->theirs, NULL, &ev, &n, err);
-	if (r < 0) {
-		return r;
+	if (per_env == NULL) {
+		return oom(err);
 	}
-	for (i = g->base_events; i < n; i++) {
-		const struct envx_audit_event *x = &ev[i];
-		if (x->seq > theirs_covered(g, x->env)) {
+	any = theirs_covered(g, per_env);
+	for (i = g->base_events; i < g->nev[SIDE_B]; i++) {
+		if (ev[i].seq > covered_for(g, per_env, any, ev[i].env)) {
 			bad++;
 			if (first == NULL) {
-				first = x;
+				first = &ev[i];
 			}
 		}
 	}
+	free(per_env);
 	if (bad > 0) {
 		char what[64];
 		char env[ENVX_ENV_NAME_MAX_BYTES + 1];
@@ -1828,8 +1901,22 @@ check_theirs_events(struct merge *g, struct envx_error *err)
 		         *env != '\0' ? " of " : "", env,
 		         bad == 1 ? "it" : "them");
 	}
-	envx_audit_events_free(ev, n);
 	return 0;
+}
+
+/* Reads ours' and theirs' audit events, once. */
+static int
+load_events(struct merge *g, struct envx_error *err)
+{
+	struct envx_vault *src[NSIDES] = {g->m->base, g->m->ours, g->m->theirs};
+	int s;
+	int r = 0;
+
+	for (s = SIDE_A; s <= SIDE_B && r == 0; s++) {
+		r = envx_vault_audit_events(src[s], NULL, &g->ev[s], &g->nev[s],
+		                            err);
+	}
+	return r;
 }
 
 static int
@@ -1895,6 +1982,9 @@ merge_release(struct merge *g)
 		}
 	}
 	free(g->envs);
+	for (s = SIDE_A; s <= SIDE_B; s++) {
+		envx_audit_events_free(g->ev[s], g->nev[s]);
+	}
 }
 
 static int
@@ -1988,6 +2078,9 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 	}
 	r = check_audit(&g, err);
 	if (r == 0) {
+		r = load_events(&g, err);
+	}
+	if (r == 0) {
 		r = env_names(&g, err);
 	}
 	for (i = 0; r == 0 && i < g.nenvs; i++) {
@@ -2013,6 +2106,10 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 				if (me->rs[j].combined) {
 					note(&g, me->name, me->rs[j].name,
 					     me->rs[j].note);
+				}
+				if (me->rs[j].marked[0] != '\0') {
+					note(&g, me->name, me->rs[j].name,
+					     me->rs[j].marked);
 				}
 			}
 		}

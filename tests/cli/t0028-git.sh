@@ -28,6 +28,13 @@ branches() {
 }
 merge() { git merge --no-edit feature >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err"; }
 value_is() { [ "$("$ENVX" get "$1" "$2" 2>/dev/null)" = "$3" ]; }
+# merge; it must fail naming $1, and leave ours as it was
+refused() {
+  cp envx.vault "$TEST_DIR/ours.vault" &&
+    ! merge && grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
+    grep -qF -- "$1" "$TEST_DIR/merge.err" &&
+    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort
+}
 
 t_setup() {
   rm -rf "$TEST_DIR/s" && mkdir "$TEST_DIR/s" && cd "$TEST_DIR/s" &&
@@ -110,12 +117,8 @@ ok "the later edit wins when it is theirs too" t_parallel_edits_theirs_later
 t_delete_vs_edit() {
   repo && put staging TOKEN base-value &&
     branches '"$ENVX" rm staging TOKEN >/dev/null 2>&1 && git commit -qam rm' 'put staging TOKEN main-edit' &&
-    cp envx.vault "$TEST_DIR/ours.vault" &&
-    ! merge && grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
-    grep -q "merge conflict: staging/TOKEN: theirs removed it, ours changed it" "$TEST_DIR/merge.err" &&
-    cmp -s envx.vault "$TEST_DIR/ours.vault" &&
-    ! ls .envx-merge-* >/dev/null 2>&1 &&
-    git merge --abort
+    refused "merge conflict: staging/TOKEN: theirs removed it, ours changed it" &&
+    ! ls .envx-merge-* >/dev/null 2>&1
 }
 ok "delete against edit is a conflict by name; the vault on disk is ours, unchanged" t_delete_vs_edit
 
@@ -133,14 +136,8 @@ t_no_signer() {
   repo && "$ENVX" access grant staging --new-key --label ci --role read >"$TEST_DIR/ci.key" 2>/dev/null &&
     git commit -qam grant &&
     branches 'put staging A_KEY value-a' 'put staging B_KEY value-b' &&
-    cp envx.vault "$TEST_DIR/ours.vault" &&
-    ! ENVX_IDENTITY=$(cat "$TEST_DIR/ci.key") git merge --no-edit feature >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err" &&
-    grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
-    grep -q "staging: the merged state must be signed by a writer of 'staging', and your identity may only read it" "$TEST_DIR/merge.err" &&
-    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort &&
-    ! ENVX_IDENTITY_FILE=$TEST_DIR/none git merge --no-edit feature >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err" &&
-    grep -q "needs your identity" "$TEST_DIR/merge.err" &&
-    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort
+    ENVX_IDENTITY=$(cat "$TEST_DIR/ci.key") refused "staging: the merged state must be signed by a writer of 'staging', and your identity may only read it" &&
+    ENVX_IDENTITY_FILE=$TEST_DIR/none refused "needs your identity"
 }
 ok "merging without an identity that may sign is a conflict; ours is left as it was" t_no_signer
 
@@ -190,13 +187,6 @@ repo_with_mallory() {
   repo && put staging TOKEN base-value &&
     "$ENVX" access grant staging "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role write -q &&
     mal access accept $(trust_line staging) -q && git commit -qam "grant mallory"
-}
-# merge; it must fail naming $1, and leave ours as it was
-refused() {
-  cp envx.vault "$TEST_DIR/ours.vault" &&
-    ! merge && grep -q "CONFLICT" "$TEST_DIR/merge.out" &&
-    grep -qF -- "$1" "$TEST_DIR/merge.err" &&
-    cmp -s envx.vault "$TEST_DIR/ours.vault" && git merge --abort
 }
 
 t_revoked_writer() {
@@ -324,6 +314,33 @@ t_compromised_kept() {
     [ "$(sql "SELECT state FROM secrets WHERE name = 'TOKEN' AND env_id = (SELECT id FROM envs WHERE name = 'staging')")" = 1 ]
 }
 ok "the compromised mark follows the current version: a leaked value set again on theirs stays marked" t_compromised_kept
+
+state_of() { sql "SELECT state FROM secrets WHERE name = '$2' AND env_id = (SELECT id FROM envs WHERE name = '$1')"; }
+
+t_incident_one_side() {
+  # an incident on main after the branch point, its rotation clearing
+  # main's mark; the branch, which never saw the incident, sets the leaked
+  # value again later and adds a secret, both under the exposed key: they
+  # become current and are marked compromised; main's rotation is not
+  repo_with_mallory && put staging OTHER other-value && git branch feature &&
+    "$ENVX" incident staging --reason leak >/dev/null 2>&1 &&
+    put staging TOKEN rotated && put staging OTHER other-rotated && sleep 1 &&
+    git checkout -q feature && printf base-value | mal set staging TOKEN -q &&
+    printf new-value | mal set staging NEW_KEY -q && git commit -qam again &&
+    git checkout -q main && merge && value_is staging TOKEN base-value &&
+    [ "$(state_of staging TOKEN)" = 1 ] && [ "$(state_of staging NEW_KEY)" = 1 ] &&
+    [ "$(state_of staging OTHER)" = 0 ] && value_is staging OTHER other-rotated &&
+    grep -q "staging/TOKEN.*marked compromised: ours had an incident since the branch point" "$TEST_DIR/merge.err" &&
+    run exec staging --refuse-compromised -- true && expect_rc 1 &&
+    # the other way round: the incident on the branch merged into main
+    repo_with_mallory && git checkout -qb feature &&
+    "$ENVX" incident staging --reason leak >/dev/null 2>&1 && put staging TOKEN rotated &&
+    sleep 1 && git checkout -q main && rm -rf "$HOME/.local/state" &&
+    printf base-value | mal set staging TOKEN -q && git commit -qam again &&
+    merge && value_is staging TOKEN base-value && [ "$(state_of staging TOKEN)" = 1 ] &&
+    grep -q "marked compromised: theirs had an incident" "$TEST_DIR/merge.err"
+}
+ok "an incident on one side after the branch point: the other side's new values are marked compromised" t_incident_one_side
 
 t_vault_event_not_signed() {
   # an event of no environment added to the file: the next writer of any
