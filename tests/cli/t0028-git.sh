@@ -13,15 +13,20 @@ PATH="$(dirname "$ENVX"):$PATH"
 export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
 export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 
+# The setup steps below run envx itself, not through ENVX_TEST_WRAP
+# (valgrind): other scripts test init and set under it, and here they are
+# most of the envx runs. What this script tests (the merge driver, which git
+# runs from PATH, diff, get, audit) stays wrapped.
+SETUP_ENVX=$ENVX_UNWRAPPED
 # A fresh repository with a vault, set up and committed on main.
 repo() {
   rm -rf "$TEST_DIR/repo" "$HOME/.local/state"
   mkdir "$TEST_DIR/repo" && cd "$TEST_DIR/repo" || return 1
-  git init -q -b main . && "$ENVX" init >/dev/null 2>&1 &&
-    "$ENVX" git setup >/dev/null && git add -A && git commit -qm init
+  git init -q -b main . && "$SETUP_ENVX" init >/dev/null 2>&1 &&
+    "$SETUP_ENVX" git setup >/dev/null && git add -A && git commit -qm init
 }
 # set ENV NAME VALUE on the current branch and commit it
-put() { printf '%s' "$3" | "$ENVX" set "$1" "$2" >/dev/null 2>&1 && git commit -qam "set $2"; }
+put() { printf '%s' "$3" | "$SETUP_ENVX" set "$1" "$2" >/dev/null 2>&1 && git commit -qam "set $2"; }
 # Two branches from main: feature runs $1, main runs $2 (shell code).
 branches() {
   git checkout -qb feature && eval "$1" && git checkout -q main && eval "$2"
@@ -185,7 +190,7 @@ skewed() {
 repo_with_mallory() {
   rm -rf "$TEST_DIR/mal-state"
   repo && put staging TOKEN base-value &&
-    "$ENVX" access grant staging "$("$ENVX" --identity "$MAL" identity show)" --label mallory --role write -q &&
+    "$SETUP_ENVX" access grant staging "$("$SETUP_ENVX" --identity "$MAL" identity show)" --label mallory --role write -q &&
     mal access accept $(trust_line staging) -q && git commit -qam "grant mallory"
 }
 
