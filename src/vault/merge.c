@@ -1228,6 +1228,24 @@ incident_since(const struct merge *g, int x, const char *env)
 	return false;
 }
 
+/* Whether x (of side xs) has version v (of side vs) at its place. */
+static bool
+holds(const struct side *xs, const struct msec *x, const struct side *vs,
+      const struct mver *v)
+{
+	size_t i;
+
+	for (i = 0; x != NULL && i < x->nv; i++) {
+		if (x->v[i].num == v->num) {
+			return same_version(&x->v[i], v,
+			                    memcmp(xs->key_commit,
+			                           vs->key_commit,
+			                           ENVX_HASH_BYTES) == 0);
+		}
+	}
+	return false;
+}
+
 /* VF-9.4: an incident on one side after the branch point treats the key
  * the other side went on writing under as exposed, and its own rotations
  * clear its marks, not the other side's values (one of which may be the
@@ -1253,19 +1271,17 @@ incident_marks(struct merge *g, struct menv *me)
 		const struct side *xs;
 		int x;
 
-		if (cur == NULL || rs->state == ENVX_STATE_COMPROMISED ||
-		    (o != NULL && rs->nv <= o->nv)) {
-			continue; /* no version, marked, or not new */
+		if (cur == NULL || rs->state == ENVX_STATE_COMPROMISED) {
+			continue;
 		}
 		x = cur->side == SIDE_A ? SIDE_B : SIDE_A;
 		xs = &me->s[x];
 		in_x = find_secret(xs, rs->name);
-		if (!had[x] || (in_x != NULL && in_x->nv >= rs->nv &&
-		                same_version(&in_x->v[rs->nv - 1], cur->src,
-		                             memcmp(xs->key_commit,
-		                                    me->s[cur->side].key_commit,
-		                                    ENVX_HASH_BYTES) == 0))) {
-			continue; /* the incident side had it too: judged */
+		if (!had[x] || holds(so, o, &me->s[cur->side], cur->src) ||
+		    holds(xs, in_x, &me->s[cur->side], cur->src)) {
+			/* not new since the ancestor, or the incident side
+			 * has it too: judged there */
+			continue;
 		}
 		rs->state = ENVX_STATE_COMPROMISED;
 		snprintf(rs->marked, sizeof(rs->marked),

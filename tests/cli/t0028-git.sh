@@ -343,7 +343,15 @@ t_incident_one_side() {
     sleep 1 && git checkout -q main && rm -rf "$HOME/.local/state" &&
     printf base-value | mal set staging TOKEN -q && git commit -qam again &&
     merge && value_is staging TOKEN base-value && [ "$(state_of staging TOKEN)" = 1 ] &&
-    grep -q "marked compromised: theirs had an incident" "$TEST_DIR/merge.err"
+    grep -q "marked compromised: theirs had an incident" "$TEST_DIR/merge.err" &&
+    # a value already marked at the branch point, removed and set again on
+    # the branch (a new v1, unmarked), while main had another incident: a
+    # conflict, not a way around the mark
+    repo_with_mallory && "$ENVX" incident staging --reason one >/dev/null 2>&1 && git commit -qam one &&
+    git branch feature && "$ENVX" incident staging --reason two >/dev/null 2>&1 && git commit -qam two &&
+    git checkout -q feature && mal rm staging TOKEN -q && printf base-value | mal set staging TOKEN -q &&
+    git commit -qam again && git checkout -q main &&
+    refused "staging/TOKEN: theirs's copy lacks versions the ancestor has"
 }
 ok "an incident on one side after the branch point: the other side's new values are marked compromised" t_incident_one_side
 
