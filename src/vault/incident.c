@@ -18,6 +18,27 @@ envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 	int r = 0;
 
 	*at = 0;
+	if (e->v->schema >= 4 && !e->acc.rekeyed) {
+		/* an incident rekeys (an admin's signed entry): none here, and
+		 * an incident event of this name belongs to another
+		 * environment or was not written by envx */
+		return 0;
+	}
+	if (e->v->in_tx) {
+		/* the writer acts on the events it reads: the whole chain
+		 * (their hashes, not only the last one's) must verify, or an
+		 * edited old incident would steer what it signs */
+		r = envx_audit_verify_from(
+		        e->v, 0, (const unsigned char[ENVX_HASH_BYTES]){0},
+		        err);
+		if (r < 0) {
+			if (r == ENVX_E_INTEGRITY) {
+				envx_error_append(err, "; envx does not sign "
+				                       "over it");
+			}
+			return r;
+		}
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "SELECT max(at) FROM audit WHERE action = "
 	                       "'incident' AND env = ?",
