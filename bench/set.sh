@@ -128,6 +128,7 @@ def set_once(src):
         return ms
     return run
 
+medians(3, set_once("before-10"))  # warm-up: caches, CPU frequency
 rows = []
 for where in ("before", "after"):
     for h in hists:
@@ -139,7 +140,7 @@ def import_big(name, b, i):
     env = fresh_copy("before-10000", d)
     subprocess.run([b, "env", "add", "big"], cwd=d, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
-    ms = once([b, "import", "big", "../big.env"], None, cwd=d, env=env)
+    ms = once([b, "import", "big", "../big.env", "-q"], None, cwd=d, env=env)
     drop(d)
     return ms
 
