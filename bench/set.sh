@@ -37,6 +37,7 @@ unset ENVX_VAULT ENVX_IDENTITY ENVX_IDENTITY_FILE ENVX_PASSPHRASE
 mkdir -p "$HOME"
 cd "$work"
 
+# shellcheck disable=SC2046 # pkg-config prints several flags
 cc -O2 -o floor "$root/bench/floor.c" $(pkg-config --cflags --libs libsodium sqlite3)
 ./floor make floor-10.db 10
 
