@@ -245,43 +245,111 @@ row_check(const struct envx_vault *v, sqlite3_stmt *st,
 	return 0;
 }
 
-int
-envx_vault_audit_verify(struct envx_vault *v, struct envx_audit_chain *out,
-                        struct envx_error *err)
+/*
+ * Walks the events after chain->intact (whose hash is chain->last_hash) in
+ * seq order, extending chain while they link; 0 when every one does.
+ */
+static int
+walk(struct envx_vault *v, struct envx_audit_chain *chain,
+     struct envx_error *err)
 {
-	struct envx_audit_chain chain = {0};
 	sqlite3_stmt *st = NULL;
 	unsigned char h[ENVX_HASH_BYTES];
 	int rc;
 	int r = 0;
 
-	if (v->schema < 2) {
-		goto out; /* VF-5.1: formats 2 and later keep a log */
-	}
+	/* seq is the rowid: a range search, not a scan of the table */
 	if (sqlite3_prepare_v2(v->db,
 	                       "SELECT " EVENT_COLUMNS " FROM audit "
-	                       "ORDER BY seq",
+	                       "WHERE seq > ? ORDER BY seq",
 	                       -1, &st, NULL) != SQLITE_OK) {
-		r = envx_sqlite_error(v->db, err, "cannot read audit log");
-		goto out;
+		return envx_sqlite_error(v->db, err, "cannot read audit log");
 	}
+	sqlite3_bind_int64(st, 1, chain->intact);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		chain.count++;
+		chain->count++;
 		if (r == 0) {
-			r = row_check(v, st, &chain, h, err);
+			r = row_check(v, st, chain, h, err);
 		}
 		if (r == 0) {
-			chain.intact++;
-			memcpy(chain.last_hash, h, sizeof(h));
+			chain->intact++;
+			memcpy(chain->last_hash, h, sizeof(h));
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read audit log");
 	}
-out:
 	sqlite3_finalize(st);
+	return r;
+}
+
+int
+envx_vault_audit_verify(struct envx_vault *v, struct envx_audit_chain *out,
+                        struct envx_error *err)
+{
+	struct envx_audit_chain chain = {0};
+	int r = 0;
+
+	if (v->schema >= 2) { /* VF-5.1: formats 2 and later keep a log */
+		r = walk(v, &chain, err);
+	}
 	if (out != NULL) {
 		*out = chain;
+	}
+	return r;
+}
+
+int
+envx_audit_verify_from(struct envx_vault *v, int64_t seq,
+                       const unsigned char hash[ENVX_HASH_BYTES],
+                       struct envx_error *err)
+{
+	static const unsigned char zero[ENVX_HASH_BYTES];
+	struct envx_audit_chain chain = {.intact = seq};
+	unsigned char h[ENVX_HASH_BYTES];
+	/* walked in this write already (later events are this write's) */
+	bool walked = v->in_tx && v->audit_checked <= seq;
+	int r;
+
+	if (v->schema < 2) {
+		return 0;
+	}
+	if (seq == 0) {
+		if (sodium_memcmp(hash, zero, sizeof(zero)) != 0) {
+			return envx_error_set(err, ENVX_E_INTERNAL,
+			                      "an empty audit log has no hash");
+		}
+	} else {
+		/* the event itself, as the signature covers it */
+		r = envx_audit_at(v, seq, h, err);
+		if (r == 1) {
+			return envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "audit event %lld, which a signed "
+			        "state covers, is missing: the "
+			        "audit log was rewritten",
+			        (long long)seq);
+		}
+		if (r < 0) {
+			return r;
+		}
+		if (sodium_memcmp(h, hash, sizeof(h)) != 0) {
+			return envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "audit event %lld is not the one a "
+			        "signed state covers: the audit log "
+			        "was rewritten",
+			        (long long)seq);
+		}
+	}
+	if (walked) {
+		return 0;
+	}
+	memcpy(chain.last_hash, hash, sizeof(chain.last_hash));
+	chain.count = seq;
+	r = walk(v, &chain, err);
+	if (r == 0 && v->in_tx) {
+		v->audit_checked = seq;
 	}
 	return r;
 }

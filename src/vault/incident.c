@@ -11,6 +11,15 @@
 #include "vault/internal.h"
 #include "util/banned.h"
 
+/* VF-3.10: an incident rekeys, with an admin's signed access-log entry;
+ * without one, an incident event of this name belongs to an environment
+ * removed since or was not written by envx. */
+static bool
+may_have_incident(const struct envx_env *e)
+{
+	return e->v->schema < 4 || e->acc.rekeyed;
+}
+
 int
 envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 {
@@ -18,6 +27,24 @@ envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 	int r = 0;
 
 	*at = 0;
+	if (!may_have_incident(e)) {
+		return 0;
+	}
+	if (e->v->in_tx) {
+		/* the writer acts on the events it reads: the whole chain
+		 * (their hashes, not only the last one's) must verify, or an
+		 * edited old incident would steer what it signs */
+		r = envx_audit_verify_from(
+		        e->v, 0, (const unsigned char[ENVX_HASH_BYTES]){0},
+		        err);
+		if (r < 0) {
+			if (r == ENVX_E_INTEGRITY) {
+				envx_error_append(err, "; envx does not sign "
+				                       "over it");
+			}
+			return r;
+		}
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "SELECT max(at) FROM audit WHERE action = "
 	                       "'incident' AND env = ?",
@@ -35,11 +62,12 @@ envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 	return r;
 }
 
-/* Whether one of name's versions created at or before at holds value. */
+/* Whether one of name's versions before written holds value, and when the
+ * first that does was created. */
 static int
-held_before(struct envx_env *e, const char *name, int64_t at, uint64_t written,
-            const unsigned char *value, size_t len, bool *held,
-            struct envx_error *err)
+held_earlier(struct envx_env *e, const char *name, uint64_t written,
+             const unsigned char *value, size_t len, bool *held, int64_t *first,
+             struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned char *pt = NULL;
@@ -47,19 +75,20 @@ held_before(struct envx_env *e, const char *name, int64_t at, uint64_t written,
 	int r = 0;
 
 	*held = false;
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT ver.version, ver.nonce, ver.ciphertext "
-	                       "FROM secrets s JOIN versions ver ON "
-	                       "ver.secret_id = s.id WHERE s.env_id = ? AND "
-	                       "s.name = ? AND ver.created_at <= ? AND "
-	                       "ver.version < ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	            e->v->db,
+	            "SELECT ver.version, ver.nonce, ver.ciphertext, "
+	            "ver.created_at FROM secrets s JOIN versions ver "
+	            "ON "
+	            "ver.secret_id = s.id WHERE s.env_id = ? AND "
+	            "s.name = ? AND ver.version < ? ORDER BY "
+	            "ver.created_at",
+	            -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(e->v->db, err, "cannot read versions");
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, at);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)written);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)written);
 	pt = sodium_malloc(len + 1);
 	if (pt == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
@@ -69,6 +98,7 @@ held_before(struct envx_env *e, const char *name, int64_t at, uint64_t written,
 	while (!*held && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct envx_lp ad;
 
+		*first = sqlite3_column_int64(st, 3);
 		/* another length is another value: nothing to decrypt */
 		if (sqlite3_column_bytes(st, 1) != ENVX_NONCE_BYTES ||
 		    (size_t)sqlite3_column_bytes(st, 2) !=
@@ -106,8 +136,23 @@ envx_env_recheck_compromised(struct envx_env *e, const char *name,
                              size_t len, struct envx_error *err)
 {
 	bool held = false;
+	int64_t first = 0;
 	int r;
 
+	if (!e->incident_known && !may_have_incident(e)) {
+		e->incident_at = 0;
+		e->incident_known = true;
+	}
+	if (e->incident_known && e->incident_at == 0) {
+		return 0;
+	}
+	/* the versions first (a new value is the common case), then, only
+	 * when one held it, the incident's time: it may cost a walk of the
+	 * whole audit chain */
+	r = held_earlier(e, name, written, value, len, &held, &first, err);
+	if (r < 0 || !held) {
+		return r;
+	}
 	if (!e->incident_known) {
 		r = envx_env_last_incident(e, &e->incident_at, err);
 		if (r < 0) {
@@ -115,13 +160,8 @@ envx_env_recheck_compromised(struct envx_env *e, const char *name,
 		}
 		e->incident_known = true;
 	}
-	if (e->incident_at == 0) {
+	if (e->incident_at == 0 || first > e->incident_at) {
 		return 0;
-	}
-	r = held_before(e, name, e->incident_at, written, value, len, &held,
-	                err);
-	if (r < 0 || !held) {
-		return r;
 	}
 	/* the value was there at the incident: not a new value */
 	return envx_env_mark_compromised(e, name, err);

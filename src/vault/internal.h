@@ -41,10 +41,12 @@ struct envx_vault {
 	char claimed[256]; /* user@host, as the caller set it */
 	const struct envx_identity *signer;
 	const struct envx_trust *trust;
-	int upgraded_from;   /* format before an upgrade in the open write */
-	bool allow_upgrade;  /* envx_vault_upgrade is running */
-	bool upgrading;      /* upgrade() is unlocking older environments */
-	bool audit_verified; /* the audit chain checked in this write */
+	int upgraded_from;  /* format before an upgrade in the open write */
+	bool allow_upgrade; /* envx_vault_upgrade is running */
+	bool upgrading;     /* upgrade() is unlocking older environments */
+	/* VF-3.8: the audit chain was verified in this write from this
+	 * event to its head (0: the whole chain; INT64_MAX: not yet) */
+	int64_t audit_checked;
 	/* the seq the open write's first audit event gets (VF-3.8) */
 	int64_t tx_audit_start;
 	struct envx_env *dirty[ENVX_MAX_DIRTY];
@@ -88,6 +90,9 @@ struct envx_access {
 	unsigned char head[ENVX_HASH_BYTES];
 	unsigned char recipients[ENVX_HASH_BYTES]; /* digest at the head */
 	bool anchored; /* an entry is signed by a key the reader trusts */
+	/* a rekey or revoke entry: the environment may have had an incident
+	 * (VF-3.10: an incident always rekeys) */
+	bool rekeyed;
 };
 
 /* A list of names owned by its holder (strdup'd). */
@@ -114,8 +119,10 @@ struct envx_env {
 	/* VF-3.10: the time of the last incident, once read (0: none) */
 	int64_t incident_at;
 	bool incident_known;
-	/* VF-3.8: the audit event the verified signed state covers */
+	/* VF-3.8: the audit event the verified signed state covers and its
+	 * hash, as the signature binds them (0 and zeros: none verified) */
 	int64_t signed_audit_seq;
+	unsigned char signed_audit_hash[ENVX_HASH_BYTES];
 	/* the compromised secrets (ENVX_STATE_COMPROMISED) in the rows the
 	 * MAC verified at unlock, sorted; known until the next write */
 	struct envx_names compromised;
@@ -165,6 +172,16 @@ int envx_audit_head(struct envx_vault *v, int64_t *seq,
  * absent, ENVX_E_INTEGRITY when the event was edited. */
 int envx_audit_at(struct envx_vault *v, int64_t seq,
                   unsigned char out[ENVX_HASH_BYTES], struct envx_error *err);
+
+/*
+ * VF-3.8: verifies the chain from event seq, whose hash a verified
+ * signature binds to hash (0 and zeros: from the start), to the log's
+ * head: event seq recomputes to hash, and each later one follows it (as
+ * envx_vault_audit_verify checks them). Events before seq are not read.
+ */
+int envx_audit_verify_from(struct envx_vault *v, int64_t seq,
+                           const unsigned char hash[ENVX_HASH_BYTES],
+                           struct envx_error *err);
 
 /* Appends an event with the given time and actor to the chain (VF-9.6:
  * the events a merge takes from theirs keep their time and actor). */

@@ -424,6 +424,10 @@ envx_access_load(struct envx_env *e, struct envx_error *err)
 		if (trusted_key(e, x.signer)) {
 			a.anchored = true;
 		}
+		if (strcmp(x.action, "rekey") == 0 ||
+		    strcmp(x.action, "revoke") == 0) {
+			a.rekeyed = true;
+		}
 		entry_head(d, sig, a.head);
 		memcpy(a.recipients, x.recipients, ENVX_HASH_BYTES);
 		a.seq = x.seq;
@@ -717,17 +721,17 @@ envx_state_sign(struct envx_env *e, struct envx_error *err)
 		                      "access log entry",
 		                      e->name);
 	}
-	if (!v->audit_verified) {
-		/* VF-5.1: a writer never signs over events someone edited */
-		r = envx_vault_audit_verify(v, NULL, err);
-		if (r < 0) {
-			if (r == ENVX_E_INTEGRITY) {
-				envx_error_append(err, "; envx does not sign "
-				                       "over it");
-			}
-			return r;
+	/* VF-3.8: a writer never signs over events someone edited: those up
+	 * to the signed state it verified are bound by that signature through
+	 * their stored hashes; it checks that the ones since follow them (the
+	 * whole chain when it verified none: a new environment, a merge) */
+	r = envx_audit_verify_from(v, e->signed_audit_seq, e->signed_audit_hash,
+	                           err);
+	if (r < 0) {
+		if (r == ENVX_E_INTEGRITY) {
+			envx_error_append(err, "; envx does not sign over it");
 		}
-		v->audit_verified = true;
+		return r;
 	}
 	r = uncovered_events(e, err);
 	if (r < 0) {
@@ -1308,6 +1312,7 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		                      e->name);
 	}
 	e->signed_audit_seq = audit_seq;
+	memcpy(e->signed_audit_hash, ah, sizeof(ah));
 	r = recipients_digest(v, e->id, rd, err);
 	if (r < 0) {
 		return r;

@@ -1085,7 +1085,7 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 		v->ndirty = 0;
 		v->lost_changes = false;
 		v->upgraded_from = 0;
-		v->audit_verified = false;
+		v->audit_checked = INT64_MAX;
 		v->tx_audit_start = INT64_MAX;
 	}
 	if (r == 0 && v->schema >= 2) {

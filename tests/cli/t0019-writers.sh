@@ -194,8 +194,9 @@ t_audit_actor() {
   run --json history staging BOB_KEY && expect_out '"author": "bob ' &&
     sqlite3 envx.vault "UPDATE audit SET actor = 'alice' WHERE seq = (SELECT max(seq) FROM audit)" &&
     fails 4 "audit event" get staging API_KEY && restore &&
-    # an earlier event edited: the next writer refuses to sign over it
-    sqlite3 envx.vault "UPDATE audit SET actor = 'mallory', detail = 'x' WHERE seq = 3" &&
+    # an event edited after production's signed state (Bob's write to
+    # staging): production's next writer refuses to sign over it
+    sqlite3 envx.vault "UPDATE audit SET actor = 'mallory', detail = 'x' WHERE seq = (SELECT max(seq) FROM audit)" &&
     local before && before=$(sum_of envx.vault) &&
     run_in "$TEST_DIR/x" set production DATABASE_URL && expect_rc 4 &&
     expect_err "audit log was edited" && [ "$(sum_of envx.vault)" = "$before" ]
@@ -203,7 +204,7 @@ t_audit_actor() {
   restore
   return $rc
 }
-ok "the audit actor is the signer; an edited covered event is exit 4, and no writer signs over an edited log" t_audit_actor
+ok "the audit actor is the signer; an edited covered event is exit 4, and no writer signs over an event edited since its signed state" t_audit_actor
 
 # 7. A writer demoted to read can no longer write; his old write, replayed
 # from a copy made while he could, is refused where the demotion was seen.

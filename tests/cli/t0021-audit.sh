@@ -206,6 +206,43 @@ t_writers_still_append() {
 }
 ok "a write after audit appends an event that verifies" t_writers_still_append
 
+# VF-3.8: a writer checks the events since its environment's signed state
+# (the earlier ones are bound by that signature through their hashes).
+# Event 2 (env-add) comes before production's signed state (event 7): a
+# write to production goes ahead, its new state signs the chain as it was,
+# and --verify keeps naming the edited event; undoing the edit makes the
+# whole chain, the new event included, verify again.
+t_old_edit_stays_evident() {
+  fresh
+  local orig
+  orig=$(sql "SELECT detail FROM audit WHERE seq = 2") &&
+    sql "UPDATE audit SET detail = 'nothing happened' WHERE seq = 2" &&
+    printf 'audit-secret-four' | "$ENVX" set production DB_URL -q &&
+    [ "$(sql "SELECT action || ' ' || env FROM audit WHERE seq = $((events + 1))")" = "set production" ] &&
+    fails 4 "audit event 2 was edited" audit --verify &&
+    run get production DB_URL && expect_rc 0 && expect_out audit-secret-four &&
+    sql "UPDATE audit SET detail = '$orig' WHERE seq = 2" &&
+    run audit --verify && expect_rc 0 &&
+    expect_out "audit log intact: $((events + 1)) events, last hash $(last_hash)"
+}
+ok "an event edited before the writer's signed state is still caught by --verify after a later write" t_old_edit_stays_evident
+
+# Event 7 (production's write) comes after staging's signed state (event
+# 6): staging's writer checks it and signs nothing, the vault unchanged.
+t_write_refuses_edit_after_signed_state() {
+  fresh
+  local before
+  sql "UPDATE audit SET detail = 'x' WHERE seq = $events" &&
+    before=$(sum_of envx.vault) &&
+    printf 'audit-secret-four' >"$TEST_DIR/value" &&
+    run_in "$TEST_DIR/value" set staging OTHER -q &&
+    expect_rc 4 && expect_err "audit event $events was edited" &&
+    expect_err "envx does not sign over it" &&
+    [ "$(sum_of envx.vault)" = "$before" ] &&
+    run audit --verify && expect_rc 4
+}
+ok "a write refuses an event edited after its environment's signed state (exit 4, vault unchanged)" t_write_refuses_edit_after_signed_state
+
 t_unsafe() {
   fresh
   chmod 666 envx.vault && fails 8 "writable by others" audit --verify; local rc=$?

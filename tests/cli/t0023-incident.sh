@@ -109,6 +109,26 @@ t_new_value_clears() {
 }
 ok "a new value clears compromised; the leaked value back (rollback, rollback of a rollback, set again) keeps it" t_new_value_clears
 
+# VF-3.10 and VF-3.8: a writer that needs the incident's time (the value
+# written was held before) verifies the whole chain first: the incident
+# event's time moved back (so the leaked value would count as new) is
+# refused, the vault unchanged; a value nobody held needs no time.
+t_incident_time_verified() {
+  local keep="$TEST_DIR/before-edit.vault" before rc
+  cp envx.vault "$keep" &&
+    sql "UPDATE audit SET at = 0 WHERE action = 'incident' AND env = 'production'" &&
+    printf 'sk_live_9' | "$ENVX" set production STRIPE_KEY -q &&
+    before=$(sum_of envx.vault) &&
+    printf 'sk_live_1' >"$TEST_DIR/leaked" &&
+    run_in "$TEST_DIR/leaked" set production STRIPE_KEY -q &&
+    expect_rc 4 && expect_err "was edited" && expect_err "envx does not sign over it" &&
+    [ "$(sum_of envx.vault)" = "$before" ]
+  rc=$?
+  cp "$keep" envx.vault && forget_seen
+  return $rc
+}
+ok "the leaked value set again after the incident's time was edited: exit 4, vault unchanged" t_incident_time_verified
+
 t_signed() {
   # the state after an incident is signed like any other: a reader in a
   # fresh HOME that trusts production's admin reads it

@@ -1440,6 +1440,7 @@ test_vault_write_after_concurrent_rekey(void **state)
 static void
 test_vault_compromise_all(void **state)
 {
+	struct envx_rekey_stats stats;
 	struct envx_identity *owner = NULL;
 	struct envx_vault *v = NULL;
 	struct envx_env *e = NULL;
@@ -1453,6 +1454,9 @@ test_vault_compromise_all(void **state)
 	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
 	assert_int_equal(envx_vault_begin(v, &err), 0);
 	assert_int_equal(envx_env_mark_compromised(e, NULL, &err), 0);
+	/* VF-3.10: an incident rekeys (an admin's signed entry) */
+	assert_int_equal(envx_env_rekey(e, NULL, 0, NULL, NULL, &stats, &err),
+	                 0);
 	assert_int_equal(
 	        envx_vault_audit(v, "incident", "staging", "", "test", &err),
 	        0);
