@@ -148,6 +148,12 @@ int envx_access_append(struct envx_env *e, const char *action,
                        struct envx_error *err);
 /* Signs e's sealed state (generation, MAC, key commitment, access head,
  * audit head) with the signer, who must be a writer of e. */
+/* VF-3.8: refuses (ENVX_E_INTEGRITY) the first audit event after low and
+ * before high that no signed state covers and that envx never appends so;
+ * who names the environment being written, for the message, or NULL. */
+int envx_vault_unsigned_events(struct envx_vault *v, const char *who,
+                               int64_t low, int64_t high,
+                               struct envx_error *err);
 int envx_state_sign(struct envx_env *e, struct envx_error *err);
 /* Checks e's state signature, the rules of VF-3.8 and the reader's rollback
  * record, after the MAC has verified; records the state as seen. */

@@ -615,65 +615,151 @@ state_digest(const struct envx_env *e, int64_t audit_seq,
  * state in the file was added outside envx too (but `init`, the first
  * event, which comes before any environment).
  */
+/* The refusal for the uncovered event in st's row (seq, action, env);
+ * who is the environment being written, or NULL. */
 static int
-uncovered_events(struct envx_env *e, struct envx_error *err)
+uncovered_error(const char *who, sqlite3_stmt *st, bool no_env,
+                struct envx_error *err)
 {
-	struct envx_vault *v = e->v;
+	char action[64];
+	char of[ENVX_ENV_NAME_MAX_BYTES + 1];
+	char after[ENVX_ENV_NAME_MAX_BYTES + 80];
+	const char *env = (const char *)sqlite3_column_text(st, 2);
+
+	/* untrusted text: printable ASCII only */
+	envx_text_safe((const char *)sqlite3_column_text(st, 1), action,
+	               sizeof(action));
+	envx_text_safe(env != NULL ? env : "", of, sizeof(of));
+	if (no_env) {
+		snprintf(after, sizeof(after),
+		         "names an environment the vault does not have (and "
+		         "no env-rm of it follows)");
+	} else if (*of == '\0') {
+		snprintf(after, sizeof(after),
+		         "was added after every signed state");
+	} else if (who != NULL && strcmp(of, who) == 0) {
+		snprintf(after, sizeof(after),
+		         "was added after its last signed state");
+	} else {
+		snprintf(after, sizeof(after),
+		         "was added after %s's last signed state", of);
+	}
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "%s%s%saudit event %lld (%s, of %s) %s without a "
+	                      "signed write (outside envx); envx does not sign "
+	                      "over it",
+	                      who != NULL ? "environment '" : "",
+	                      who != NULL ? who : "", who != NULL ? "': " : "",
+	                      (long long)sqlite3_column_int64(st, 0), action,
+	                      *of == '\0' ? "no environment" : of, after);
+}
+
+/* Runs sql (binding ?1 to low, ?2 to high) and refuses the event it finds,
+ * if any. */
+static int
+uncovered_query(struct envx_vault *v, const char *who, const char *sql,
+                int64_t low, int64_t high, bool no_env, struct envx_error *err)
+{
 	sqlite3_stmt *st = NULL;
-	int64_t covered;
 	int rc;
 	int r = 0;
 
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT audit_seq FROM seals WHERE env_id = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		return envx_sqlite_error(v->db, err, "cannot read environment");
-	}
-	sqlite3_bind_int64(st, 1, e->id);
-	rc = sqlite3_step(st);
-	/* a new environment: nothing of it signed yet */
-	covered = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		return envx_sqlite_error(v->db, err, "cannot read environment");
-	}
-	if (sqlite3_prepare_v2(v->db,
-	                       "SELECT seq, action, env FROM audit WHERE seq "
-	                       "< ?3 AND ((env = ?1 AND seq > ?2 AND action "
-	                       "<> 'trust-reset') OR (env = '' AND seq > "
-	                       "(SELECT coalesce(max(audit_seq), 0) FROM "
-	                       "seals) AND NOT (seq = 1 AND action = "
-	                       "'init'))) ORDER BY seq LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(v->db, err,
 		                         "cannot read the audit log");
 	}
-	sqlite3_bind_text(st, 1, e->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, covered);
-	sqlite3_bind_int64(st, 3, v->tx_audit_start);
+	sqlite3_bind_int64(st, 1, low);
+	sqlite3_bind_int64(st, 2, high);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		char safe[64];
-
-		/* untrusted text: printable ASCII only */
-		envx_text_safe((const char *)sqlite3_column_text(st, 1), safe,
-		               sizeof(safe));
-		const unsigned char *of = sqlite3_column_text(st, 2);
-
-		r = envx_error_set(
-		        err, ENVX_E_INTEGRITY,
-		        "environment '%s': audit event %lld (%s%s) "
-		        "was added after %s without a signed write "
-		        "(outside envx); envx does not sign over it",
-		        e->name, (long long)sqlite3_column_int64(st, 0), safe,
-		        of != NULL && *of == '\0' ? ", of no environment" : "",
-		        of != NULL && *of == '\0' ? "every signed state"
-		                                  : "its last signed state");
+		r = uncovered_error(who, st, no_env, err);
 	} else if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read the audit log");
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+/*
+ * VF-3.8: every event about an environment that envx appends is covered by
+ * the signed state sealed in the same write, except `trust-reset` (which
+ * writes nothing else). An event about an environment f after the one f's
+ * signed state covers was therefore added outside envx; signing now would
+ * make it look signed (a forged sync record would then steer `sync
+ * --prune`, a forged incident the compromised state), and it would stay
+ * in front of every later write of f, which refuses it, for good.
+ * An event about no environment (`init`, a merge's summary) is appended in
+ * a write that seals some environment after it, so one after every signed
+ * state in the file was added outside envx too (but `init`, the first
+ * event, which comes before any environment). So is an event about an
+ * environment the file does not have, unless an `env-rm` of it follows
+ * (an environment written and then removed): otherwise a look-alike name
+ * ("prod " for "prod") would be signed into the log.
+ * Checked among the events after low and before high.
+ */
+int
+envx_vault_unsigned_events(struct envx_vault *v, const char *who, int64_t low,
+                           int64_t high, struct envx_error *err)
+{
+	int r;
+
+	r = uncovered_query(v, who,
+	                    "SELECT a.seq, a.action, a.env FROM audit a "
+	                    "JOIN envs n ON n.name = a.env JOIN seals s ON "
+	                    "s.env_id = n.id WHERE a.seq > ?1 AND a.seq < ?2 "
+	                    "AND a.action <> 'trust-reset' AND a.seq > "
+	                    "s.audit_seq ORDER BY a.seq LIMIT 1",
+	                    low, high, false, err);
+	if (r == 0) {
+		r = uncovered_query(
+		        v, who,
+		        "SELECT seq, action, env FROM audit WHERE seq > ?1 AND "
+		        "seq < ?2 AND env = '' AND seq > (SELECT "
+		        "coalesce(max(audit_seq), 0) FROM seals) AND NOT (seq = "
+		        "1 AND action = 'init') ORDER BY seq LIMIT 1",
+		        low, high, false, err);
+	}
+	if (r == 0) {
+		r = uncovered_query(
+		        v, who,
+		        "SELECT a.seq, a.action, a.env FROM audit a WHERE a.seq "
+		        "> ?1 AND a.seq < ?2 AND a.env <> '' AND a.action <> "
+		        "'env-rm' AND NOT EXISTS (SELECT 1 FROM envs n WHERE "
+		        "n.name = a.env) AND NOT EXISTS (SELECT 1 FROM audit r "
+		        "WHERE r.seq > a.seq AND r.seq < ?2 AND r.env = a.env "
+		        "AND r.action = 'env-rm') ORDER BY a.seq LIMIT 1",
+		        low, high, true, err);
+	}
+	return r;
+}
+
+/* The writer's check, from e's signed state on (the writer who signed it
+ * checked the events before), or, for a new environment, from the oldest
+ * signed state in the file, up to this write's own events. */
+static int
+uncovered_events(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	int64_t low;
+	int rc;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT coalesce((SELECT audit_seq FROM seals "
+	                       "WHERE env_id = ?), (SELECT "
+	                       "coalesce(min(audit_seq), 0) FROM seals))",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	rc = sqlite3_step(st);
+	low = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	return envx_vault_unsigned_events(v, e->name, low, v->tx_audit_start,
+	                                  err);
 }
 
 int

@@ -243,6 +243,38 @@ t_write_refuses_edit_after_signed_state() {
 }
 ok "a write refuses an event edited after its environment's signed state (exit 4, vault unchanged)" t_write_refuses_edit_after_signed_state
 
+# Events added to the file outside envx, of another environment or of one
+# the file does not have (a look-alike name): a writer of staging signs
+# over none of them; once the forged tail is gone, writes work again.
+t_write_refuses_others_forged() {
+  local before env
+  no_rollback_memory
+  for env in production "production " "prоduction"; do
+    fresh && forge_event rollback "$env" DB_URL "rolled back to v1" &&
+      before=$(sum_of envx.vault) &&
+      printf 'audit-secret-four' >"$TEST_DIR/value" &&
+      run_in "$TEST_DIR/value" set staging OTHER -q && expect_rc 4 &&
+      expect_err "(rollback, of " && expect_err "envx does not sign over it" &&
+      if [ "$env" = production ]; then
+        expect_err "was added after production's last signed state"
+      else
+        expect_err "names an environment the vault does not have"
+      fi &&
+      [ "$(sum_of envx.vault)" = "$before" ] || return 1
+  done
+  # the forged tail removed: both environments write again
+  fresh && forge_event rollback production DB_URL "rolled back to v1" &&
+    sql "DELETE FROM audit WHERE seq = $((events + 1))" &&
+    run_in "$TEST_DIR/value" set staging OTHER -q && expect_rc 0 &&
+    run_in "$TEST_DIR/value" set production OTHER -q && expect_rc 0 &&
+    # an environment written and then removed is not forged
+    run env add qa && expect_rc 0 && run_in "$TEST_DIR/value" set qa Q -q && expect_rc 0 &&
+    run env rm qa --force && expect_rc 0 &&
+    run_in "$TEST_DIR/value" set staging OTHER -q && expect_rc 0 &&
+    run audit --verify && expect_rc 0
+}
+ok "a write signs over no forged event of another environment, nor of one the file lacks" t_write_refuses_others_forged
+
 t_unsafe() {
   fresh
   chmod 666 envx.vault && fails 8 "writable by others" audit --verify; local rc=$?
