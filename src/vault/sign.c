@@ -701,34 +701,37 @@ int
 envx_vault_unsigned_events(struct envx_vault *v, const char *who, int64_t low,
                            int64_t high, struct envx_error *err)
 {
-	int r;
+	static const struct {
+		const char *sql;
+		bool no_env;
+	} rules[] = {
+	        /* of an environment, after its signed state */
+	        {"SELECT a.seq, a.action, a.env FROM audit a JOIN envs n ON "
+	         "n.name = a.env JOIN seals s ON s.env_id = n.id WHERE a.seq > "
+	         "?1 AND a.seq < ?2 AND a.action <> 'trust-reset' AND a.seq > "
+	         "s.audit_seq ORDER BY a.seq LIMIT 1",
+	         false},
+	        /* of no environment, after every signed state */
+	        {"SELECT seq, action, env FROM audit WHERE seq > ?1 AND seq < "
+	         "?2 AND env = '' AND seq > (SELECT coalesce(max(audit_seq), 0) "
+	         "FROM seals) AND NOT (seq = 1 AND action = 'init') ORDER BY "
+	         "seq LIMIT 1",
+	         false},
+	        /* of an environment the vault lacks, no env-rm of it after */
+	        {"SELECT a.seq, a.action, a.env FROM audit a WHERE a.seq > ?1 "
+	         "AND a.seq < ?2 AND a.env <> '' AND a.action <> 'env-rm' AND "
+	         "NOT EXISTS (SELECT 1 FROM envs n WHERE n.name = a.env) AND NOT "
+	         "EXISTS (SELECT 1 FROM audit r WHERE r.seq > a.seq AND r.seq < "
+	         "?2 AND r.env = a.env AND r.action = 'env-rm') ORDER BY a.seq "
+	         "LIMIT 1",
+	         true},
+	};
+	size_t i;
+	int r = 0;
 
-	r = uncovered_query(v, who,
-	                    "SELECT a.seq, a.action, a.env FROM audit a "
-	                    "JOIN envs n ON n.name = a.env JOIN seals s ON "
-	                    "s.env_id = n.id WHERE a.seq > ?1 AND a.seq < ?2 "
-	                    "AND a.action <> 'trust-reset' AND a.seq > "
-	                    "s.audit_seq ORDER BY a.seq LIMIT 1",
-	                    low, high, false, err);
-	if (r == 0) {
-		r = uncovered_query(
-		        v, who,
-		        "SELECT seq, action, env FROM audit WHERE seq > ?1 AND "
-		        "seq < ?2 AND env = '' AND seq > (SELECT "
-		        "coalesce(max(audit_seq), 0) FROM seals) AND NOT (seq = "
-		        "1 AND action = 'init') ORDER BY seq LIMIT 1",
-		        low, high, false, err);
-	}
-	if (r == 0) {
-		r = uncovered_query(
-		        v, who,
-		        "SELECT a.seq, a.action, a.env FROM audit a WHERE a.seq "
-		        "> ?1 AND a.seq < ?2 AND a.env <> '' AND a.action <> "
-		        "'env-rm' AND NOT EXISTS (SELECT 1 FROM envs n WHERE "
-		        "n.name = a.env) AND NOT EXISTS (SELECT 1 FROM audit r "
-		        "WHERE r.seq > a.seq AND r.seq < ?2 AND r.env = a.env "
-		        "AND r.action = 'env-rm') ORDER BY a.seq LIMIT 1",
-		        low, high, true, err);
+	for (i = 0; r == 0 && i < sizeof(rules) / sizeof(rules[0]); i++) {
+		r = uncovered_query(v, who, rules[i].sql, low, high,
+		                    rules[i].no_env, err);
 	}
 	return r;
 }
