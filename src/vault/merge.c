@@ -1000,13 +1000,16 @@ took_access(const struct side *o, const struct side *x)
 	return false;
 }
 
-/* Whether x's secrets or allowed names differ from the ancestor's. */
+/* Whether x wrote the environment since the ancestor: its generation,
+ * secrets or allowed names differ (a change undone, such as an allowance
+ * added and removed, still counts: it was written). */
 static bool
 rows_changed(const struct side *o, const struct side *x)
 {
 	size_t i;
 
-	if (o->ns != x->ns || o->nal != x->nal) {
+	if (o->generation != x->generation || o->ns != x->ns ||
+	    o->nal != x->nal) {
 		return true;
 	}
 	for (i = 0; i < x->ns; i++) {
@@ -1920,6 +1923,26 @@ check_theirs_events(struct merge *g, struct envx_error *err)
 	return 0;
 }
 
+/* VF-9.6: ours' events after the branch point go into the result too,
+ * under the merger's signature: each must be one a signed state of ours
+ * covers, by the rules every writer follows (VF-3.8). */
+static int
+check_ours_events(struct merge *g, struct envx_error *err)
+{
+	struct envx_error e2;
+	int r = envx_vault_unsigned_events(
+	        g->m->ours, NULL, (int64_t)g->base_events, INT64_MAX, &e2);
+
+	if (r == ENVX_E_INTEGRITY) {
+		conflict(g, r, NULL, NULL, "ours' %s", e2.msg);
+		return 0;
+	}
+	if (r < 0) {
+		*err = e2;
+	}
+	return r;
+}
+
 /* Reads ours' and theirs' audit events, once. */
 static int
 load_events(struct merge *g, struct envx_error *err)
@@ -2001,6 +2024,23 @@ merge_release(struct merge *g)
 	for (s = SIDE_A; s <= SIDE_B; s++) {
 		envx_audit_events_free(g->ev[s], g->nev[s]);
 	}
+}
+
+/* Whether the result differs from ours: an environment to write, or
+ * events of theirs to add. A merge of nothing (theirs changed only the
+ * file's pages, say by VACUUM) writes nothing, not an event no signed
+ * state would cover. */
+static bool
+changes(const struct merge *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nenvs; i++) {
+		if (g->envs[i].action != KEEP) {
+			return true;
+		}
+	}
+	return g->nev[SIDE_B] > g->base_events;
 }
 
 static int
@@ -2111,6 +2151,9 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 	if (r == 0) {
 		r = check_theirs_events(&g, err);
 	}
+	if (r == 0) {
+		r = check_ours_events(&g, err);
+	}
 	if (r == 1) {
 		r = 0; /* check_audit's conflict is counted: reported below */
 	}
@@ -2130,7 +2173,9 @@ envx_vault_merge(struct envx_vault *result, struct envx_merge *m,
 			}
 		}
 		open = calloc(g.nenvs + 1, sizeof(*open));
-		r = open == NULL ? oom(err) : apply(&g, result, open, err);
+		r = open == NULL   ? oom(err)
+		    : !changes(&g) ? 0 /* the result is ours as it is */
+		                   : apply(&g, result, open, err);
 	}
 	if (r == 0 && m->conflicts > 0) {
 		r = envx_error_set(err, m->worst != 0 ? m->worst : ENVX_E_CHECK,

@@ -355,6 +355,35 @@ t_incident_one_side() {
 }
 ok "an incident on one side after the branch point: the other side's new values are marked compromised" t_incident_one_side
 
+t_ours_forged_events() {
+  # an event forged into ours (committed on main) after production's
+  # signed state: the merge signs over it no more than a write does
+  repo && put production P p-value && git branch feature &&
+    forge_event rollback production P "rolled back to v1" && git commit -qam forged &&
+    git checkout -q feature && put staging T t && git checkout -q main &&
+    refused "ours' audit event" && grep -q "(rollback, of production) was added after production's last signed state" "$TEST_DIR/merge.err"
+}
+ok "audit events forged into ours are a conflict too, never signed by the merge" t_ours_forged_events
+
+t_nothing_to_merge() {
+  # theirs changed only the file's pages (ANALYZE adds sqlite_stat1): the
+  # merge writes no event that no signed state covers; writes go on
+  repo && put staging TOKEN base-value &&
+    branches 'sqlite3 envx.vault ANALYZE && git commit -qam analyze' 'put staging MAIN_KEY m' &&
+    merge && printf v | "$ENVX" set staging AFTER -q && printf v | "$ENVX" set production AFTER -q &&
+    run audit --verify && expect_rc 0 && value_is staging MAIN_KEY m
+}
+ok "a merge with nothing to take writes nothing, and later writes work" t_nothing_to_merge
+
+t_revoked_undone_change() {
+  # a member revoked on main; on her branch she allowed a name and took it
+  # back (rows as the ancestor's, generation not): still her writes
+  repo_with_mallory &&
+    branches 'mal env allow staging NODE_OPTIONS -q && mal env allow staging NODE_OPTIONS --remove -q && git commit -qam undo'       '"$ENVX" access revoke staging mallory >/dev/null 2>&1 && git commit -qam revoke' &&
+    refused "ours revoked or demoted a member since the branch point, and theirs changed its secrets meanwhile"
+}
+ok "a revoked member's change undone on her branch is still a conflict" t_revoked_undone_change
+
 t_vault_event_not_signed() {
   # an event of no environment added to the file: the next writer of any
   # environment does not sign over it
