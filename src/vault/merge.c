@@ -562,27 +562,58 @@ find_secret(const struct side *x, const char *name)
 	return NULL;
 }
 
+/* Whether version x of side xs and y of ys hold one value: copies under
+ * two keys (a rekey on one side) are compared by their plaintexts, since
+ * their dates and authors are the writers' to choose. Without both keys
+ * (a side the merge takes whole) the dates and authors decide. */
 static bool
-same_version(const struct mver *x, const struct mver *y, bool same_key)
+same_value(const struct side *xs, const char *name, const struct mver *x,
+           const struct side *ys, const struct mver *y)
 {
-	return x->num == y->num && x->created_at == y->created_at &&
-	       strcmp(x->author, y->author) == 0 &&
-	       strcmp(x->kind, y->kind) == 0 &&
-	       (!same_key ||
-	        (blob_eq(&x->nonce, &y->nonce) && blob_eq(&x->ct, &y->ct)));
+	struct envx_secbuf px = {0};
+	struct envx_secbuf py = {0};
+	struct envx_error err;
+	bool same = false;
+
+	if (xs->e == NULL || ys->e == NULL) {
+		return true;
+	}
+	if (envx_env_get_version(xs->e, name, x->num, &px, &err) == 0 &&
+	    envx_env_get_version(ys->e, name, y->num, &py, &err) == 0) {
+		same = px.len == py.len &&
+		       (px.len == 0 ||
+		        sodium_memcmp(px.data, py.data, px.len) == 0);
+	}
+	envx_secbuf_release(&px);
+	envx_secbuf_release(&py);
+	return same;
+}
+
+/* Whether version x of side xs (of secret name) and y of ys are one. */
+static bool
+same_version(const struct side *xs, const char *name, const struct mver *x,
+             const struct side *ys, const struct mver *y)
+{
+	if (x->num != y->num || x->created_at != y->created_at ||
+	    strcmp(x->author, y->author) != 0 ||
+	    strcmp(x->kind, y->kind) != 0) {
+		return false;
+	}
+	if (memcmp(xs->key_commit, ys->key_commit, ENVX_HASH_BYTES) == 0) {
+		return blob_eq(&x->nonce, &y->nonce) && blob_eq(&x->ct, &y->ct);
+	}
+	return same_value(xs, name, x, ys, y);
 }
 
 static bool
 same_secret(const struct msec *x, const struct side *xs, const struct msec *y,
             const struct side *ys)
 {
-	bool same_key;
 	size_t i;
 
 	if (x == NULL || y == NULL) {
 		return x == y;
 	}
-	same_key = memcmp(xs->key_commit, ys->key_commit, ENVX_HASH_BYTES) == 0;
 	if (x->version != y->version ||
 	    strcmp(x->description, y->description) != 0 ||
 	    x->rotate_every != y->rotate_every ||
@@ -591,7 +622,7 @@ same_secret(const struct msec *x, const struct side *xs, const struct msec *y,
 		return false;
 	}
 	for (i = 0; i < x->nv; i++) {
-		if (!same_version(&x->v[i], &y->v[i], same_key)) {
+		if (!same_version(xs, x->name, &x->v[i], ys, &y->v[i])) {
 			return false;
 		}
 	}
@@ -603,8 +634,6 @@ static bool
 extends(const struct msec *o, const struct side *os, const struct msec *x,
         const struct side *xs)
 {
-	bool same_key =
-	        memcmp(os->key_commit, xs->key_commit, ENVX_HASH_BYTES) == 0;
 	size_t i;
 
 	if (o == NULL) {
@@ -614,7 +643,7 @@ extends(const struct msec *o, const struct side *os, const struct msec *x,
 		return false;
 	}
 	for (i = 0; i < o->nv; i++) {
-		if (!same_version(&o->v[i], &x->v[i], same_key)) {
+		if (!same_version(os, o->name, &o->v[i], xs, &x->v[i])) {
 			return false;
 		}
 	}
@@ -1240,10 +1269,7 @@ holds(const struct side *xs, const struct msec *x, const struct side *vs,
 
 	for (i = 0; x != NULL && i < x->nv; i++) {
 		if (x->v[i].num == v->num) {
-			return same_version(&x->v[i], v,
-			                    memcmp(xs->key_commit,
-			                           vs->key_commit,
-			                           ENVX_HASH_BYTES) == 0);
+			return same_version(xs, x->name, &x->v[i], vs, v);
 		}
 	}
 	return false;

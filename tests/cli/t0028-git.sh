@@ -365,6 +365,29 @@ t_ours_forged_events() {
 }
 ok "audit events forged into ours are a conflict too, never signed by the merge" t_ours_forged_events
 
+version_at() { sql "SELECT v.created_at FROM versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = '$2' AND v.version = $3 AND s.env_id = (SELECT id FROM envs WHERE name = '$1')"; }
+
+t_same_metadata_other_key() {
+  # after an incident (a rekey) on main, Mallory writes TOKEN v2 there; on
+  # the branch, under the old key, she writes the leaked value as v2 dated
+  # to the same second: the two are not one version because their dates
+  # and authors match (their values differ), so the branch's is not kept
+  local at tries=0
+  repo_with_mallory && git branch feature &&
+    "$ENVX" incident staging --reason leak >/dev/null 2>&1 && git commit -qam incident &&
+    printf main-value | mal set staging TOKEN -q && git commit -qam main-set &&
+    at=$(version_at staging TOKEN 2) && git checkout -q feature || return 1
+  until [ "$(version_at staging TOKEN 2)" = "$at" ]; do
+    tries=$((tries + 1)) && [ $tries -le 3 ] || return 1
+    git checkout -q -- envx.vault && rm -rf "$TEST_DIR/mal-state/envx" &&
+      printf base-value | skewed $((at - $(date +%s))) mal set staging TOKEN -q || return 1
+  done
+  git commit -qam leaked && rm -rf "$HOME/.local/state" &&
+    git merge --no-edit main >"$TEST_DIR/merge.out" 2>"$TEST_DIR/merge.err" &&
+    value_is staging TOKEN main-value
+}
+ok "versions under two keys with the same date and author are compared by value" t_same_metadata_other_key
+
 t_nothing_to_merge() {
   # theirs changed only the file's pages (ANALYZE adds sqlite_stat1): the
   # merge writes no event that no signed state covers; writes go on
