@@ -622,27 +622,33 @@ uncovered_error(const char *who, sqlite3_stmt *st, bool no_env,
                 struct envx_error *err)
 {
 	char action[64];
-	char of[ENVX_ENV_NAME_MAX_BYTES + 1];
-	char after[ENVX_ENV_NAME_MAX_BYTES + 80];
+	char of[ENVX_ENV_NAME_MAX_BYTES + 3];
+	char safe[ENVX_ENV_NAME_MAX_BYTES + 1];
+	char what[ENVX_ENV_NAME_MAX_BYTES + 80];
 	const char *env = (const char *)sqlite3_column_text(st, 2);
 
 	/* untrusted text: printable ASCII only */
 	envx_text_safe((const char *)sqlite3_column_text(st, 1), action,
 	               sizeof(action));
-	envx_text_safe(env != NULL ? env : "", of, sizeof(of));
+	envx_text_safe(env != NULL ? env : "", safe, sizeof(safe));
 	if (no_env) {
-		snprintf(after, sizeof(after),
-		         "names an environment the vault does not have (and "
-		         "no env-rm of it follows)");
-	} else if (*of == '\0') {
-		snprintf(after, sizeof(after),
+		/* quoted: a look-alike name may end in a space */
+		snprintf(of, sizeof(of), "'%s'", safe);
+		snprintf(what, sizeof(what),
+		         "names an environment the vault does not have, and no "
+		         "env-rm of it follows: it was added");
+	} else if (*safe == '\0') {
+		snprintf(of, sizeof(of), "no environment");
+		snprintf(what, sizeof(what),
 		         "was added after every signed state");
-	} else if (who != NULL && strcmp(of, who) == 0) {
-		snprintf(after, sizeof(after),
+	} else if (who != NULL && strcmp(safe, who) == 0) {
+		snprintf(of, sizeof(of), "%s", safe);
+		snprintf(what, sizeof(what),
 		         "was added after its last signed state");
 	} else {
-		snprintf(after, sizeof(after),
-		         "was added after %s's last signed state", of);
+		snprintf(of, sizeof(of), "%s", safe);
+		snprintf(what, sizeof(what),
+		         "was added after %s's last signed state", safe);
 	}
 	return envx_error_set(err, ENVX_E_INTEGRITY,
 	                      "%s%s%saudit event %lld (%s, of %s) %s without a "
@@ -651,7 +657,7 @@ uncovered_error(const char *who, sqlite3_stmt *st, bool no_env,
 	                      who != NULL ? "environment '" : "",
 	                      who != NULL ? who : "", who != NULL ? "': " : "",
 	                      (long long)sqlite3_column_int64(st, 0), action,
-	                      *of == '\0' ? "no environment" : of, after);
+	                      of, what);
 }
 
 /* Runs sql (binding ?1 to low, ?2 to high) and refuses the event it finds,
