@@ -62,11 +62,12 @@ envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 	return r;
 }
 
-/* Whether one of name's versions before written holds value, and when the
- * first that does was created. */
+/* Whether one of name's versions before written holds value, when the
+ * first that does was created, and (up to maxholders of) their numbers. */
 static int
 held_earlier(struct envx_env *e, const char *name, uint64_t written,
              const unsigned char *value, size_t len, bool *held, int64_t *first,
+             uint64_t *holders, size_t *nholders, size_t maxholders,
              struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -75,6 +76,7 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 	int r = 0;
 
 	*held = false;
+	*nholders = 0;
 	if (sqlite3_prepare_v2(
 	            e->v->db,
 	            "SELECT ver.version, ver.nonce, ver.ciphertext, "
@@ -95,10 +97,10 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 		                   "cannot allocate secure memory");
 		goto out;
 	}
-	while (!*held && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct envx_lp ad;
+		bool same;
 
-		*first = sqlite3_column_int64(st, 3);
 		/* another length is another value: nothing to decrypt */
 		if (sqlite3_column_bytes(st, 1) != ENVX_NONCE_BYTES ||
 		    (size_t)sqlite3_column_bytes(st, 2) !=
@@ -119,9 +121,17 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 			        name, e->name);
 			goto out;
 		}
-		*held = len == 0 || sodium_memcmp(pt, value, len) == 0;
+		same = len == 0 || sodium_memcmp(pt, value, len) == 0;
+		if (same && !*held) {
+			*first = sqlite3_column_int64(st, 3);
+		}
+		if (same && *nholders < maxholders) {
+			holders[(*nholders)++] =
+			        (uint64_t)sqlite3_column_int64(st, 0);
+		}
+		*held = *held || same;
 	}
-	if (!*held && rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read versions");
 	}
 out:
@@ -130,13 +140,61 @@ out:
 	return r;
 }
 
+/* Whether an `exposed` event of name (VF-3.10, written by a merge) lists
+ * one of the versions in v. Its detail is "vN vM ...: why". The chain was
+ * verified as a whole before (envx_env_last_incident). */
+static int
+exposed_version(struct envx_env *e, const char *name, const uint64_t *v,
+                size_t n, bool *found, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_DONE;
+
+	*found = false;
+	if (sqlite3_prepare_v2(e->v->db,
+	                       "SELECT detail FROM audit WHERE action = "
+	                       "'exposed' AND env = ? AND name = ?",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(e->v->db, err,
+		                         "cannot read audit log");
+	}
+	sqlite3_bind_text(st, 1, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	while (!*found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 0);
+
+		while (p != NULL && !*found && *p == 'v') {
+			char *end = NULL;
+			unsigned long long num = strtoull(p + 1, &end, 10);
+			size_t i;
+
+			if (end == p + 1) {
+				break;
+			}
+			for (i = 0; i < n; i++) {
+				*found = *found || v[i] == (uint64_t)num;
+			}
+			p = *end == ' ' ? end + 1 : NULL;
+		}
+	}
+	sqlite3_finalize(st);
+	if (!*found && rc != SQLITE_DONE) {
+		return envx_sqlite_error(e->v->db, err,
+		                         "cannot read audit log");
+	}
+	return 0;
+}
+
 int
 envx_env_recheck_compromised(struct envx_env *e, const char *name,
                              uint64_t written, const unsigned char *value,
                              size_t len, struct envx_error *err)
 {
 	bool held = false;
+	bool exposed = false;
 	int64_t first = 0;
+	uint64_t holders[16];
+	size_t nholders = 0;
 	int r;
 
 	if (!e->incident_known && !may_have_incident(e)) {
@@ -149,7 +207,8 @@ envx_env_recheck_compromised(struct envx_env *e, const char *name,
 	/* the versions first (a new value is the common case), then, only
 	 * when one held it, the incident's time: it may cost a walk of the
 	 * whole audit chain */
-	r = held_earlier(e, name, written, value, len, &held, &first, err);
+	r = held_earlier(e, name, written, value, len, &held, &first, holders,
+	                 &nholders, sizeof(holders) / sizeof(holders[0]), err);
 	if (r < 0 || !held) {
 		return r;
 	}
@@ -160,10 +219,19 @@ envx_env_recheck_compromised(struct envx_env *e, const char *name,
 		}
 		e->incident_known = true;
 	}
-	if (e->incident_at == 0 || first > e->incident_at) {
+	if (e->incident_at == 0) {
 		return 0;
 	}
-	/* the value was there at the incident: not a new value */
+	if (first > e->incident_at) {
+		/* after the incident, but perhaps merged from a branch that
+		 * wrote it under the exposed key (VF-9.4) */
+		r = exposed_version(e, name, holders, nholders, &exposed, err);
+		if (r < 0 || !exposed) {
+			return r;
+		}
+	}
+	/* the value was there at the incident, or written under the key it
+	 * exposed: not a new value */
 	return envx_env_mark_compromised(e, name, err);
 }
 

@@ -110,6 +110,9 @@ struct rsec {
 	bool combined; /* both sides wrote versions (VF-9.4 step 3) */
 	char note[400];
 	char marked[200]; /* why the merge marked it compromised, or "" */
+	/* VF-9.4: its versions written under a key an incident exposed, as
+	 * "v3 v4" (result numbers), for an `exposed` event; or "" */
+	char exposed[160];
 };
 
 enum action { KEEP, TAKE_THEIRS, DROP, MERGE };
@@ -1294,22 +1297,41 @@ incident_marks(struct merge *g, struct menv *me)
 	}
 	for (i = 0; i < me->nrs; i++) {
 		struct rsec *rs = &me->rs[i];
-		const struct rver *cur = rs->nv > 0 ? &rs->v[rs->nv - 1] : NULL;
 		const struct msec *o = find_secret(so, rs->name);
-		const struct msec *in_x;
-		const struct side *xs;
-		int x;
+		size_t len = 0;
+		size_t k;
+		bool cur_exposed = false;
+		int x = SIDE_A;
 
-		if (cur == NULL || rs->state == ENVX_STATE_COMPROMISED) {
-			continue;
+		for (k = 0; k < rs->nv; k++) {
+			const struct rver *w = &rs->v[k];
+			int y = w->side;
+			const struct side *xs;
+
+			x = y == SIDE_A ? SIDE_B : SIDE_A;
+			xs = &me->s[x];
+			if (!had[x] || holds(so, o, &me->s[y], w->src) ||
+			    holds(xs, find_secret(xs, rs->name), &me->s[y],
+			          w->src)) {
+				/* not new since the ancestor, or the incident
+				 * side has it too: judged there */
+				continue;
+			}
+			if (len < sizeof(rs->exposed)) {
+				len += (size_t)snprintf(
+				        rs->exposed + len,
+				        sizeof(rs->exposed) - len, "%sv%llu",
+				        len > 0 ? " " : "",
+				        (unsigned long long)w->num);
+			}
+			cur_exposed = k + 1 == rs->nv;
 		}
-		x = cur->side == SIDE_A ? SIDE_B : SIDE_A;
-		xs = &me->s[x];
-		in_x = find_secret(xs, rs->name);
-		if (!had[x] || holds(so, o, &me->s[cur->side], cur->src) ||
-		    holds(xs, in_x, &me->s[cur->side], cur->src)) {
-			/* not new since the ancestor, or the incident side
-			 * has it too: judged there */
+		if (len >= sizeof(rs->exposed)) {
+			/* too many to list: the current one at least */
+			snprintf(rs->exposed, sizeof(rs->exposed), "v%llu",
+			         (unsigned long long)rs->version);
+		}
+		if (!cur_exposed || rs->state == ENVX_STATE_COMPROMISED) {
 			continue;
 		}
 		rs->state = ENVX_STATE_COMPROMISED;
@@ -1317,8 +1339,8 @@ incident_marks(struct merge *g, struct menv *me)
 		         "marked compromised: %s had an incident since the "
 		         "branch point, and %s's v%llu was written under the "
 		         "key it treats as exposed; rotate it",
-		         side_word[x], side_word[cur->side],
-		         (unsigned long long)cur->src->num);
+		         side_word[x], side_word[rs->v[rs->nv - 1].side],
+		         (unsigned long long)rs->v[rs->nv - 1].src->num);
 	}
 }
 
@@ -1807,6 +1829,14 @@ merge_audit(struct merge *g, struct envx_vault *res, struct envx_error *err)
 			if (s->combined) {
 				r = envx_vault_audit(res, "merge", me->name,
 				                     s->name, s->note, err);
+			}
+			if (r == 0 && s->exposed[0] != '\0') {
+				snprintf(detail, sizeof(detail),
+				         "%s: written under a key an incident "
+				         "on the other branch exposed",
+				         s->exposed);
+				r = envx_vault_audit(res, "exposed", me->name,
+				                     s->name, detail, err);
 			}
 		}
 	}

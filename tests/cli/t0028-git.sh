@@ -337,6 +337,14 @@ t_incident_one_side() {
     [ "$(state_of staging OTHER)" = 0 ] && value_is staging OTHER other-rotated &&
     grep -q "staging/TOKEN.*marked compromised: ours had an incident since the branch point" "$TEST_DIR/merge.err" &&
     run exec staging --refuse-compromised -- true && expect_rc 1 &&
+    # the merge recorded which versions were written under the exposed
+    # key: rotating, then rolling back to one, or setting its value again,
+    # is compromised again
+    run audit staging --name NEW_KEY && expect_rc 0 && expect_out "exposed" &&
+    put staging NEW_KEY fresh-value && [ "$(state_of staging NEW_KEY)" = 0 ] &&
+    "$ENVX" rollback staging NEW_KEY 1 -q && [ "$(state_of staging NEW_KEY)" = 1 ] &&
+    put staging NEW_KEY fresh-value-2 && [ "$(state_of staging NEW_KEY)" = 0 ] &&
+    put staging NEW_KEY new-value && [ "$(state_of staging NEW_KEY)" = 1 ] &&
     # the other way round: the incident on the branch merged into main
     repo_with_mallory && git checkout -qb feature &&
     "$ENVX" incident staging --reason leak >/dev/null 2>&1 && put staging TOKEN rotated &&
