@@ -11,6 +11,12 @@
 #include "vault/internal.h"
 #include "util/banned.h"
 
+/* VF-3.10: events of an environment removed since, of the same name,
+ * are not this one's (?1: the name) */
+#define SINCE_CREATED                                                          \
+	"(SELECT coalesce(max(seq), 0) FROM audit WHERE action = 'env-rm' "    \
+	"AND env = ?1)"
+
 /* VF-3.10: an incident rekeys, with an admin's signed access-log entry;
  * without one, an incident event of this name belongs to an environment
  * removed since or was not written by envx. */
@@ -45,10 +51,11 @@ envx_env_last_incident(struct envx_env *e, int64_t *at, struct envx_error *err)
 			return r;
 		}
 	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT max(at) FROM audit WHERE action = "
-	                       "'incident' AND env = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	            e->v->db,
+	            "SELECT max(at) FROM audit WHERE action = "
+	            "'incident' AND env = ?1 AND seq > " SINCE_CREATED,
+	            -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(e->v->db, err,
 		                         "cannot read audit log");
 	}
@@ -151,10 +158,11 @@ exposed_version(struct envx_env *e, const char *name, const uint64_t *v,
 	int rc = SQLITE_DONE;
 
 	*found = false;
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT detail FROM audit WHERE action = "
-	                       "'exposed' AND env = ? AND name = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	            e->v->db,
+	            "SELECT detail FROM audit WHERE action = "
+	            "'exposed' AND env = ?1 AND name = ?2 AND seq > " SINCE_CREATED,
+	            -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(e->v->db, err,
 		                         "cannot read audit log");
 	}

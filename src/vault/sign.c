@@ -603,52 +603,61 @@ state_digest(const struct envx_env *e, int64_t audit_seq,
 	envx_lp_final(&hs, out);
 }
 
-/*
- * VF-3.8: every event about an environment that envx appends is covered by
- * the signed state sealed in the same write, except `trust-reset` (which
- * writes nothing else). An event about e after the one e's signed state
- * covers, older than this write, was therefore added outside envx; signing
- * now would make it look signed (a forged sync record would then steer
- * `sync --prune`, a forged incident the compromised state). Refused.
- * An event about no environment (`init`, a merge's summary) is appended in
- * a write that seals some environment after it, so one after every signed
- * state in the file was added outside envx too (but `init`, the first
- * event, which comes before any environment).
- */
+static int seal_check(struct envx_env *e, bool need_anchor,
+                      unsigned char d[ENVX_HASH_BYTES], struct envx_error *err);
+
+/* Why an event is not covered (VF-3.8, *Audit chain*). */
+enum uncovered {
+	AFTER_SEAL,  /* of an environment, after its signed state */
+	BAD_SEAL,    /* of an environment whose signed state does not verify */
+	AFTER_ALL,   /* of no environment, after every signed state */
+	MISSING_ENV, /* of an environment the vault lacks, no env-rm after */
+};
+
 /* The refusal for the uncovered event in st's row (seq, action, env);
  * who is the environment being written, or NULL. */
 static int
-uncovered_error(const char *who, sqlite3_stmt *st, bool no_env,
+uncovered_error(const char *who, sqlite3_stmt *st, enum uncovered why,
                 struct envx_error *err)
 {
 	char action[64];
 	char of[ENVX_ENV_NAME_MAX_BYTES + 3];
 	char safe[ENVX_ENV_NAME_MAX_BYTES + 1];
-	char what[ENVX_ENV_NAME_MAX_BYTES + 80];
+	char what[ENVX_ENV_NAME_MAX_BYTES + 96];
 	const char *env = (const char *)sqlite3_column_text(st, 2);
+	bool own;
 
 	/* untrusted text: printable ASCII only */
 	envx_text_safe((const char *)sqlite3_column_text(st, 1), action,
 	               sizeof(action));
 	envx_text_safe(env != NULL ? env : "", safe, sizeof(safe));
-	if (no_env) {
+	own = who != NULL && strcmp(safe, who) == 0;
+	snprintf(of, sizeof(of), "%s", safe);
+	switch (why) {
+	case MISSING_ENV:
 		/* quoted: a look-alike name may end in a space */
 		snprintf(of, sizeof(of), "'%s'", safe);
 		snprintf(what, sizeof(what),
 		         "names an environment the vault does not have, and no "
 		         "env-rm of it follows: it was added");
-	} else if (*safe == '\0') {
+		break;
+	case AFTER_ALL:
 		snprintf(of, sizeof(of), "no environment");
 		snprintf(what, sizeof(what),
 		         "was added after every signed state");
-	} else if (who != NULL && strcmp(safe, who) == 0) {
-		snprintf(of, sizeof(of), "%s", safe);
+		break;
+	case BAD_SEAL:
 		snprintf(what, sizeof(what),
-		         "was added after its last signed state");
-	} else {
-		snprintf(of, sizeof(of), "%s", safe);
+		         "is covered by no signed state (%s's does not verify: "
+		         "its rows or seal were changed); it was added",
+		         safe);
+		break;
+	case AFTER_SEAL:
+	default:
 		snprintf(what, sizeof(what),
-		         "was added after %s's last signed state", safe);
+		         "was added after %s%s last signed state",
+		         own ? "its" : safe, own ? "" : "'s");
+		break;
 	}
 	return envx_error_set(err, ENVX_E_INTEGRITY,
 	                      "%s%s%saudit event %lld (%s, of %s) %s without a "
@@ -660,11 +669,12 @@ uncovered_error(const char *who, sqlite3_stmt *st, bool no_env,
 	                      of, what);
 }
 
-/* Runs sql (binding ?1 to low, ?2 to high) and refuses the event it finds,
- * if any. */
+/* Runs sql (binding ?1 to low, ?2 to high, ?3 to name and ?4 to after) and
+ * refuses the event it finds, if any. */
 static int
 uncovered_query(struct envx_vault *v, const char *who, const char *sql,
-                int64_t low, int64_t high, bool no_env, struct envx_error *err)
+                int64_t low, int64_t high, const char *name, int64_t after,
+                enum uncovered why, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -676,10 +686,125 @@ uncovered_query(struct envx_vault *v, const char *who, const char *sql,
 	}
 	sqlite3_bind_int64(st, 1, low);
 	sqlite3_bind_int64(st, 2, high);
+	if (name != NULL) {
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, after);
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		r = uncovered_error(who, st, no_env, err);
+		r = uncovered_error(who, st, why, err);
 	} else if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read the audit log");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static bool
+dirty_in_tx(const struct envx_vault *v, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < v->ndirty; i++) {
+		if (v->dirty[i]->id == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The last event environment name's signed state covers, in *seq (0 when
+ * it has none), and whether that state verifies (*genuine): signed, over
+ * the rows as they are, by a writer of its own access log (VF-3.8 step 4
+ * without the trust anchor: a writer of another environment holds none
+ * for it, but an edited `seals.audit_seq` no longer verifies). The state
+ * of who, of every environment this transaction changes, and of every
+ * environment in an upgrade (which unlocks them all and signs each for the
+ * first time), was verified by this writer when it unlocked it, and is
+ * taken as it is. 1 when the vault has no such environment.
+ */
+static int
+covered_by(struct envx_vault *v, const char *who, const char *name,
+           int64_t *seq, bool *genuine, struct envx_error *err)
+{
+	struct envx_env *f = NULL;
+	struct envx_error e2;
+	unsigned char d[ENVX_HASH_BYTES];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	*seq = 0;
+	*genuine = false;
+	r = envx_env_open(v, name, &f, &e2);
+	if (r == ENVX_E_NOTFOUND) {
+		return 1;
+	}
+	if (r < 0) {
+		*err = e2;
+		return r;
+	}
+	if ((who != NULL && strcmp(name, who) == 0) || dirty_in_tx(v, f->id) ||
+	    (v->in_tx && v->upgraded_from != 0)) {
+		r = sqlite3_prepare_v2(v->db,
+		                       "SELECT audit_seq FROM seals WHERE "
+		                       "env_id = ?",
+		                       -1, &st, NULL) == SQLITE_OK
+		            ? 0
+		            : envx_sqlite_error(v->db, err,
+		                                "cannot read environment");
+		if (r == 0) {
+			sqlite3_bind_int64(st, 1, f->id);
+			/* a new environment: nothing of it signed yet */
+			*seq = sqlite3_step(st) == SQLITE_ROW
+			               ? sqlite3_column_int64(st, 0)
+			               : INT64_MAX;
+			*genuine = true;
+		}
+		sqlite3_finalize(st);
+	} else if (seal_check(f, false, d, &e2) == 0) {
+		*seq = f->signed_audit_seq;
+		*genuine = true;
+	}
+	envx_env_free(f);
+	return r;
+}
+
+/* The last event any verified signed state of the vault covers, in *all
+ * (0 when none verifies). */
+static int
+last_covered(struct envx_vault *v, const char *who, int64_t *all,
+             struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 0;
+
+	*all = 0;
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT n.name FROM envs n JOIN seals s ON "
+	                       "s.env_id = n.id ORDER BY s.audit_seq DESC",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err,
+		                         "cannot read the audit log");
+	}
+	/* the highest seal first: the first that verifies decides */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq;
+		bool genuine;
+
+		r = covered_by(v, who, (const char *)sqlite3_column_text(st, 0),
+		               &seq, &genuine, err);
+		if (r < 0) {
+			break;
+		}
+		if (r == 0 && genuine && seq != INT64_MAX) {
+			*all = seq;
+			break;
+		}
+		r = 0;
+	}
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read the audit log");
 	}
 	sqlite3_finalize(st);
@@ -693,51 +818,100 @@ uncovered_query(struct envx_vault *v, const char *who, const char *sql,
  * signed state covers was therefore added outside envx; signing now would
  * make it look signed (a forged sync record would then steer `sync
  * --prune`, a forged incident the compromised state), and it would stay
- * in front of every later write of f, which refuses it, for good.
+ * in front of every later write of f, which refuses it, for good. f's
+ * state must verify for that (an edited `seals.audit_seq` would cover
+ * anything until it is put back).
  * An event about no environment (`init`, a merge's summary) is appended in
  * a write that seals some environment after it, so one after every signed
  * state in the file was added outside envx too (but `init`, the first
- * event, which comes before any environment). So is an event about an
- * environment the file does not have, unless an `env-rm` of it follows
- * (an environment written and then removed): otherwise a look-alike name
- * ("prod " for "prod") would be signed into the log.
+ * event, which comes before any environment, and one an `env-rm` follows:
+ * the state that covered it may be the removed environment's). So is an
+ * event about an environment the file does not have, unless an `env-rm` of
+ * it follows (an environment written and then removed): otherwise a
+ * look-alike name ("prod " for "prod") would be signed into the log.
  * Checked among the events after low and before high.
  */
 int
 envx_vault_unsigned_events(struct envx_vault *v, const char *who, int64_t low,
                            int64_t high, struct envx_error *err)
 {
-	static const struct {
-		const char *sql;
-		bool no_env;
-	} rules[] = {
-	        /* of an environment, after its signed state */
-	        {"SELECT a.seq, a.action, a.env FROM audit a JOIN envs n ON "
-	         "n.name = a.env JOIN seals s ON s.env_id = n.id WHERE a.seq > "
-	         "?1 AND a.seq < ?2 AND a.action <> 'trust-reset' AND a.seq > "
-	         "s.audit_seq ORDER BY a.seq LIMIT 1",
-	         false},
-	        /* of no environment, after every signed state */
-	        {"SELECT seq, action, env FROM audit WHERE seq > ?1 AND seq < "
-	         "?2 AND env = '' AND seq > (SELECT coalesce(max(audit_seq), 0) "
-	         "FROM seals) AND NOT (seq = 1 AND action = 'init') ORDER BY "
-	         "seq LIMIT 1",
-	         false},
-	        /* of an environment the vault lacks, no env-rm of it after */
-	        {"SELECT a.seq, a.action, a.env FROM audit a WHERE a.seq > ?1 "
-	         "AND a.seq < ?2 AND a.env <> '' AND a.action <> 'env-rm' AND "
-	         "NOT EXISTS (SELECT 1 FROM envs n WHERE n.name = a.env) AND NOT "
-	         "EXISTS (SELECT 1 FROM audit r WHERE r.seq > a.seq AND r.seq < "
-	         "?2 AND r.env = a.env AND r.action = 'env-rm') ORDER BY a.seq "
-	         "LIMIT 1",
-	         true},
-	};
-	size_t i;
+	sqlite3_stmt *st = NULL;
+	int64_t all = 0;
+	int rc;
 	int r = 0;
 
-	for (i = 0; r == 0 && i < sizeof(rules) / sizeof(rules[0]); i++) {
-		r = uncovered_query(v, who, rules[i].sql, low, high,
-		                    rules[i].no_env, err);
+	/* each environment with events in the range (the last event any
+	 * verified signed state covers: below) */
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT DISTINCT env FROM audit WHERE seq > ?1 "
+	                       "AND seq < ?2 AND env <> ''",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err,
+		                         "cannot read the audit log");
+	}
+	sqlite3_bind_int64(st, 1, low);
+	sqlite3_bind_int64(st, 2, high);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		int64_t seq;
+		bool genuine;
+		int c;
+
+		if (name == NULL) {
+			continue;
+		}
+		c = covered_by(v, who, name, &seq, &genuine, err);
+		if (c < 0) {
+			r = c;
+			break;
+		}
+		if (c == 1) {
+			continue; /* no such environment: below */
+		}
+		r = uncovered_query(
+		        v, who,
+		        "SELECT seq, action, env FROM audit WHERE "
+		        "seq > ?1 AND seq < ?2 AND env = ?3 AND seq > "
+		        "?4 AND action <> 'trust-reset' ORDER BY seq "
+		        "LIMIT 1",
+		        low, high, name, genuine ? seq : 0,
+		        genuine ? AFTER_SEAL : BAD_SEAL, err);
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read the audit log");
+	}
+	sqlite3_finalize(st);
+	if (r == 0) {
+		/* events of no environment in the range, first without the
+		 * signatures (the common case: none), then after the last
+		 * event a verified signed state covers */
+		static const char sql[] =
+		        "SELECT a.seq, a.action, a.env FROM audit a WHERE a.seq > "
+		        "?1 AND a.seq < ?2 AND a.env = '' AND a.seq > ?4 AND NOT "
+		        "(a.seq = 1 AND a.action = 'init') AND NOT EXISTS (SELECT "
+		        "1 FROM audit r WHERE r.seq > a.seq AND r.seq < ?2 AND "
+		        "r.action = 'env-rm') ORDER BY a.seq LIMIT 1";
+		struct envx_error e2;
+
+		if (uncovered_query(v, who, sql, low, high, "", 0, AFTER_ALL,
+		                    &e2) != 0) {
+			r = last_covered(v, who, &all, err);
+			if (r == 0) {
+				r = uncovered_query(v, who, sql, low, high, "",
+				                    all, AFTER_ALL, err);
+			}
+		}
+	}
+	if (r == 0) {
+		r = uncovered_query(
+		        v, who,
+		        "SELECT a.seq, a.action, a.env FROM audit a WHERE a.seq > "
+		        "?1 AND a.seq < ?2 AND a.env <> '' AND a.action <> "
+		        "'env-rm' AND NOT EXISTS (SELECT 1 FROM envs n WHERE "
+		        "n.name = a.env) AND NOT EXISTS (SELECT 1 FROM audit r "
+		        "WHERE r.seq > a.seq AND r.seq < ?2 AND r.env = a.env AND "
+		        "r.action = 'env-rm') ORDER BY a.seq LIMIT 1",
+		        low, high, NULL, 0, MISSING_ENV, err);
 	}
 	return r;
 }
@@ -1290,20 +1464,23 @@ envx_min_generation_check(const char *text, struct envx_error *err)
 	return 0;
 }
 
-int
-envx_state_verify(struct envx_env *e, struct envx_error *err)
+/* VF-3.8 step 4: the access log replays and the environment's signed
+ * state verifies, by a writer of that log, over the rows as they are; with
+ * need_anchor, the log must also start from an admin this identity trusts.
+ * On success, d is the state digest and e->signed_audit_seq/hash what the
+ * state covers. */
+static int
+seal_check(struct envx_env *e, bool need_anchor,
+           unsigned char d[ENVX_HASH_BYTES], struct envx_error *err)
 {
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
-	unsigned char rd[ENVX_HASH_BYTES];
 	unsigned char ah[32];
-	unsigned char d[ENVX_HASH_BYTES];
 	unsigned char signer[32];
 	unsigned char sig[ENVX_SIGNATURE_BYTES];
 	const struct envx_member *by;
 	int64_t access_seq;
 	int64_t audit_seq;
-	int64_t floor;
 	char vid[33];
 	int rc;
 	int r;
@@ -1321,7 +1498,7 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		return r;
 	}
 	hex(v->vault_id, ENVX_VAULT_ID_BYTES, vid);
-	if (!e->acc.anchored) {
+	if (need_anchor && !e->acc.anchored) {
 		return envx_error_set(
 		        err, ENVX_E_INTEGRITY,
 		        "environment '%s' of vault %s refused: no admin this "
@@ -1398,7 +1575,7 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 		memset(ah, 0, sizeof(ah));
 	}
 	state_digest(e, audit_seq, ah, signer, d);
-	if (crypto_sign_verify_detached(sig, d, sizeof(d), signer) != 0) {
+	if (crypto_sign_verify_detached(sig, d, ENVX_HASH_BYTES, signer) != 0) {
 		return envx_error_set(err, ENVX_E_INTEGRITY,
 		                      "environment '%s' refused: its state "
 		                      "signature does not verify (its rows, "
@@ -1408,6 +1585,22 @@ envx_state_verify(struct envx_env *e, struct envx_error *err)
 	}
 	e->signed_audit_seq = audit_seq;
 	memcpy(e->signed_audit_hash, ah, sizeof(ah));
+	return 0;
+}
+
+int
+envx_state_verify(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	unsigned char rd[ENVX_HASH_BYTES];
+	unsigned char d[ENVX_HASH_BYTES];
+	int64_t floor;
+	int r;
+
+	r = seal_check(e, true, d, err);
+	if (r < 0) {
+		return r;
+	}
 	r = recipients_digest(v, e->id, rd, err);
 	if (r < 0) {
 		return r;

@@ -275,6 +275,21 @@ t_write_refuses_others_forged() {
 }
 ok "a write signs over no forged event of another environment, nor of one the file lacks" t_write_refuses_others_forged
 
+t_edited_seal_covers_nothing() {
+  # production's seals.audit_seq raised so that it seems to cover a forged
+  # event of production: its state no longer verifies, so a writer of
+  # staging does not sign over the event
+  local before
+  no_rollback_memory
+  fresh && sql "UPDATE seals SET audit_seq = audit_seq + 100 WHERE env_id = (SELECT id FROM envs WHERE name = 'production')" &&
+    forge_event set production DB_URL "set v9" && before=$(sum_of envx.vault) &&
+    printf 'audit-secret-four' >"$TEST_DIR/value" &&
+    run_in "$TEST_DIR/value" set staging OTHER -q && expect_rc 4 &&
+    expect_err "(set, of production) is covered by no signed state (production's does not verify" &&
+    [ "$(sum_of envx.vault)" = "$before" ]
+}
+ok "a seal edited to cover a forged event covers nothing: no writer signs over the event" t_edited_seal_covers_nothing
+
 t_unsafe() {
   fresh
   chmod 666 envx.vault && fails 8 "writable by others" audit --verify; local rc=$?

@@ -169,4 +169,17 @@ t_same_value_no_rotation() {
 }
 ok "setting the same value again is a new version but no rotation: the clock keeps running" t_same_value_no_rotation
 
+t_removed_env_incident() {
+  # an incident (dated 2100) of an environment 'qa' the vault lacks, with
+  # an env-rm after it, as a removed environment leaves them: not the
+  # incident of a later 'qa', whose rollback stays a new value
+  no_rollback_memory
+  FORGE_AT=4102444800 forge_event incident qa "" "forged, dated 2100" &&
+    forge_event env-rm qa "" "" && "$ENVX" env add qa >/dev/null 2>&1 &&
+    printf 'qa-one' | "$ENVX" set qa TOKEN -q && printf 'qa-two' | "$ENVX" set qa TOKEN -q &&
+    "$ENVX" rekey qa >/dev/null 2>&1 && "$ENVX" rollback qa TOKEN 1 -q &&
+    [ "$(sql "SELECT s.state FROM secrets s JOIN envs e ON e.id = s.env_id WHERE e.name = 'qa' AND s.name = 'TOKEN'")" = 0 ]
+}
+ok "an incident event of an environment removed before this one was made does not count for it" t_removed_env_incident
+
 finish

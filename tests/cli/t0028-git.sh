@@ -406,6 +406,18 @@ t_nothing_to_merge() {
 }
 ok "a merge with nothing to take writes nothing, and later writes work" t_nothing_to_merge
 
+t_merge_then_env_rm() {
+  # the merge's own event of no environment is covered by the seal of the
+  # environment it merged; removing that environment leaves the event
+  # before an env-rm: later writes of the others go on
+  repo && put production P p-value &&
+    branches 'put staging A_KEY a' 'put staging B_KEY b' && merge &&
+    "$ENVX" env rm staging --force >/dev/null 2>&1 &&
+    printf v | "$ENVX" set production AFTER -q && "$ENVX" env add qa >/dev/null 2>&1 &&
+    run audit --verify && expect_rc 0
+}
+ok "a merge, then its environment removed: the others are still written" t_merge_then_env_rm
+
 t_revoked_undone_change() {
   # a member revoked on main; on her branch she allowed a name and took it
   # back (rows as the ancestor's, generation not): still her writes

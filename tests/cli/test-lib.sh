@@ -177,16 +177,17 @@ fresh() { cp "$TEST_DIR/pristine.vault" envx.vault; }
 sql() { sqlite3 envx.vault "$1"; }
 
 # forge_event ACTION ENV NAME DETAIL: appends to ./envx.vault an audit
-# event (actor mallory) whose chain verifies as SPEC VF-5.1 says but that no
-# signed state covers, as anyone who can write the file could.
+# event (actor mallory; time $FORGE_AT, or 2025-12-29) whose chain verifies
+# as SPEC VF-5.1 says but that no signed state covers, as anyone who can
+# write the file could.
 forge_event() {
   python3 - "$@" <<'EOF'
-import hashlib, sqlite3, struct, sys
+import hashlib, os, sqlite3, struct, sys
 db = sqlite3.connect("envx.vault")
 seq = db.execute("SELECT max(seq) FROM audit").fetchone()[0] + 1
 vid = db.execute("SELECT vault_id FROM vault").fetchone()[0]
 prev = db.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
-row = (seq, 1767000000, "mallory") + tuple(sys.argv[1:5])
+row = (seq, int(os.environ.get("FORGE_AT", "1767000000")), "mallory") + tuple(sys.argv[1:5])
 lp = lambda b: struct.pack("<Q", len(b)) + b
 u = lambda v: lp(struct.pack("<Q", v))
 h = hashlib.blake2b(digest_size=32)
