@@ -887,7 +887,8 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
                     struct envx_error *err)
 {
 	struct envx_identity *id = NULL;
-	struct envx_unlock how = {.values = values};
+	struct envx_unlock how = {.values = values,
+	                          .lazy = ctx->lazy_unlock && values == NULL};
 	struct envx_env *e = NULL;
 	int r;
 

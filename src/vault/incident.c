@@ -47,6 +47,10 @@ held_before(struct envx_env *e, const char *name, int64_t at, uint64_t written,
 	int r = 0;
 
 	*held = false;
+	r = envx_env_need_rows(e, name, false, err);
+	if (r < 0) {
+		return r;
+	}
 	if (sqlite3_prepare_v2(e->v->db,
 	                       "SELECT ver.version, ver.nonce, ver.ciphertext "
 	                       "FROM secrets s JOIN versions ver ON "
@@ -166,6 +170,10 @@ envx_env_compromised(struct envx_env *e, char ***names, size_t *n,
 		/* collected by the MAC pass that verified the rows: exec calls
 		 * this on every run */
 		return copy_names(&e->compromised, names, n, err);
+	}
+	r = envx_env_need_all(e, err);
+	if (r < 0) {
+		return r;
 	}
 	/* one narrow scan */
 	if (sqlite3_prepare_v2(e->v->db,

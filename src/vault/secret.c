@@ -51,6 +51,10 @@ envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
 	int rc;
 	int r;
 
+	r = envx_env_need_all(e, err);
+	if (r < 0) {
+		return r;
+	}
 	if (sqlite3_prepare_v2(
 	            e->v->db,
 	            "SELECT s.name, s.version, s.description, s.rotate_every, "
@@ -164,6 +168,9 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 		return r;
 	}
 	r = need_key(e, err);
+	if (r == 0) {
+		r = envx_env_need_rows(e, name, false, err);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -270,6 +277,11 @@ static const char sql_find[] = "SELECT id, version, rotated_at FROM secrets "
 static const char sql_insert_secret[] =
         "INSERT INTO secrets (env_id, name, version, description, "
         "rotate_every, rotated_at, state) VALUES (?, ?, 1, ?, ?, ?, 0)";
+/* format 5: with its bucket (VF-3.4) */
+static const char sql_insert_secret5[] =
+        "INSERT INTO secrets (env_id, name, version, description, "
+        "rotate_every, rotated_at, state, bucket) "
+        "VALUES (?, ?, 1, ?, ?, ?, 0, ?)";
 static const char sql_update_secret[] =
         "UPDATE secrets SET version = ?, rotated_at = ?, state = 0, "
         "description = CASE WHEN ? THEN ? ELSE description END, "
@@ -344,6 +356,9 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	/* DESIGN §5: after mark_dirty, so the allowances are the ones
 	 * verified inside this write */
 	r = envx_env_name_permitted(e, name, err);
+	if (r == 0) {
+		r = envx_env_need_rows(e, name, true, err);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -401,8 +416,10 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		envx_secbuf_release(&cur);
 	}
 	if (secret_id == 0) {
-		r = envx_vault_stmt(e->v, sql_insert_secret, &st,
-		                    "cannot write secret", err);
+		r = envx_vault_stmt(e->v,
+		                    e->v->schema >= 5 ? sql_insert_secret5
+		                                      : sql_insert_secret,
+		                    &st, "cannot write secret", err);
 		if (r < 0) {
 			goto out;
 		}
@@ -412,6 +429,10 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		sqlite3_bind_int64(st, 4,
 		                   (flags & ENVX_SET_ROTATE) ? every : 0);
 		sqlite3_bind_int64(st, 5, rotated_at);
+		if (e->v->schema >= 5) {
+			sqlite3_bind_int64(st, 6,
+			                   envx_bucket_of(name, strlen(name)));
+		}
 		r = step_done(e, st, err, "cannot write secret");
 		if (r < 0) {
 			goto out;
@@ -551,6 +572,10 @@ write_rows(struct envx_env *e, const char *name, const char *stmt,
 		return r;
 	}
 	r = envx_env_mark_dirty(e, err);
+	if (r == 0) {
+		r = name != NULL ? envx_env_need_rows(e, name, true, err)
+		                 : envx_env_touch_all(e, err);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -612,6 +637,9 @@ envx_env_history(struct envx_env *e, const char *name,
 	int r;
 
 	r = envx_name_check(name, err);
+	if (r == 0) {
+		r = envx_env_need_rows(e, name, false, err);
+	}
 	if (r < 0) {
 		return r;
 	}

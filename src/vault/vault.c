@@ -1022,7 +1022,14 @@ upgrade(struct envx_vault *v, struct envx_error *err)
 		v->upgraded_from = from;
 	}
 	for (i = 0; i < n && r == 0; i++) {
-		r = envx_env_upgrade_sign(open[i], from, err);
+		if (from < 4) {
+			r = envx_env_upgrade_sign(open[i], from, err);
+		}
+		/* VF-4.5: format 5's bucketed MAC, sealed and signed with
+		 * generation + 1 */
+		if (r == 0) {
+			r = envx_env_upgrade_buckets(open[i], from, err);
+		}
 	}
 	for (i = 0; i < n; i++) {
 		envx_env_free(open[i]);
