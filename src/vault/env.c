@@ -529,9 +529,9 @@ generation_valid(const struct envx_env *e, int64_t generation,
 	return 0;
 }
 
-#define ROW_COLUMNS                                                           \
-	"SELECT s.name, s.version, s.description, s.rotate_every, "          \
-	"s.rotated_at, s.state, ver.version, ver.created_at, ver.author, "   \
+#define ROW_COLUMNS                                                            \
+	"SELECT s.name, s.version, s.description, s.rotate_every, "            \
+	"s.rotated_at, s.state, ver.version, ver.created_at, ver.author, "     \
 	"ver.kind, ver.nonce, ver.ciphertext"
 
 /* VF-3.4, formats 1 to 4: the MAC over every secret and version row. */
@@ -607,8 +607,8 @@ envx_bucket_of(const char *name, size_t len)
 {
 	unsigned char h[16];
 
-	crypto_generichash(h, sizeof(h), (const unsigned char *)name, len,
-	                   NULL, 0);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)name, len, NULL,
+	                   0);
 	return (uint32_t)(h[0] | (h[1] << 8)) % ENVX_BUCKETS;
 }
 
@@ -834,8 +834,8 @@ bucket_end(struct bucket_scan *s, struct envx_error *err)
 	} else if (!BIT_GET(s->e->bk->touched, s->bucket) &&
 	           (have->nsecrets != got.nsecrets ||
 	            have->nversions != got.nversions ||
-	            sodium_memcmp(have->digest, got.digest,
-	                          ENVX_HASH_BYTES) != 0)) {
+	            sodium_memcmp(have->digest, got.digest, ENVX_HASH_BYTES) !=
+	                    0)) {
 		return bucket_mismatch(s->e, err);
 	}
 	s->bucket = -1;
@@ -895,13 +895,16 @@ scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
 			goto out;
 		}
 		b = sqlite3_column_int64(st, 12);
+		if (b < 0 || b >= ENVX_BUCKETS) {
+			r = bucket_mismatch(e, err); /* not in any bucket */
+			goto out;
+		}
 		if (b != s->bucket) {
 			r = bucket_end(s, err);
 			if (r < 0) {
 				goto out;
 			}
-			if (b < 0 || b >= ENVX_BUCKETS ||
-			    (BIT_GET(s->seen, b) != 0)) {
+			if (BIT_GET(s->seen, b) != 0) {
 				r = bucket_mismatch(e, err);
 				goto out;
 			}
@@ -912,7 +915,8 @@ scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
 			goto out;
 		}
 		/* VF-3.4: the row is in its name's bucket */
-		if (fresh && envx_bucket_of(s->p.last, strlen(s->p.last)) != b) {
+		if (fresh &&
+		    envx_bucket_of(s->p.last, strlen(s->p.last)) != b) {
 			r = bucket_mismatch(e, err);
 			goto out;
 		}
@@ -1019,7 +1023,8 @@ fill_buckets(struct envx_env *e, struct envx_error *err)
 		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			int64_t *grown = realloc(rows, ncap * 2 * sizeof(*grown));
+			int64_t *grown =
+			        realloc(rows, ncap * 2 * sizeof(*grown));
 
 			if (grown == NULL) {
 				r = envx_error_set(err, ENVX_E_INTERNAL,
@@ -1041,8 +1046,8 @@ fill_buckets(struct envx_env *e, struct envx_error *err)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (sqlite3_prepare_v2(v->db,
-	                       "UPDATE secrets SET bucket = ? WHERE id = ?",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	                       "UPDATE secrets SET bucket = ? WHERE id = ?", -1,
+	                       &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot seal environment");
 		goto out;
 	}
@@ -1221,8 +1226,7 @@ envx_env_upgrade_buckets(struct envx_env *e, int from, struct envx_error *err)
 		envx_actor_from_signer(e);
 		snprintf(detail, sizeof(detail), "format %d to %d", from,
 		         ENVX_VAULT_SCHEMA_VERSION);
-		r = envx_vault_audit(e->v, "upgrade", e->name, "", detail,
-		                     err);
+		r = envx_vault_audit(e->v, "upgrade", e->name, "", detail, err);
 		if (r < 0) {
 			return r;
 		}
@@ -2043,8 +2047,7 @@ name_cmp(const void *a, const void *b)
  */
 static int
 verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
-                   struct envx_kvset *values, bool lazy,
-                   struct envx_error *err)
+                   struct envx_kvset *values, bool lazy, struct envx_error *err)
 {
 	struct decrypt_jobs jobs = {0};
 	struct envx_names allowed = {0};

@@ -1731,9 +1731,11 @@ upgrade_refused_then_done(const char *path, const char *copy,
 	envx_vault_set_signer(v, id);
 	envx_vault_set_trust(v, &g_trust);
 	assert_int_equal(envx_vault_upgrade(v, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 4);
+	assert_int_equal(envx_vault_schema_version(v),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	envx_vault_close(v);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM access_log WHERE "
 	                               "action = 'create' AND role = 'admin' "
 	                               "AND label = 'ci-staging'"),
@@ -2089,13 +2091,13 @@ test_vault_newer_format_refused(void **state)
 	(void)state;
 	tmp_path(path, sizeof(path), "newer");
 	make_vault(path, &owner);
-	sql(path, "PRAGMA user_version = 5");
+	sql(path, "PRAGMA user_version = 6");
 	assert_int_equal(envx_vault_open(path, false, &v, &err),
 	                 ENVX_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "newer"));
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 6);
 	sql(path, "PRAGMA user_version = 0");
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
@@ -2702,7 +2704,8 @@ test_vault_vectors_decrypt(void **state)
 	/* staging with the identity */
 	assert_int_equal(
 	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 4);
+	assert_int_equal(envx_vault_schema_version(v),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	check_env_against(e, json_object_get(json_object_get(envs, "staging"),
 	                                     "secrets"));
 	check_allowed_against(
@@ -2804,7 +2807,8 @@ test_vault_vectors_decrypt(void **state)
 		envx_vault_close(v);
 	}
 	assert_true(same_bytes(path, copy));
-	assert_int_equal(verify_audit(path), 30);
+	/* 30 events in format 4, then one upgrade event per environment */
+	assert_int_equal(verify_audit(path), 33);
 	/* without the trust line, production is refused: no admin the
 	 * reader trusts signed it (VF-3.8) */
 	envx_anchors_release(&g_anchors);
@@ -2874,6 +2878,152 @@ spec_subkey(const unsigned char key[32], unsigned id, unsigned char out[32])
 	                 0);
 }
 
+/* VF-3.4 (format 5): b(name), the first 2 bytes of BLAKE2b-128(name) as a
+ * little-endian u16, mod 1024 */
+static uint64_t
+spec_bucket(const char *name)
+{
+	unsigned char h[16];
+
+	crypto_generichash(h, 16, (const unsigned char *)name, strlen(name),
+	                   NULL, 0);
+	return ((uint64_t)h[0] | (uint64_t)h[1] << 8) % 1024;
+}
+
+static void spec_allow_loop(sqlite3 *db, int64_t env_id,
+                            crypto_generichash_state *st);
+
+/*
+ * VF-3.4 for format 5, from the spec's description, and not the way the
+ * library does it: the rows in name order, each secret's bucket computed
+ * from its name (and checked against its bucket column), one hash state per
+ * bucket fed as the rows come; then each non-empty bucket's digest compared
+ * with its mac_buckets row, and the root over them.
+ */
+static void
+spec_mac_v5(sqlite3 *db, const unsigned char vid[16], int64_t env_id,
+            const char *env, int64_t generation, const unsigned char mackey[32],
+            unsigned char out[32])
+{
+	crypto_generichash_state *bs = calloc(1024, sizeof(*bs));
+	uint64_t *bns = calloc(1024, sizeof(*bns));
+	uint64_t *bnv = calloc(1024, sizeof(*bnv));
+	crypto_generichash_state st;
+	crypto_generichash_state ch;
+	sqlite3_stmt *q = NULL;
+	unsigned char cth[32];
+	unsigned char d[32];
+	char last[300] = "";
+	bool any = false;
+	uint64_t cur = 0;
+	uint64_t ns = 0;
+	uint64_t nv = 0;
+	uint64_t b;
+
+	assert_non_null(bs);
+	assert_non_null(bns);
+	assert_non_null(bnv);
+	assert_int_equal(
+	        sqlite3_prepare_v2(
+	                db,
+	                "SELECT s.name, s.version, s.description, "
+	                "s.rotate_every, s.rotated_at, s.state, ver.version, "
+	                "ver.created_at, ver.author, ver.kind, ver.nonce, "
+	                "ver.ciphertext, s.bucket FROM secrets s LEFT JOIN "
+	                "versions ver ON ver.secret_id = s.id WHERE "
+	                "s.env_id = ? ORDER BY s.name, ver.version",
+	                -1, &q, NULL),
+	        SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+
+		if (!any || strcmp(last, name) != 0) {
+			cur = spec_bucket(name);
+			assert_int_equal(sqlite3_column_int64(q, 12), cur);
+			if (bns[cur] == 0) {
+				crypto_generichash_init(&bs[cur], mackey, 32,
+				                        32);
+				lp(&bs[cur], "envx-bucket-v1", 14);
+				lp(&bs[cur], vid, 16);
+				lp(&bs[cur], env, strlen(env));
+				lp_u64(&bs[cur], cur);
+			}
+			lp(&bs[cur], "secret", 6);
+			lp_text(&bs[cur], q, 0);
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 1));
+			lp_text(&bs[cur], q, 2);
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 3));
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 4));
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 5));
+			snprintf(last, sizeof(last), "%s", name);
+			any = true;
+			bns[cur]++;
+		}
+		if (sqlite3_column_type(q, 6) == SQLITE_NULL) {
+			continue;
+		}
+		crypto_generichash_init(&ch, NULL, 0, 32);
+		lp(&ch, sqlite3_column_blob(q, 10),
+		   (size_t)sqlite3_column_bytes(q, 10));
+		lp(&ch, sqlite3_column_blob(q, 11),
+		   (size_t)sqlite3_column_bytes(q, 11));
+		crypto_generichash_final(&ch, cth, 32);
+		lp(&bs[cur], "version", 7);
+		lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 6));
+		lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 7));
+		lp_text(&bs[cur], q, 8);
+		lp_text(&bs[cur], q, 9);
+		lp(&bs[cur], cth, 32);
+		bnv[cur]++;
+	}
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT bucket, digest, nsecrets, "
+	                                    "nversions FROM mac_buckets WHERE "
+	                                    "env_id = ? ORDER BY bucket",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	crypto_generichash_init(&st, mackey, 32, 32);
+	lp(&st, "envx-env-mac-v2", 15);
+	lp(&st, vid, 16);
+	lp(&st, env, strlen(env));
+	lp_u64(&st, (uint64_t)generation);
+	for (b = 0; b < 1024; b++) {
+		if (bns[b] == 0) {
+			continue;
+		}
+		lp(&bs[b], "end", 3);
+		lp_u64(&bs[b], bns[b]);
+		lp_u64(&bs[b], bnv[b]);
+		crypto_generichash_final(&bs[b], d, 32);
+		/* the stored bucket row, one per non-empty bucket */
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(q, 0), b);
+		assert_int_equal(sqlite3_column_bytes(q, 1), 32);
+		assert_memory_equal(sqlite3_column_blob(q, 1), d, 32);
+		assert_int_equal(sqlite3_column_int64(q, 2), bns[b]);
+		assert_int_equal(sqlite3_column_int64(q, 3), bnv[b]);
+		lp_u64(&st, b);
+		lp(&st, d, 32);
+		lp_u64(&st, bns[b]);
+		lp_u64(&st, bnv[b]);
+		ns += bns[b];
+		nv += bnv[b];
+	}
+	assert_int_equal(sqlite3_step(q), SQLITE_DONE); /* no other row */
+	sqlite3_finalize(q);
+	spec_allow_loop(db, env_id, &st);
+	lp(&st, "end", 3);
+	lp_u64(&st, ns);
+	lp_u64(&st, nv);
+	crypto_generichash_final(&st, out, 32);
+	free(bs);
+	free(bns);
+	free(bnv);
+}
+
 /* VF-3.4, from the spec's description */
 static void
 spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
@@ -2888,6 +3038,10 @@ spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
 	uint64_t ns = 0;
 	uint64_t nv = 0;
 
+	if (format >= 5) {
+		spec_mac_v5(db, vid, env_id, env, generation, mackey, out);
+		return;
+	}
 	assert_int_equal(
 	        sqlite3_prepare_v2(
 	                db,
@@ -2940,26 +3094,35 @@ spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
 	/* VF-3.7: format 3 adds the allowances, before "end"; a format-2
 	 * vault has no allowed_names table and adds nothing */
 	if (format >= 3) {
-		assert_int_equal(sqlite3_prepare_v2(db,
-		                                    "SELECT name, created_at, "
-		                                    "author FROM allowed_names "
-		                                    "WHERE env_id = ? ORDER BY "
-		                                    "name",
-		                                    -1, &q, NULL),
-		                 SQLITE_OK);
-		sqlite3_bind_int64(q, 1, env_id);
-		while (sqlite3_step(q) == SQLITE_ROW) {
-			lp(&st, "allow", 5);
-			lp_text(&st, q, 0);
-			lp_u64(&st, (uint64_t)sqlite3_column_int64(q, 1));
-			lp_text(&st, q, 2);
-		}
-		sqlite3_finalize(q);
+		spec_allow_loop(db, env_id, &st);
 	}
 	lp(&st, "end", 3);
 	lp_u64(&st, ns);
 	lp_u64(&st, nv);
 	crypto_generichash_final(&st, out, 32);
+}
+
+/* VF-3.7: the allowed-name rows in name order, into a MAC input */
+static void
+spec_allow_loop(sqlite3 *db, int64_t env_id, crypto_generichash_state *st)
+{
+	sqlite3_stmt *q = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT name, created_at, "
+	                                    "author FROM allowed_names "
+	                                    "WHERE env_id = ? ORDER BY "
+	                                    "name",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		lp(st, "allow", 5);
+		lp_text(st, q, 0);
+		lp_u64(st, (uint64_t)sqlite3_column_int64(q, 1));
+		lp_text(st, q, 2);
+	}
+	sqlite3_finalize(q);
 }
 
 /* Appends one length-prefixed field (VF-1.2) to an AD buffer. */
@@ -3370,7 +3533,7 @@ test_vault_vectors_independent_reader(void **state)
 			return;
 		}
 		assert_memory_equal(raw, "SQLite format 3\0", 16);
-		assert_memory_equal(raw + 60, "\x00\x00\x00\x04", 4);
+		assert_memory_equal(raw + 60, "\x00\x00\x00\x05", 4);
 		assert_memory_equal(raw + 68, "envx", 4);
 		assert_int_equal(raw[18], 1); /* rollback journal */
 		assert_int_equal(raw[19], 1);
@@ -3418,7 +3581,7 @@ test_vault_vectors_independent_reader(void **state)
 		assert_int_equal(spec_signed(db, vid, "production", admin), 5);
 	}
 	spec_open_env(
-	        db, 4, vid, "staging", key,
+	        db, 5, vid, "staging", key,
 	        json_object_get(json_object_get(envs, "staging"), "secrets"),
 	        json_object_get(json_object_get(envs, "staging"), "allowed"));
 	memcpy(staging_key, key, 32);
@@ -3464,10 +3627,27 @@ test_vault_vectors_independent_reader(void **state)
 	}
 	sqlite3_finalize(q);
 	spec_open_env(
-	        db, 4, vid, "production", key,
+	        db, 5, vid, "production", key,
 	        json_object_get(json_object_get(envs, "production"), "secrets"),
 	        json_object_get(json_object_get(envs, "production"),
 	                        "allowed"));
+	sqlite3_close(db);
+
+	/* v4.vault (format 4): the same values under the MAC rule of formats
+	 * 1 to 4 (one hash over every row), before the upgrade */
+	vectors_path(path, sizeof(path), "v4.vault");
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL),
+	        SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 4);
+	sqlite3_finalize(q);
+	spec_open_env(
+	        db, 4, vid, "staging", staging_key,
+	        json_object_get(json_object_get(envs, "staging"), "secrets"),
+	        json_object_get(json_object_get(envs, "staging"), "allowed"));
 	sqlite3_close(db);
 
 	/* v2.vault (format 2): the MAC rule without the allow loop; it was
@@ -3588,11 +3768,19 @@ test_vault_write_after_tamper_refused(void **state)
 	sql(path, "UPDATE secrets SET version = 1 WHERE name = 'A' AND "
 	          "env_id = (SELECT id FROM envs WHERE name = 'staging')");
 	assert_int_equal(envx_vault_begin(v, &err), 0);
-	assert_int_equal(envx_env_set(e, "B", (const unsigned char *)"x", 1,
+	assert_int_equal(envx_env_set(e, "A", (const unsigned char *)"x", 1,
 	                              NULL, NULL, &err),
 	                 ENVX_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "integrity check"));
 	envx_vault_rollback(v);
+	/* VF-3.4, format 5: a write verifies and rehashes only the buckets
+	 * it touches (B is in bucket 253, A in 761): it goes through, and
+	 * A's bucket keeps its old digest */
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "B", (const unsigned char *)"x", 1,
+	                              NULL, NULL, &err),
+	                 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
 	envx_env_free(e);
 	envx_vault_close(v);
 	/* the tampering stays detectable: nothing resealed it */
