@@ -951,7 +951,7 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 	                    id == NULL || id->protected_ ||
 	                            ctx->pass_env.data != NULL);
 unlocked:
-	if (envx_vault_needs_upgrade(ctx->vault)) {
+	if (envx_vault_schema_version(ctx->vault) < 4) {
 		envx_cli_warn("warning: vault '%s' is in format %d, which "
 		              "nothing signs; read because "
 		              "ENVX_ACCEPT_UNSIGNED=1 (run 'envx upgrade')",

@@ -1115,8 +1115,16 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 	if (r == 0 && v->schema < ENVX_VAULT_SCHEMA_VERSION) {
 		/* VF-4.5: only a deliberate upgrade signs an unsigned vault;
 		 * a write never does it silently */
-		r = v->allow_upgrade
-		            ? upgrade(v, err)
+		r = v->allow_upgrade ? upgrade(v, err)
+		    : v->schema >= 4
+		            ? envx_error_set(
+		                      err, ENVX_E_INTEGRITY,
+		                      "vault '%s' is in format %d, which envx "
+		                      "reads but no longer writes: have someone "
+		                      "who writes to every environment run 'envx "
+		                      "upgrade' (format %d) and commit it",
+		                      v->path, v->schema,
+		                      ENVX_VAULT_SCHEMA_VERSION)
 		            : envx_error_set(
 		                      err, ENVX_E_INTEGRITY,
 		                      "vault '%s' is in format %d: nothing "
