@@ -206,6 +206,10 @@ trust_admin(struct envx_vault *v, const char *env)
 	envx_vault_set_trust(v, &g_trust);
 }
 
+/* Whether open_env verifies only the MAC root (VF-3.4, format 5: get and
+ * set), each name's bucket then being verified when it is used. */
+static bool g_lazy;
+
 /* Opens path (read-only unless writable), opens and unlocks env, and
  * returns the unlock result; *vp and *ep stay open on success. */
 static int
@@ -213,8 +217,10 @@ open_env(const char *path, bool writable, const char *env,
          const struct envx_identity *id, struct asker *a,
          struct envx_vault **vp, struct envx_env **ep, struct envx_error *err)
 {
-	struct envx_unlock how = {
-	        .identity = id, .ask = a != NULL ? ask : NULL, .ask_ctx = a};
+	struct envx_unlock how = {.identity = id,
+	                          .ask = a != NULL ? ask : NULL,
+	                          .ask_ctx = a,
+	                          .lazy = g_lazy};
 	struct envx_vault *v = NULL;
 	struct envx_env *e = NULL;
 	int r;
@@ -943,6 +949,205 @@ test_vault_env_mac_detects_row_changes(void **state)
 		assert_int_equal(r, ENVX_E_INTEGRITY);
 		assert_null(strstr(err.msg, "a-two"));
 	}
+	envx_identity_free(owner);
+}
+
+/* The result of get NAME in env of path, opened as get opens it (only the
+ * MAC root verified at unlock, VF-3.4 format 5); 0 with want checked. */
+static int
+lazy_get(const char *path, const struct envx_identity *id, const char *name,
+         const char *want)
+{
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_secbuf out = {0};
+	struct envx_error err;
+	int r;
+
+	g_lazy = true;
+	r = open_env(path, false, "staging", id, NULL, &v, &e, &err);
+	g_lazy = false;
+	if (r == 0) {
+		r = envx_env_get(e, name, &out, &err);
+	}
+	if (r == 0) {
+		assert_string_equal((const char *)out.data, want);
+	}
+	if (r < 0) {
+		assert_null(strstr(err.msg, "a-two"));
+	}
+	envx_secbuf_release(&out);
+	envx_env_free(e);
+	envx_vault_close(v);
+	return r;
+}
+
+/*
+ * VF-3.4, format 5: the bucketed MAC. A is in bucket 761, B in 253 (in
+ * staging, of which make_vault makes A = a-one, a-two and B = b-one).
+ * Edits of A's bucket, of its bucket row or of the root are caught by get
+ * A and by a full read; an edit of B's rows is caught by get B and by a
+ * full read (exec, list), and is not noticed by get A, which still returns
+ * A's sealed value. A write of A then seals A's bucket only: B's stays
+ * stale, and the next full read still refuses it.
+ */
+static void
+test_vault_bucket_mac(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *sql;
+		bool get_a_fails; /* else only get B and full reads */
+	} cases[] = {
+	        {"row moved to another bucket",
+	         "UPDATE secrets SET bucket = 762 WHERE name = 'A'", true},
+	        {"row in no bucket",
+	         "UPDATE secrets SET bucket = -1 WHERE name = 'A'", true},
+	        {"bucket column as REAL",
+	         "UPDATE secrets SET bucket = 761.5 WHERE name = 'A'", true},
+	        {"bucket row edited",
+	         "UPDATE mac_buckets SET digest = randomblob(32) WHERE bucket = "
+	         "761",
+	         true},
+	        {"bucket row counts edited",
+	         "UPDATE mac_buckets SET nversions = nversions - 1 WHERE "
+	         "bucket = 761",
+	         true},
+	        {"bucket row deleted",
+	         "DELETE FROM mac_buckets WHERE bucket = 761", true},
+	        {"bucket row of B deleted (the root covers every row)",
+	         "DELETE FROM mac_buckets WHERE bucket = 253", true},
+	        {"bucket row added",
+	         "INSERT INTO mac_buckets SELECT env_id, 5, digest, nsecrets, "
+	         "nversions FROM mac_buckets WHERE bucket = 761",
+	         true},
+	        {"A's old version deleted",
+	         "DELETE FROM versions WHERE version = 1 AND secret_id = "
+	         "(SELECT id FROM secrets WHERE name = 'A' AND env_id = 1)",
+	         true},
+	        {"B edited",
+	         "UPDATE secrets SET description = 'x' WHERE name "
+	         "= 'B' AND env_id = 1",
+	         false},
+	        {"B deleted",
+	         "PRAGMA foreign_keys = ON; DELETE FROM secrets WHERE name = "
+	         "'B' AND env_id = 1",
+	         false},
+	        {"B moved to A's bucket",
+	         "UPDATE secrets SET bucket = 761 WHERE name = 'B' AND env_id = 1",
+	         true},
+	        {"a secret added in another bucket",
+	         "INSERT INTO secrets (env_id, name, version, description, "
+	         "rotate_every, rotated_at, state, bucket) VALUES (1, 'C', 1, "
+	         "'', 0, 0, 0, 5)",
+	         false},
+	};
+	struct envx_identity *owner = NULL;
+	struct envx_secret_info *list = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char pristine[512];
+	char path[512];
+	size_t n = 0;
+	size_t i;
+
+	(void)state;
+	tmp_path(pristine, sizeof(pristine), "bucket");
+	make_vault(pristine, &owner);
+	assert_int_equal(sql_int(pristine, "SELECT bucket FROM secrets WHERE "
+	                                   "name = 'A' AND env_id = 1"),
+	                 761);
+	assert_int_equal(sql_int(pristine, "SELECT bucket FROM secrets WHERE "
+	                                   "name = 'B' AND env_id = 1"),
+	                 253);
+	assert_int_equal(sql_int(pristine, "SELECT count(*) FROM mac_buckets "
+	                                   "WHERE env_id = 1"),
+	                 2);
+	assert_int_equal(lazy_get(pristine, owner, "A", "a-two"), 0);
+	assert_int_equal(lazy_get(pristine, owner, "B", "b-one"), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got;
+
+		tmp_path(path, sizeof(path), "bucket");
+		copy_file(pristine, path);
+		sql(path, cases[i].sql);
+		got = lazy_get(path, owner, "A", "a-two");
+		if (got != (cases[i].get_a_fails ? ENVX_E_INTEGRITY : 0)) {
+			print_error("case '%s': get A gave %d\n", cases[i].what,
+			            got);
+		}
+		assert_int_equal(got,
+		                 cases[i].get_a_fails ? ENVX_E_INTEGRITY : 0);
+		if (!cases[i].get_a_fails &&
+		    strstr(cases[i].what, "added") == NULL) {
+			assert_int_equal(lazy_get(path, owner, "B", "b-one"),
+			                 ENVX_E_INTEGRITY);
+		}
+		/* a full read (exec, export) */
+		assert_int_equal(try_unlock(path, "staging", owner, NULL),
+		                 ENVX_E_INTEGRITY);
+		/* list, after an unlock that verified only the root */
+		if (!cases[i].get_a_fails) {
+			g_lazy = true;
+			assert_int_equal(open_env(path, false, "staging", owner,
+			                          NULL, &v, &e, &err),
+			                 0);
+			g_lazy = false;
+			assert_int_equal(envx_env_secrets(e, &list, &n, &err),
+			                 ENVX_E_INTEGRITY);
+			envx_env_free(e);
+			envx_vault_close(v);
+		}
+	}
+	/* a write of A after B was edited: A's bucket is verified and sealed
+	 * again, B's keeps its old digest, and stays refused */
+	tmp_path(path, sizeof(path), "bucket");
+	copy_file(pristine, path);
+	sql(path, "UPDATE secrets SET description = 'x' WHERE name = 'B' AND "
+	          "env_id = 1");
+	g_lazy = true;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	g_lazy = false;
+	set_value(v, e, "A", "a-three");
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(lazy_get(path, owner, "A", "a-three"), 0);
+	assert_int_equal(lazy_get(path, owner, "B", "b-one"), ENVX_E_INTEGRITY);
+	assert_int_equal(try_unlock(path, "staging", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	/* and a write of B itself is refused, the file unchanged */
+	g_lazy = true;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	g_lazy = false;
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "B", (const unsigned char *)"b", 1,
+	                              NULL, NULL, &err),
+	                 ENVX_E_INTEGRITY);
+	envx_vault_rollback(v);
+	envx_env_free(e);
+	envx_vault_close(v);
+	/* the untouched vault: writes of A and B keep every bucket valid
+	 * (a full read after them verifies) */
+	tmp_path(path, sizeof(path), "bucket");
+	copy_file(pristine, path);
+	g_lazy = true;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	g_lazy = false;
+	set_value(v, e, "A", "a-three");
+	set_value(v, e, "C", "c-one");
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_rm(e, "B", &err), 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(try_unlock(path, "staging", owner, NULL), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM mac_buckets WHERE "
+	                               "env_id = 1 AND bucket = 253"),
+	                 0);
 	envx_identity_free(owner);
 }
 
@@ -4097,6 +4302,7 @@ main(void)
 	                test_vault_corrupt_recipients_not_blamed_on_key),
 	        cmocka_unit_test(test_vault_hot_journal_rolled_back_on_read),
 	        cmocka_unit_test(test_vault_env_mac_detects_row_changes),
+	        cmocka_unit_test(test_vault_bucket_mac),
 	        cmocka_unit_test(test_vault_mark_compromised),
 	        cmocka_unit_test(test_vault_set_expect_version),
 	        cmocka_unit_test(test_vault_whole_file_rollback_not_detected),
