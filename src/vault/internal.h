@@ -23,7 +23,7 @@
 /* VF-3.5: passphrase recipients tried per unlock, at most. */
 #define ENVX_MAX_PASSPHRASE_TRIES 4
 
-#define ENVX_STMT_CACHE 12
+#define ENVX_STMT_CACHE 16
 
 struct envx_vault {
 	sqlite3 *db;
