@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # How `envx get` and `envx set` of one secret grow with the environment's
 # size (10, 1,000, 10,000 and 100,000 secrets), as ratios against the
-# minimal get and set of bench/floor.c measured in the same run, for this
+# minimal get and set of bench/floor.c measured in the same run (and
+# `envx exec ENV -- true`, a full verification, against floor run, up to
+# 10,000), for this
 # envx and, when ENVX_BASE names one, another build (an earlier format, to
 # compare before and after). Runs are interleaved (floor, base, envx, in
 # turn) and reported as medians: the machine is noisy.
@@ -73,15 +75,19 @@ print()
 print(f"{'secrets':>8} {'op':>4} " + " ".join(f"{c + ' ms':>10}" for c in cols) +
       "   " + " ".join(f"{c + '/floor':>12}" for c in cols[1:]))
 for n in sizes:
-    for op in ("get", "set"):
+    # exec (a full verification) too, where the environment fits ARG_MAX
+    for op in ("get", "set") + (("exec",) if int(n) <= 10000 else ()):
         t = {c: [] for c in cols}
         for _ in range(runs):
             for c in cols:
-                if c == "floor":
+                if c == "floor" and op == "exec":
+                    cmd, cwd = ["./floor", "run", f"floor-{n}.db", "true"], work
+                elif c == "floor":
                     cmd, cwd = ["./floor", op, f"floor-{n}.db", name], work
                 else:
                     exe = base if c == "base" else envx
-                    cmd = [exe, op, f"s{n}", name] + (["-q"] if op == "set" else [])
+                    cmd = [exe, op, f"s{n}"] + (["--", "true"] if op == "exec" else [name]) + \
+                          (["-q"] if op == "set" else [])
                     cwd = f"{work}/{'base' if c == 'base' else 'new'}/{n}"
                 t[c].append(once(cmd, cwd, value if op == "set" else None))
         m = {c: statistics.median(v) for c, v in t.items()}
