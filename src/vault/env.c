@@ -783,78 +783,92 @@ enum scan_use {
 	SCAN_STORE,  /* take as e->bk's row (a seal) */
 };
 
+/* One bucket's digest, being computed. */
+struct bucket_hash {
+	struct envx_lp hs;
+	struct row_pass p;
+	bool started;
+};
+
 struct bucket_scan {
 	struct envx_env *e;
 	const struct envx_env_subkeys *sub;
 	enum scan_use use;
-	struct envx_lp hs;
-	struct row_pass p;
-	int64_t bucket; /* being hashed, -1: none yet */
-	unsigned char seen[ENVX_BUCKETS / 8];
+	int64_t only;          /* the one bucket scanned, -1: all of them */
+	struct bucket_hash *h; /* one, or ENVX_BUCKETS for all */
 };
+
+static struct bucket_hash *
+bucket_slot(struct bucket_scan *s, int64_t b)
+{
+	return s->only < 0 ? &s->h[b] : &s->h[0];
+}
 
 static void
 bucket_start(struct bucket_scan *s, int64_t b)
 {
-	envx_lp_init_hash(&s->hs, s->sub->mac, ENVX_KEY_BYTES);
-	envx_lp_str(&s->hs, "envx-bucket-v1");
-	envx_lp_bytes(&s->hs, s->e->v->vault_id, ENVX_VAULT_ID_BYTES);
-	envx_lp_str(&s->hs, s->e->name);
-	envx_lp_u64(&s->hs, (uint64_t)b);
-	memset(&s->p, 0, sizeof(s->p));
-	s->p.hs = &s->hs;
-	s->bucket = b;
+	struct bucket_hash *h = bucket_slot(s, b);
+
+	envx_lp_init_hash(&h->hs, s->sub->mac, ENVX_KEY_BYTES);
+	envx_lp_str(&h->hs, "envx-bucket-v1");
+	envx_lp_bytes(&h->hs, s->e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(&h->hs, s->e->name);
+	envx_lp_u64(&h->hs, (uint64_t)b);
+	memset(&h->p, 0, sizeof(h->p));
+	h->p.hs = &h->hs;
+	h->started = true;
 }
 
-/* Ends the bucket being hashed: D_b, then compared or stored. */
+/* Ends bucket b: D_b (nothing hashed: an empty bucket, with no row), then
+ * compared with e's authentic row or stored as it. */
 static int
-bucket_end(struct bucket_scan *s, struct envx_error *err)
+bucket_end(struct bucket_scan *s, int64_t b, struct envx_error *err)
 {
-	struct envx_bucket got;
-	struct envx_bucket *have;
+	struct bucket_hash *h = bucket_slot(s, b);
+	struct envx_bucket got = {0};
+	struct envx_bucket *have = &s->e->bk->b[b];
 	int r;
 
-	if (s->bucket < 0) {
-		return 0;
+	if (h->started) {
+		r = end_rows(s->e, &h->p, err);
+		if (r < 0) {
+			return r;
+		}
+		envx_lp_str(&h->hs, "end");
+		envx_lp_u64(&h->hs, h->p.nsecrets);
+		envx_lp_u64(&h->hs, h->p.nversions);
+		envx_lp_final(&h->hs, got.digest);
+		got.nsecrets = h->p.nsecrets;
+		got.nversions = h->p.nversions;
 	}
-	r = end_rows(s->e, &s->p, err);
-	if (r < 0) {
-		return r;
-	}
-	envx_lp_str(&s->hs, "end");
-	envx_lp_u64(&s->hs, s->p.nsecrets);
-	envx_lp_u64(&s->hs, s->p.nversions);
-	envx_lp_final(&s->hs, got.digest);
-	got.nsecrets = s->p.nsecrets;
-	got.nversions = s->p.nversions;
-	have = &s->e->bk->b[s->bucket];
-	BIT_SET(s->seen, s->bucket);
 	if (s->use == SCAN_STORE) {
 		*have = got;
-	} else if (!BIT_GET(s->e->bk->touched, s->bucket) &&
+	} else if (!BIT_GET(s->e->bk->touched, b) &&
 	           (have->nsecrets != got.nsecrets ||
 	            have->nversions != got.nversions ||
-	            sodium_memcmp(have->digest, got.digest, ENVX_HASH_BYTES) !=
-	                    0)) {
+	            (got.nsecrets != 0 &&
+	             sodium_memcmp(have->digest, got.digest, ENVX_HASH_BYTES) !=
+	                     0))) {
+		/* rows changed, added, gone, or moved to another bucket */
 		return bucket_mismatch(s->e, err);
 	}
-	s->bucket = -1;
 	return 0;
 }
 
-/* The plan is pinned to the bucket index (the planner would take the
- * (env_id, name) index for the name order and read every row of the
- * environment; an sqlite_stat1 table, VF-4.3, could steer it too). */
+/* One bucket's rows: the plan is pinned to the bucket index (the planner
+ * would take the (env_id, name) index for the name order and read every
+ * row of the environment; an sqlite_stat1 table, VF-4.3, could steer it
+ * too). Every row: in name order, as the rows were inserted, which reads
+ * the table in order; each row is hashed into its bucket's digest. */
 static const char sql_bucket_rows[] =
         ROW_COLUMNS ", s.bucket FROM secrets s INDEXED BY secrets_bucket "
                     "LEFT JOIN versions ver ON ver.secret_id = s.id "
                     "WHERE s.env_id = ? AND s.bucket = ? "
                     "ORDER BY s.bucket, s.name, ver.version";
 static const char sql_all_rows[] =
-        ROW_COLUMNS ", s.bucket FROM secrets s INDEXED BY secrets_bucket "
-                    "LEFT JOIN versions ver ON ver.secret_id = s.id "
-                    "WHERE s.env_id = ? "
-                    "ORDER BY s.bucket, s.name, ver.version";
+        ROW_COLUMNS ", s.bucket FROM secrets s LEFT JOIN versions ver "
+                    "ON ver.secret_id = s.id WHERE s.env_id = ? "
+                    "ORDER BY s.name, ver.version";
 
 /*
  * Hashes the secret and version rows of bucket only (-1: of every bucket)
@@ -869,21 +883,20 @@ scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
              struct envx_error *err)
 {
 	struct envx_vault *v = e->v;
-	struct bucket_scan *s = NULL;
+	struct bucket_scan s = {.e = e, .sub = sub, .use = use, .only = only};
+	struct bucket_hash *h;
 	sqlite3_stmt *st = NULL;
 	bool fresh;
 	int64_t b;
 	int rc;
 	int r;
 
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
+	/* for all: about 2.5 MiB, of which only the buckets used are
+	 * touched */
+	s.h = calloc(only < 0 ? ENVX_BUCKETS : 1, sizeof(*s.h));
+	if (s.h == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
 	}
-	s->e = e;
-	s->sub = sub;
-	s->use = use;
-	s->bucket = -1;
 	r = envx_vault_stmt(v, only < 0 ? sql_all_rows : sql_bucket_rows, &st,
 	                    "cannot read environment", err);
 	if (r < 0) {
@@ -894,34 +907,26 @@ scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
 		sqlite3_bind_int64(st, 2, only);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 12) != SQLITE_INTEGER ||
-		    sqlite3_column_type(st, 0) != SQLITE_TEXT) {
+		if (sqlite3_column_type(st, 12) != SQLITE_INTEGER) {
 			r = rows_invalid(e, err);
 			goto out;
 		}
 		b = sqlite3_column_int64(st, 12);
-		if (b < 0 || b >= ENVX_BUCKETS) {
+		if (b < 0 || b >= ENVX_BUCKETS || (only >= 0 && b != only)) {
 			r = bucket_mismatch(e, err); /* not in any bucket */
 			goto out;
 		}
-		if (b != s->bucket) {
-			r = bucket_end(s, err);
-			if (r < 0) {
-				goto out;
-			}
-			if (BIT_GET(s->seen, b) != 0) {
-				r = bucket_mismatch(e, err);
-				goto out;
-			}
-			bucket_start(s, b);
+		h = bucket_slot(&s, b);
+		if (!h->started) {
+			bucket_start(&s, b);
 		}
-		r = hash_row(e, st, &s->p, c, &fresh, err);
+		r = hash_row(e, st, &h->p, c, &fresh, err);
 		if (r < 0) {
 			goto out;
 		}
 		/* VF-3.4: the row is in its name's bucket */
 		if (fresh &&
-		    envx_bucket_of(s->p.last, strlen(s->p.last)) != b) {
+		    envx_bucket_of(h->p.last, strlen(h->p.last)) != b) {
 			r = bucket_mismatch(e, err);
 			goto out;
 		}
@@ -930,20 +935,10 @@ scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	r = bucket_end(s, err);
-	if (r < 0) {
-		goto out;
-	}
 	for (b = only < 0 ? 0 : only; b < (only < 0 ? ENVX_BUCKETS : only + 1);
 	     b++) {
-		if (BIT_GET(s->seen, b)) {
-			continue;
-		}
-		if (use == SCAN_STORE) {
-			memset(&e->bk->b[b], 0, sizeof(e->bk->b[b]));
-		} else if (e->bk->b[b].nsecrets != 0 &&
-		           !BIT_GET(e->bk->touched, b)) {
-			r = bucket_mismatch(e, err); /* its rows are gone */
+		r = bucket_end(&s, b, err);
+		if (r < 0) {
 			goto out;
 		}
 	}
@@ -955,7 +950,7 @@ scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
 	r = 0;
 out:
 	envx_vault_stmt_done(st);
-	free(s);
+	free(s.h);
 	return r;
 }
 
