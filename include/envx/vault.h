@@ -21,7 +21,7 @@
 
 #define ENVX_VAULT_FILENAME "envx.vault"
 /* VF-4.1: the schema version this build writes. */
-#define ENVX_VAULT_SCHEMA_VERSION 4
+#define ENVX_VAULT_SCHEMA_VERSION 5
 /* The largest secret value accepted (ENVX_E_INPUT past it). */
 #define ENVX_VALUE_MAX_BYTES       ((size_t)1024 * 1024)
 #define ENVX_DESCRIPTION_MAX_BYTES 1024
@@ -238,6 +238,10 @@ struct envx_unlock {
 	 * does not match the commitment is ENVX_E_LOCKED, never an
 	 * integrity failure: the agent's key may be stale. */
 	const unsigned char *key;
+	/* Format 5 without values: verify only the root over the bucket rows
+	 * (VF-3.4); each secret's bucket is verified when it is read or
+	 * written, so get and set do not grow with the environment. */
+	bool lazy;
 };
 
 /*

@@ -128,7 +128,8 @@ envx_ctx_agent_unlock(struct envx_ctx *ctx, struct envx_env **e,
 {
 	struct envx_agent_msg req = {.type = ENVX_AGENT_KEY_GET};
 	struct envx_agent_msg reply;
-	struct envx_unlock how = {.values = values};
+	struct envx_unlock how = {.values = values,
+	                          .lazy = ctx->lazy_unlock && values == NULL};
 	struct envx_identity *id = NULL;
 	struct envx_error why;
 	unsigned char *buf = NULL;

@@ -887,7 +887,8 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
                     struct envx_error *err)
 {
 	struct envx_identity *id = NULL;
-	struct envx_unlock how = {.values = values};
+	struct envx_unlock how = {.values = values,
+	                          .lazy = ctx->lazy_unlock && values == NULL};
 	struct envx_env *e = NULL;
 	int r;
 
@@ -950,7 +951,7 @@ envx_ctx_unlock_all(struct envx_ctx *ctx, const char *env,
 	                    id == NULL || id->protected_ ||
 	                            ctx->pass_env.data != NULL);
 unlocked:
-	if (envx_vault_needs_upgrade(ctx->vault)) {
+	if (envx_vault_schema_version(ctx->vault) < 4) {
 		envx_cli_warn("warning: vault '%s' is in format %d, which "
 		              "nothing signs; read because "
 		              "ENVX_ACCEPT_UNSIGNED=1 (run 'envx upgrade')",

@@ -44,6 +44,10 @@ struct envx_ctx {
 	int agent_state;
 	unsigned char identity_digest[32];
 	bool identity_digest_ok;
+	/* VF-3.4: the command reads or writes named secrets only (get, set,
+	 * rm, rollback): unlocking verifies the MAC root, and each name's
+	 * bucket is verified when it is used */
+	bool lazy_unlock;
 };
 
 /* Points the open vault at the identity (signer, own key trusted) and at

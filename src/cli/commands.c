@@ -372,8 +372,8 @@ const struct envx_command envx_commands[] = {
          "envx trust reset staging"},
         {"upgrade", cmd_upgrade, ENVX_CMD_VAULT_RW | ENVX_CMD_DECRYPTS,
          "upgrade",
-         "Upgrade an older vault to format 4 (signed writers), as an "
-         "identity that opens every environment.",
+         "Upgrade an older vault to format 5 (signed writers, bucketed "
+         "MAC), as an identity that opens every environment.",
          none, none, docs_none, "0 2 3 4 6 7 8", "envx upgrade"},
         {"version", cmd_version, 0, "version", "Print envx's version.", none,
          none, docs_none, "0 2", "envx version"},

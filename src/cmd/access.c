@@ -726,6 +726,16 @@ cmd_upgrade(int argc, char **argv, struct envx_ctx *ctx)
 	    envx_vault_upgrade(ctx->vault, &err) < 0) {
 		return envx_cli_fail(&err);
 	}
+	if (before >= 4) {
+		/* VF-4.5: members and roles stay; every state is re-signed */
+		envx_cli_note(ctx,
+		              "upgraded vault '%s' from format %d to %d: every "
+		              "environment was verified, sealed again and "
+		              "signed by you",
+		              ctx->vault_path, before,
+		              envx_vault_schema_version(ctx->vault));
+		return 0;
+	}
 	envx_cli_note(ctx,
 	              "upgraded vault '%s' from format %d to %d: you are the "
 	              "first admin of every environment; grant writers with "

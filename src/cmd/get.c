@@ -25,6 +25,7 @@ cmd_get(int argc, char **argv, struct envx_ctx *ctx)
 		status = status < 0 ? 0 : status;
 		goto done;
 	}
+	ctx->lazy_unlock = true;
 	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0 ||
 	    envx_env_get(e, st.positional[1], &value, &err) < 0) {
 		status = envx_cli_fail(&err);

@@ -107,6 +107,7 @@ cmd_rollback(int argc, char **argv, struct envx_ctx *ctx)
 			goto done;
 		}
 	}
+	ctx->lazy_unlock = true;
 	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0 ||
 	    envx_env_history(e, st.positional[1], &list, &n, &err) < 0) {
 		status = envx_cli_fail(&err);
@@ -160,6 +161,7 @@ cmd_rm(int argc, char **argv, struct envx_ctx *ctx)
 		status = status < 0 ? 0 : status;
 		goto done;
 	}
+	ctx->lazy_unlock = true;
 	if (envx_ctx_unlock(ctx, st.positional[0], &e, &err) < 0) {
 		status = envx_cli_fail(&err);
 		goto done;

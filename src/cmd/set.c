@@ -63,6 +63,7 @@ cmd_set(int argc, char **argv, struct envx_ctx *ctx)
 		goto done;
 	}
 	/* refused before a value is asked for */
+	ctx->lazy_unlock = true;
 	if (envx_ctx_unlock(ctx, env, &e, &err) < 0 ||
 	    envx_env_name_permitted(e, name, &err) < 0) {
 		status = envx_cli_fail(&err);

@@ -390,10 +390,9 @@ no_current(const struct envx_env *e, const char *name, int64_t current,
 }
 
 /*
- * VF-3.4: the environment MAC over every secret and version row. With
- * values (and e unlocked), the current version of each secret is also
- * decrypted into values in the same pass: exec and export read every row
- * once, not twice.
+ * VF-3.4: what a MAC pass collects besides the MAC. With values (and e
+ * unlocked), the current version of each secret is also decrypted into
+ * values in the same pass: exec and export read every row once, not twice.
  */
 struct mac_collect {
 	struct envx_kvset *values;      /* with jobs: the current values */
@@ -402,44 +401,165 @@ struct mac_collect {
 	struct envx_names *compromised; /* names in ENVX_STATE_COMPROMISED */
 };
 
+/* The secret and version rows of one MAC input (format ≤ 4: the whole
+ * environment; format 5: one bucket), as they are hashed. */
+struct row_pass {
+	struct envx_lp *hs;
+	char last[ENVX_NAME_MAX_BYTES + 2];
+	bool have_last;
+	bool seen_current;
+	int64_t current;
+	uint64_t nsecrets;
+	uint64_t nversions;
+};
+
 static int
-compute_mac(const struct envx_env *e, int64_t generation,
-            const struct envx_env_subkeys *sub,
-            unsigned char out[ENVX_HASH_BYTES], struct mac_collect *c,
-            struct envx_error *err)
+rows_invalid(const struct envx_env *e, struct envx_error *err)
 {
-	struct envx_kvset *values = c != NULL ? c->values : NULL;
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "environment '%s' failed its "
+	                      "integrity check: a secret or version "
+	                      "row has an invalid name or a value of "
+	                      "the wrong type",
+	                      e->name);
+}
+
+/*
+ * Hashes one row of the VF-3.4 query (columns 0 to 11) into p: the secret's
+ * fields when the row starts a secret, then its version's. *fresh says
+ * whether it started one.
+ */
+static int
+hash_row(const struct envx_env *e, sqlite3_stmt *st, struct row_pass *p,
+         struct mac_collect *c, bool *fresh, struct envx_error *err)
+{
+	struct envx_lp *hs = p->hs;
+	unsigned char cth[ENVX_HASH_BYTES];
+	/* types first: sqlite3_column_text converts in place */
+	bool typed = row_typed(st);
+	const char *name = (const char *)sqlite3_column_text(st, 0);
+	const char *desc = (const char *)sqlite3_column_text(st, 2);
+	size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
+	int r;
+
+	*fresh = false;
+	if (!typed || name == NULL || desc == NULL ||
+	    !envx_name_valid(name, nlen) || strlen(name) != nlen) {
+		return rows_invalid(e, err);
+	}
+	if (!p->have_last || strcmp(p->last, name) != 0) {
+		if (p->have_last && !p->seen_current) {
+			return no_current(e, p->last, p->current, err);
+		}
+		p->seen_current = false;
+		p->current = sqlite3_column_int64(st, 1);
+		envx_lp_str(hs, "secret");
+		envx_lp_str(hs, name);
+		envx_lp_u64(hs, (uint64_t)p->current);
+		envx_lp_str(hs, desc);
+		envx_lp_u64(hs, (uint64_t)sqlite3_column_int64(st, 3));
+		envx_lp_u64(hs, (uint64_t)sqlite3_column_int64(st, 4));
+		envx_lp_u64(hs, (uint64_t)sqlite3_column_int64(st, 5));
+		if (c != NULL && c->compromised != NULL &&
+		    sqlite3_column_int64(st, 5) == ENVX_STATE_COMPROMISED) {
+			r = names_add(c->compromised, name, err);
+			if (r < 0) {
+				return r;
+			}
+		}
+		if (nlen >= sizeof(p->last)) {
+			return envx_error_set(err, ENVX_E_INTEGRITY,
+			                      "environment '%s' has a secret "
+			                      "name longer than %d bytes",
+			                      e->name, ENVX_NAME_MAX_BYTES);
+		}
+		memcpy(p->last, name, nlen + 1);
+		p->have_last = true;
+		p->nsecrets++;
+		*fresh = true;
+	}
+	if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
+		return 0; /* a secret without versions: hashed as such */
+	}
+	envx_crypto_ciphertext_hash(sqlite3_column_blob(st, 10),
+	                            (size_t)sqlite3_column_bytes(st, 10),
+	                            sqlite3_column_blob(st, 11),
+	                            (size_t)sqlite3_column_bytes(st, 11), cth);
+	envx_lp_str(hs, "version");
+	envx_lp_u64(hs, (uint64_t)sqlite3_column_int64(st, 6));
+	envx_lp_u64(hs, (uint64_t)sqlite3_column_int64(st, 7));
+	envx_lp_bytes(hs, sqlite3_column_text(st, 8),
+	              (size_t)sqlite3_column_bytes(st, 8));
+	envx_lp_bytes(hs, sqlite3_column_text(st, 9),
+	              (size_t)sqlite3_column_bytes(st, 9));
+	envx_lp_bytes(hs, cth, sizeof(cth));
+	p->nversions++;
+	if (sqlite3_column_int64(st, 6) != p->current) {
+		return 0;
+	}
+	p->seen_current = true;
+	if (c != NULL && c->values != NULL) {
+		return queue_value(e, st, name, nlen, c->values, c->jobs, err);
+	}
+	return 0;
+}
+
+/* The end of a run of rows: its last secret has its current version. */
+static int
+end_rows(const struct envx_env *e, const struct row_pass *p,
+         struct envx_error *err)
+{
+	if (p->have_last && !p->seen_current) {
+		return no_current(e, p->last, p->current, err);
+	}
+	return 0;
+}
+
+static int
+generation_valid(const struct envx_env *e, int64_t generation,
+                 struct envx_error *err)
+{
+	if (generation < 1) {
+		return envx_error_set(err, ENVX_E_INTEGRITY,
+		                      "environment '%s' has generation %lld "
+		                      "(it must be at least 1): the vault is "
+		                      "corrupt or tampered",
+		                      e->name, (long long)generation);
+	}
+	return 0;
+}
+
+#define ROW_COLUMNS                                                            \
+	"SELECT s.name, s.version, s.description, s.rotate_every, "            \
+	"s.rotated_at, s.state, ver.version, ver.created_at, ver.author, "     \
+	"ver.kind, ver.nonce, ver.ciphertext"
+
+/* VF-3.4, formats 1 to 4: the MAC over every secret and version row. */
+static int
+compute_mac_v1(const struct envx_env *e, int64_t generation,
+               const struct envx_env_subkeys *sub,
+               unsigned char out[ENVX_HASH_BYTES], struct mac_collect *c,
+               struct envx_error *err)
+{
 	struct envx_vault *v = e->v;
 	sqlite3_stmt *st = NULL;
 	struct envx_lp hs;
-	unsigned char cth[ENVX_HASH_BYTES];
-	char last[ENVX_NAME_MAX_BYTES + 2] = "";
-	bool have_last = false;
-	bool seen_current = false;
-	int64_t current = 0;
-	uint64_t nsecrets = 0;
-	uint64_t nversions = 0;
+	struct row_pass p = {.hs = &hs};
+	bool fresh;
 	int rc;
 	int r;
 
-	if (sqlite3_prepare_v2(
-	            v->db,
-	            "SELECT s.name, s.version, s.description, s.rotate_every, "
-	            "s.rotated_at, s.state, ver.version, ver.created_at, "
-	            "ver.author, ver.kind, ver.nonce, ver.ciphertext "
-	            "FROM secrets s LEFT JOIN versions ver "
-	            "ON ver.secret_id = s.id WHERE s.env_id = ? "
-	            "ORDER BY s.name, ver.version",
-	            -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(v->db,
+	                       ROW_COLUMNS " FROM secrets s LEFT JOIN versions "
+	                                   "ver ON ver.secret_id = s.id WHERE "
+	                                   "s.env_id = ? "
+	                                   "ORDER BY s.name, ver.version",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	if (generation < 1) {
-		r = envx_error_set(err, ENVX_E_INTEGRITY,
-		                   "environment '%s' has generation %lld (it "
-		                   "must be at least 1): the vault is corrupt "
-		                   "or tampered",
-		                   e->name, (long long)generation);
+	r = generation_valid(e, generation, err);
+	if (r < 0) {
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
@@ -449,109 +569,683 @@ compute_mac(const struct envx_env *e, int64_t generation,
 	envx_lp_str(&hs, e->name);
 	envx_lp_u64(&hs, (uint64_t)generation);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		/* types first: sqlite3_column_text converts in place */
-		bool typed = row_typed(st);
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *desc = (const char *)sqlite3_column_text(st, 2);
-
-		if (!typed || name == NULL || desc == NULL ||
-		    !envx_name_valid(name,
-		                     (size_t)sqlite3_column_bytes(st, 0)) ||
-		    strlen(name) != (size_t)sqlite3_column_bytes(st, 0)) {
-			r = envx_error_set(
-			        err, ENVX_E_INTEGRITY,
-			        "environment '%s' failed its "
-			        "integrity check: a secret or version "
-			        "row has an invalid name or a value of "
-			        "the wrong type",
-			        e->name);
+		r = hash_row(e, st, &p, c, &fresh, err);
+		if (r < 0) {
 			goto out;
-		}
-		size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
-
-		if (!have_last || strcmp(last, name) != 0) {
-			if (have_last && !seen_current) {
-				r = no_current(e, last, current, err);
-				goto out;
-			}
-			seen_current = false;
-			current = sqlite3_column_int64(st, 1);
-			envx_lp_str(&hs, "secret");
-			envx_lp_str(&hs, name);
-			envx_lp_u64(&hs, (uint64_t)current);
-			envx_lp_str(&hs, desc);
-			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 3));
-			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 4));
-			envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 5));
-			if (c != NULL && c->compromised != NULL &&
-			    sqlite3_column_int64(st, 5) ==
-			            ENVX_STATE_COMPROMISED) {
-				r = names_add(c->compromised, name, err);
-				if (r < 0) {
-					goto out;
-				}
-			}
-			if (nlen >= sizeof(last)) {
-				r = envx_error_set(
-				        err, ENVX_E_INTEGRITY,
-				        "environment '%s' has a secret "
-				        "name longer than %d bytes",
-				        e->name, ENVX_NAME_MAX_BYTES);
-				goto out;
-			}
-			memcpy(last, name, nlen + 1);
-			have_last = true;
-			nsecrets++;
-		}
-		if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
-			continue; /* a secret without versions: hashed as such
-			           */
-		}
-		envx_crypto_ciphertext_hash(
-		        sqlite3_column_blob(st, 10),
-		        (size_t)sqlite3_column_bytes(st, 10),
-		        sqlite3_column_blob(st, 11),
-		        (size_t)sqlite3_column_bytes(st, 11), cth);
-		envx_lp_str(&hs, "version");
-		envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 6));
-		envx_lp_u64(&hs, (uint64_t)sqlite3_column_int64(st, 7));
-		envx_lp_bytes(&hs, sqlite3_column_text(st, 8),
-		              (size_t)sqlite3_column_bytes(st, 8));
-		envx_lp_bytes(&hs, sqlite3_column_text(st, 9),
-		              (size_t)sqlite3_column_bytes(st, 9));
-		envx_lp_bytes(&hs, cth, sizeof(cth));
-		nversions++;
-		if (sqlite3_column_int64(st, 6) == current) {
-			seen_current = true;
-		}
-		if (values != NULL && sqlite3_column_int64(st, 6) == current) {
-			r = queue_value(e, st, name, nlen, values, c->jobs,
-			                err);
-			if (r < 0) {
-				goto out;
-			}
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		r = envx_sqlite_error(v->db, err, "cannot read environment");
 		goto out;
 	}
-	if (have_last && !seen_current) {
-		r = no_current(e, last, current, err);
-		goto out;
+	r = end_rows(e, &p, err);
+	if (r == 0) {
+		r = hash_allowed(e, &hs, c != NULL ? c->allowed : NULL, err);
 	}
-	r = hash_allowed(e, &hs, c != NULL ? c->allowed : NULL, err);
 	if (r < 0) {
 		goto out;
 	}
 	envx_lp_str(&hs, "end");
-	envx_lp_u64(&hs, nsecrets);
-	envx_lp_u64(&hs, nversions);
+	envx_lp_u64(&hs, p.nsecrets);
+	envx_lp_u64(&hs, p.nversions);
 	envx_lp_final(&hs, out);
 	r = 0;
 out:
 	sqlite3_finalize(st);
 	return r;
+}
+
+/* ---- VF-3.4, format 5: the bucketed MAC ---- */
+
+static int reverify(struct envx_env *e, struct envx_error *err);
+
+#define BIT_GET(a, b) (((a)[(b) / 8] >> ((b) % 8)) & 1)
+#define BIT_SET(a, b) ((a)[(b) / 8] |= (unsigned char)(1u << ((b) % 8)))
+
+uint32_t
+envx_bucket_of(const char *name, size_t len)
+{
+	unsigned char h[16];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)name, len, NULL,
+	                   0);
+	return (uint32_t)(h[0] | (h[1] << 8)) % ENVX_BUCKETS;
+}
+
+static int
+buckets_ready(struct envx_env *e, struct envx_error *err)
+{
+	if (e->bk == NULL) {
+		e->bk = calloc(1, sizeof(*e->bk));
+		if (e->bk == NULL) {
+			return envx_error_set(err, ENVX_E_INTERNAL,
+			                      "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int
+bucket_mismatch(const struct envx_env *e, struct envx_error *err)
+{
+	/* a damaged file is told apart from edited rows */
+	int r = envx_vault_integrity_check(e->v, err);
+
+	if (r < 0) {
+		return r;
+	}
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "environment '%s' failed its integrity "
+	                      "check: rows were changed, deleted, "
+	                      "duplicated or rolled back outside envx",
+	                      e->name);
+}
+
+/*
+ * The root (the environment MAC of format 5) over the bucket rows in rows
+ * (nsecrets 0: the bucket is empty and has no row) and the allowed names
+ * (collected into allowed when not NULL).
+ */
+static int
+root_mac(const struct envx_env *e, int64_t generation,
+         const struct envx_env_subkeys *sub, const struct envx_bucket *rows,
+         struct envx_names *allowed, unsigned char out[ENVX_HASH_BYTES],
+         struct envx_error *err)
+{
+	struct envx_lp hs;
+	uint64_t ns = 0;
+	uint64_t nv = 0;
+	uint32_t b;
+	int r = generation_valid(e, generation, err);
+
+	if (r < 0) {
+		return r;
+	}
+	envx_lp_init_hash(&hs, sub->mac, ENVX_KEY_BYTES);
+	envx_lp_str(&hs, "envx-env-mac-v2");
+	envx_lp_bytes(&hs, e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(&hs, e->name);
+	envx_lp_u64(&hs, (uint64_t)generation);
+	for (b = 0; rows != NULL && b < ENVX_BUCKETS; b++) {
+		if (rows[b].nsecrets == 0) {
+			continue;
+		}
+		envx_lp_u64(&hs, b);
+		envx_lp_bytes(&hs, rows[b].digest, ENVX_HASH_BYTES);
+		envx_lp_u64(&hs, rows[b].nsecrets);
+		envx_lp_u64(&hs, rows[b].nversions);
+		ns += rows[b].nsecrets;
+		nv += rows[b].nversions;
+	}
+	r = hash_allowed(e, &hs, allowed, err);
+	if (r < 0) {
+		return r;
+	}
+	envx_lp_str(&hs, "end");
+	envx_lp_u64(&hs, ns);
+	envx_lp_u64(&hs, nv);
+	envx_lp_final(&hs, out);
+	return 0;
+}
+
+/* Reads e's mac_buckets rows into rows (all ENVX_BUCKETS of them). */
+static int
+read_bucket_rows(const struct envx_env *e, struct envx_bucket *rows,
+                 struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r = 0;
+
+	memset(rows, 0, ENVX_BUCKETS * sizeof(*rows));
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT bucket, digest, nsecrets, nversions "
+	                       "FROM mac_buckets WHERE env_id = ? "
+	                       "ORDER BY bucket",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t b = sqlite3_column_int64(st, 0);
+		int64_t ns = sqlite3_column_int64(st, 2);
+		int64_t nv = sqlite3_column_int64(st, 3);
+
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+		    sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+		    sqlite3_column_type(st, 2) != SQLITE_INTEGER ||
+		    sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
+		    sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES || b < 0 ||
+		    b >= ENVX_BUCKETS || ns < 1 || nv < ns) {
+			r = envx_error_set(err, ENVX_E_INTEGRITY,
+			                   "environment '%s' has a malformed "
+			                   "MAC bucket row: the vault is "
+			                   "corrupt or tampered",
+			                   e->name);
+			break;
+		}
+		memcpy(rows[b].digest, sqlite3_column_blob(st, 1),
+		       ENVX_HASH_BYTES);
+		rows[b].nsecrets = (uint64_t)ns;
+		rows[b].nversions = (uint64_t)nv;
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * VF-3.4 (format 5), the first half of every verification: the bucket rows
+ * as stored, their root compared (in constant time) with mac for
+ * generation. On success e->bk holds the rows, now authentic, and no
+ * bucket's secret rows count as verified yet.
+ */
+static int
+verify_root(struct envx_env *e, const struct envx_env_subkeys *sub,
+            int64_t generation, const unsigned char mac[ENVX_HASH_BYTES],
+            struct envx_names *allowed, struct envx_error *err)
+{
+	struct envx_bucket *rows = NULL;
+	unsigned char root[ENVX_HASH_BYTES];
+	int r = buckets_ready(e, err);
+
+	if (r < 0) {
+		return r;
+	}
+	rows = malloc(ENVX_BUCKETS * sizeof(*rows));
+	if (rows == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	r = read_bucket_rows(e, rows, err);
+	if (r == 0) {
+		r = root_mac(e, generation, sub, rows, allowed, root, err);
+	}
+	if (r == 0 && sodium_memcmp(root, mac, ENVX_HASH_BYTES) != 0) {
+		r = bucket_mismatch(e, err);
+	}
+	if (r == 0) {
+		memcpy(e->bk->b, rows, sizeof(e->bk->b));
+		memset(e->bk->ok, 0, sizeof(e->bk->ok));
+		e->bk->all_ok = false;
+	} else if (allowed != NULL) {
+		envx_names_release(allowed);
+	}
+	free(rows);
+	return r;
+}
+
+/* What a bucket scan does with each bucket it has hashed. */
+enum scan_use {
+	SCAN_VERIFY, /* compare with e->bk (authentic), except touched ones */
+	SCAN_STORE,  /* take as e->bk's row (a seal) */
+};
+
+/* One bucket's digest, being computed. */
+struct bucket_hash {
+	struct envx_lp hs;
+	struct row_pass p;
+	bool started;
+};
+
+struct bucket_scan {
+	struct envx_env *e;
+	const struct envx_env_subkeys *sub;
+	enum scan_use use;
+	int64_t only;          /* the one bucket scanned, -1: all of them */
+	struct bucket_hash *h; /* one, or ENVX_BUCKETS for all */
+};
+
+static struct bucket_hash *
+bucket_slot(struct bucket_scan *s, int64_t b)
+{
+	return s->only < 0 ? &s->h[b] : &s->h[0];
+}
+
+static void
+bucket_start(struct bucket_scan *s, int64_t b)
+{
+	struct bucket_hash *h = bucket_slot(s, b);
+
+	envx_lp_init_hash(&h->hs, s->sub->mac, ENVX_KEY_BYTES);
+	envx_lp_str(&h->hs, "envx-bucket-v1");
+	envx_lp_bytes(&h->hs, s->e->v->vault_id, ENVX_VAULT_ID_BYTES);
+	envx_lp_str(&h->hs, s->e->name);
+	envx_lp_u64(&h->hs, (uint64_t)b);
+	memset(&h->p, 0, sizeof(h->p));
+	h->p.hs = &h->hs;
+	h->started = true;
+}
+
+/* Ends bucket b: D_b (nothing hashed: an empty bucket, with no row), then
+ * compared with e's authentic row or stored as it. */
+static int
+bucket_end(struct bucket_scan *s, int64_t b, struct envx_error *err)
+{
+	struct bucket_hash *h = bucket_slot(s, b);
+	struct envx_bucket got = {0};
+	struct envx_bucket *have = &s->e->bk->b[b];
+	int r;
+
+	if (h->started) {
+		r = end_rows(s->e, &h->p, err);
+		if (r < 0) {
+			return r;
+		}
+		envx_lp_str(&h->hs, "end");
+		envx_lp_u64(&h->hs, h->p.nsecrets);
+		envx_lp_u64(&h->hs, h->p.nversions);
+		envx_lp_final(&h->hs, got.digest);
+		got.nsecrets = h->p.nsecrets;
+		got.nversions = h->p.nversions;
+	}
+	if (s->use == SCAN_STORE) {
+		*have = got;
+	} else if (!BIT_GET(s->e->bk->touched, b) &&
+	           (have->nsecrets != got.nsecrets ||
+	            have->nversions != got.nversions ||
+	            (got.nsecrets != 0 &&
+	             sodium_memcmp(have->digest, got.digest, ENVX_HASH_BYTES) !=
+	                     0))) {
+		/* rows changed, added, gone, or moved to another bucket */
+		return bucket_mismatch(s->e, err);
+	}
+	return 0;
+}
+
+/* One bucket's rows: the plan is pinned to the bucket index (the planner
+ * would take the (env_id, name) index for the name order and read every
+ * row of the environment; an sqlite_stat1 table, VF-4.3, could steer it
+ * too). Every row: in name order, as the rows were inserted, which reads
+ * the table in order; each row is hashed into its bucket's digest. */
+static const char sql_bucket_rows[] =
+        ROW_COLUMNS ", s.bucket FROM secrets s INDEXED BY secrets_bucket "
+                    "LEFT JOIN versions ver ON ver.secret_id = s.id "
+                    "WHERE s.env_id = ? AND s.bucket = ? "
+                    "ORDER BY s.bucket, s.name, ver.version";
+static const char sql_all_rows[] =
+        ROW_COLUMNS ", s.bucket FROM secrets s LEFT JOIN versions ver "
+                    "ON ver.secret_id = s.id WHERE s.env_id = ? "
+                    "ORDER BY s.name, ver.version";
+
+/*
+ * Hashes the secret and version rows of bucket only (-1: of every bucket)
+ * into their bucket digests, for use. Every row's bucket column must be
+ * the bucket of its name. In SCAN_VERIFY, a bucket of the scanned set whose
+ * authentic row is not matched by the rows (rows missing or added, a row
+ * moved to another bucket) is an integrity failure.
+ */
+static int
+scan_buckets(struct envx_env *e, const struct envx_env_subkeys *sub,
+             int64_t only, enum scan_use use, struct mac_collect *c,
+             struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	struct bucket_scan s = {.e = e, .sub = sub, .use = use, .only = only};
+	struct bucket_hash *h;
+	sqlite3_stmt *st = NULL;
+	bool fresh;
+	int64_t b;
+	int rc;
+	int r;
+
+	/* for all: about 2.5 MiB, of which only the buckets used are
+	 * touched */
+	s.h = calloc(only < 0 ? ENVX_BUCKETS : 1, sizeof(*s.h));
+	if (s.h == NULL) {
+		return envx_error_set(err, ENVX_E_INTERNAL, "out of memory");
+	}
+	r = envx_vault_stmt(v, only < 0 ? sql_all_rows : sql_bucket_rows, &st,
+	                    "cannot read environment", err);
+	if (r < 0) {
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	if (only >= 0) {
+		sqlite3_bind_int64(st, 2, only);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 12) != SQLITE_INTEGER) {
+			r = rows_invalid(e, err);
+			goto out;
+		}
+		b = sqlite3_column_int64(st, 12);
+		if (b < 0 || b >= ENVX_BUCKETS || (only >= 0 && b != only)) {
+			r = bucket_mismatch(e, err); /* not in any bucket */
+			goto out;
+		}
+		h = bucket_slot(&s, b);
+		if (!h->started) {
+			bucket_start(&s, b);
+		}
+		r = hash_row(e, st, &h->p, c, &fresh, err);
+		if (r < 0) {
+			goto out;
+		}
+		/* VF-3.4: the row is in its name's bucket */
+		if (fresh &&
+		    envx_bucket_of(h->p.last, strlen(h->p.last)) != b) {
+			r = bucket_mismatch(e, err);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot read environment");
+		goto out;
+	}
+	for (b = only < 0 ? 0 : only; b < (only < 0 ? ENVX_BUCKETS : only + 1);
+	     b++) {
+		r = bucket_end(&s, b, err);
+		if (r < 0) {
+			goto out;
+		}
+	}
+	if (use == SCAN_VERIFY && only >= 0) {
+		BIT_SET(e->bk->ok, only);
+	} else if (use == SCAN_VERIFY) {
+		e->bk->all_ok = true;
+	}
+	r = 0;
+out:
+	envx_vault_stmt_done(st);
+	free(s.h);
+	return r;
+}
+
+/* Stores e's bucket row b as it is in e->bk (deleted when empty). */
+static int
+store_bucket_row(struct envx_env *e, int64_t b, struct envx_error *err)
+{
+	const struct envx_bucket *row = &e->bk->b[b];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = envx_vault_stmt(e->v,
+	                    row->nsecrets == 0
+	                            ? "DELETE FROM mac_buckets WHERE env_id = "
+	                              "?1 AND bucket = ?2"
+	                            : "INSERT OR REPLACE INTO mac_buckets "
+	                              "(env_id, bucket, digest, nsecrets, "
+	                              "nversions) VALUES (?1, ?2, ?3, ?4, ?5)",
+	                    &st, "cannot seal environment", err);
+	if (r < 0) {
+		return r;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_int64(st, 2, b);
+	if (row->nsecrets != 0) {
+		sqlite3_bind_blob(st, 3, row->digest, ENVX_HASH_BYTES,
+		                  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)row->nsecrets);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)row->nversions);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = envx_sqlite_error(e->v->db, err, "cannot seal environment");
+	}
+	envx_vault_stmt_done(st);
+	return r;
+}
+
+/*
+ * Puts every secret row of e that has no bucket yet (-1, rows this write
+ * inserted: e's rows were all verified before it began) in its name's
+ * bucket.
+ */
+static int
+fill_buckets(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_vault *v = e->v;
+	sqlite3_stmt *st = NULL;
+	int64_t *rows = NULL; /* id, bucket pairs */
+	size_t n = 0;
+	size_t cap = 0;
+	size_t i;
+	int rc;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(v->db,
+	                       "SELECT id, name FROM secrets WHERE env_id = ? "
+	                       "AND bucket = -1",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		return envx_sqlite_error(v->db, err, "cannot seal environment");
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	/* read first, then update: the update moves rows in the index the
+	 * select walks */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+
+		if (name == NULL) {
+			r = rows_invalid(e, err);
+			goto out;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			int64_t *grown =
+			        realloc(rows, ncap * 2 * sizeof(*grown));
+
+			if (grown == NULL) {
+				r = envx_error_set(err, ENVX_E_INTERNAL,
+				                   "out of memory");
+				goto out;
+			}
+			rows = grown;
+			cap = ncap;
+		}
+		rows[2 * n] = sqlite3_column_int64(st, 0);
+		rows[2 * n + 1] = envx_bucket_of(
+		        name, (size_t)sqlite3_column_bytes(st, 1));
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = envx_sqlite_error(v->db, err, "cannot seal environment");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(v->db,
+	                       "UPDATE secrets SET bucket = ? WHERE id = ?", -1,
+	                       &st, NULL) != SQLITE_OK) {
+		r = envx_sqlite_error(v->db, err, "cannot seal environment");
+		goto out;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		sqlite3_bind_int64(st, 1, rows[2 * i + 1]);
+		sqlite3_bind_int64(st, 2, rows[2 * i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = envx_sqlite_error(v->db, err,
+			                      "cannot seal environment");
+		}
+		sqlite3_reset(st);
+	}
+out:
+	free(rows);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * Format 5 sealing: recomputes the digests of the buckets the open write
+ * changed (all of them after envx_env_touch_all) and stores their rows.
+ */
+static int
+seal_buckets(struct envx_env *e, struct envx_error *err)
+{
+	struct envx_buckets *bk = e->bk;
+	int64_t b;
+	int r;
+
+	if (bk->all_touched) {
+		r = fill_buckets(e, err);
+		if (r == 0) {
+			r = scan_buckets(e, e->sub, -1, SCAN_STORE, NULL, err);
+		}
+		for (b = 0; r == 0 && b < ENVX_BUCKETS; b++) {
+			r = store_bucket_row(e, b, err);
+		}
+		if (r == 0) {
+			bk->all_ok = true;
+		}
+	} else {
+		r = 0;
+		for (b = 0; r == 0 && b < ENVX_BUCKETS; b++) {
+			if (!BIT_GET(bk->touched, b)) {
+				continue;
+			}
+			r = scan_buckets(e, e->sub, b, SCAN_STORE, NULL, err);
+			if (r == 0) {
+				r = store_bucket_row(e, b, err);
+			}
+			if (r == 0) {
+				BIT_SET(bk->ok, b);
+			}
+		}
+	}
+	if (r == 0) {
+		memset(bk->touched, 0, sizeof(bk->touched));
+		bk->all_touched = false;
+	}
+	return r;
+}
+
+int
+envx_env_need_rows(struct envx_env *e, const char *name, bool write,
+                   struct envx_error *err)
+{
+	uint32_t b;
+	int r;
+
+	if (e->v->schema < 5 || e->bk == NULL) {
+		return 0; /* every row was verified at unlock */
+	}
+	b = envx_bucket_of(name, strlen(name));
+	if (!e->bk->all_ok && !BIT_GET(e->bk->ok, b) &&
+	    !BIT_GET(e->bk->touched, b)) {
+		if (e->v->in_tx && !e->dirty) {
+			/* the rows as they are in this write (VF-3.6) */
+			r = reverify(e, err);
+			if (r < 0) {
+				return r;
+			}
+		}
+		r = scan_buckets(e, e->sub, b, SCAN_VERIFY, NULL, err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	if (write) {
+		BIT_SET(e->bk->touched, b);
+	}
+	return 0;
+}
+
+int
+envx_env_need_all(struct envx_env *e, struct envx_error *err)
+{
+	int r;
+
+	if (e->v->schema < 5 || e->bk == NULL || e->bk->all_ok) {
+		return 0;
+	}
+	if (e->v->in_tx && !e->dirty) {
+		r = reverify(e, err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	return scan_buckets(e, e->sub, -1, SCAN_VERIFY, NULL, err);
+}
+
+int
+envx_env_touch_all(struct envx_env *e, struct envx_error *err)
+{
+	int r = envx_env_need_all(e, err);
+
+	if (r == 0 && e->bk != NULL) {
+		e->bk->all_touched = true;
+	}
+	return r;
+}
+
+int
+envx_env_rebuild_buckets(struct envx_env *e, struct envx_error *err)
+{
+	int64_t b;
+	int r;
+
+	if (e->v->schema < 5) {
+		return 0;
+	}
+	r = buckets_ready(e, err);
+	if (r == 0) {
+		r = fill_buckets(e, err);
+	}
+	if (r == 0) {
+		r = scan_buckets(e, e->sub, -1, SCAN_STORE, NULL, err);
+	}
+	for (b = 0; r == 0 && b < ENVX_BUCKETS; b++) {
+		r = store_bucket_row(e, b, err);
+	}
+	if (r == 0) {
+		/* not verified: the root is checked when e is made dirty */
+		e->rows_verified = false;
+		e->bk->all_touched = true;
+	}
+	return r;
+}
+
+int
+envx_env_upgrade_buckets(struct envx_env *e, int from, struct envx_error *err)
+{
+	char detail[64];
+	int r;
+
+	r = buckets_ready(e, err);
+	if (r < 0) {
+		return r;
+	}
+	if (from >= 4) {
+		/* VF-4.5: the upgrader re-signs every state, so it must be a
+		 * writer of each */
+		r = envx_access_load(e, err);
+		if (r < 0) {
+			return r;
+		}
+		if (envx_signer_role(e) < ENVX_ROLE_WRITE) {
+			return envx_error_set(
+			        err, ENVX_E_LOCKED,
+			        "cannot upgrade vault '%s' to format %d: your "
+			        "identity is not a writer of '%s', and the "
+			        "upgrade signs every environment. Ask someone "
+			        "who writes to all of them to run 'envx "
+			        "upgrade'",
+			        e->v->path, ENVX_VAULT_SCHEMA_VERSION, e->name);
+		}
+		envx_actor_from_signer(e);
+		snprintf(detail, sizeof(detail), "format %d to %d", from,
+		         ENVX_VAULT_SCHEMA_VERSION);
+		r = envx_vault_audit(e->v, "upgrade", e->name, "", detail, err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	/* every row is in bucket -1 (the column's default): all of them
+	 * were verified by the MAC of the old format at unlock */
+	e->bk->all_touched = true;
+	return envx_env_seal(e, err);
+}
+
+/* The MAC of a new environment (generation 1, no rows). */
+static int
+new_env_mac(const struct envx_env *e, const struct envx_env_subkeys *sub,
+            unsigned char out[ENVX_HASH_BYTES], struct envx_error *err)
+{
+	if (e->v->schema >= 5) {
+		return root_mac(e, 1, sub, NULL, NULL, out, err);
+	}
+	return compute_mac_v1(e, 1, sub, out, NULL, err);
 }
 
 static int
@@ -592,8 +1286,22 @@ envx_env_seal(struct envx_env *e, struct envx_error *err)
 		                      "environment '%s' changed while locked",
 		                      e->name);
 	}
-	r = compute_mac(e, gen, e->sub, mac,
-	                &(struct mac_collect){.allowed = &allowed}, err);
+	if (e->v->schema >= 5) {
+		/* VF-3.4: only the buckets this write changed are hashed
+		 * again; the root covers the others' authentic rows */
+		r = buckets_ready(e, err);
+		if (r == 0) {
+			r = seal_buckets(e, err);
+		}
+		if (r == 0) {
+			r = root_mac(e, gen, e->sub, e->bk->b, &allowed, mac,
+			             err);
+		}
+	} else {
+		r = compute_mac_v1(e, gen, e->sub, mac,
+		                   &(struct mac_collect){.allowed = &allowed},
+		                   err);
+	}
 	if (r == 0) {
 		r = store_seal(e->v, e->id, gen, mac, err);
 	}
@@ -712,8 +1420,24 @@ reverify(struct envx_env *e, struct envx_error *err)
 		r = 0; /* e->allowed is still the verified one */
 		goto out;
 	}
-	r = compute_mac(e, gen, e->sub, mac,
-	                &(struct mac_collect){.allowed = &allowed}, err);
+	if (v->schema >= 5) {
+		/* VF-3.4: the root over the bucket rows as they are now; each
+		 * bucket's secret rows are verified when a write touches them
+		 * (envx_env_need_rows) */
+		r = verify_root(e, e->sub, gen, stored, &allowed, err);
+		if (r < 0) {
+			goto out;
+		}
+		memcpy(mac, stored, sizeof(mac));
+		r = note_verified(e, err);
+		if (r < 0) {
+			goto out;
+		}
+	} else {
+		r = compute_mac_v1(e, gen, e->sub, mac,
+		                   &(struct mac_collect){.allowed = &allowed},
+		                   err);
+	}
 	if (r < 0) {
 		goto out;
 	}
@@ -971,7 +1695,7 @@ envx_vault_env_add(struct envx_vault *v, const char *name,
 	}
 	r = envx_vault_audit(v, "env-add", name, "", label, err);
 	if (r == 0) {
-		r = compute_mac(&tmp, 1, sub, mac, NULL, err);
+		r = new_env_mac(&tmp, sub, mac, err);
 	}
 	if (r == 0) {
 		r = store_seal(v, env_id, 1, mac, err);
@@ -1168,6 +1892,7 @@ envx_env_free(struct envx_env *e)
 	envx_names_release(&e->allowed);
 	envx_names_release(&e->compromised);
 	envx_access_release(&e->acc);
+	free(e->bk);
 	free(e);
 }
 
@@ -1305,15 +2030,24 @@ try_passphrase(struct envx_env *e, const struct envx_unlock *how,
 	return r;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
  * VF-3.4 then VF-3.3: checks the environment MAC over every row (as of now,
  * against the stored generation and MAC) and, with values, decrypts every
  * current value into it, sorted by name, only once the MAC has verified.
  * On failure values is released: nothing unverified reaches a caller.
+ * With lazy (format 5, no values), only the root over the bucket rows is
+ * verified: each bucket's secret rows are verified when they are read
+ * (envx_env_need_rows, envx_env_need_all).
  */
 static int
 verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
-                   struct envx_kvset *values, struct envx_error *err)
+                   struct envx_kvset *values, bool lazy, struct envx_error *err)
 {
 	struct decrypt_jobs jobs = {0};
 	struct envx_names allowed = {0};
@@ -1325,22 +2059,29 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 	unsigned char mac[ENVX_HASH_BYTES];
 	int r;
 
-	r = compute_mac(e, e->generation, sub, mac, &c, err);
-	if (r < 0) {
-		goto out;
-	}
-	if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
-		/* a damaged file is told apart from edited rows */
-		r = envx_vault_integrity_check(e->v, err);
+	if (e->v->schema >= 5) {
+		r = verify_root(e, sub, e->generation, e->mac, &allowed, err);
+		if (r == 0 && (!lazy || values != NULL)) {
+			c.allowed = NULL;
+			r = scan_buckets(e, sub, -1, SCAN_VERIFY, &c, err);
+			/* the rows came in bucket order */
+			if (r == 0 && compromised.n > 1) {
+				qsort(compromised.names, compromised.n,
+				      sizeof(*compromised.names), name_cmp);
+			}
+		}
 		if (r < 0) {
 			goto out;
 		}
-		r = envx_error_set(err, ENVX_E_INTEGRITY,
-		                   "environment '%s' failed its integrity "
-		                   "check: rows were changed, deleted, "
-		                   "duplicated or rolled back outside envx",
-		                   e->name);
-		goto out;
+	} else {
+		r = compute_mac_v1(e, e->generation, sub, mac, &c, err);
+		if (r < 0) {
+			goto out;
+		}
+		if (sodium_memcmp(mac, e->mac, ENVX_HASH_BYTES) != 0) {
+			r = bucket_mismatch(e, err);
+			goto out;
+		}
 	}
 	if (values != NULL) {
 		r = reserve_slots(values, &jobs, err);
@@ -1357,7 +2098,7 @@ verify_and_collect(struct envx_env *e, const struct envx_env_subkeys *sub,
 	/* exec's warning reads these verified names, not a second scan */
 	envx_names_release(&e->compromised);
 	e->compromised = compromised;
-	e->compromised_known = true;
+	e->compromised_known = e->bk == NULL || e->bk->all_ok;
 	compromised = (struct envx_names){0};
 out:
 	envx_names_release(&allowed);
@@ -1377,7 +2118,7 @@ envx_env_get_all(struct envx_env *e, struct envx_kvset *out,
 		return envx_error_set(err, ENVX_E_LOCKED,
 		                      "environment '%s' is locked", e->name);
 	}
-	return verify_and_collect(e, e->sub, out, err);
+	return verify_and_collect(e, e->sub, out, false, err);
 }
 
 static int
@@ -1609,7 +2350,8 @@ envx_env_unlock(struct envx_env *e, const struct envx_unlock *how,
 	if (r < 0) {
 		goto out;
 	}
-	r = verify_and_collect(e, sub, how != NULL ? how->values : NULL, err);
+	r = verify_and_collect(e, sub, how != NULL ? how->values : NULL,
+	                       how != NULL && how->lazy, err);
 	if (r == 0) {
 		r = note_verified(e, err);
 	}

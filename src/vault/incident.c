@@ -84,6 +84,11 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 
 	*held = false;
 	*nholders = 0;
+	/* format 5, lazily unlocked: name's bucket verified first */
+	r = envx_env_need_rows(e, name, false, err);
+	if (r < 0) {
+		return r;
+	}
 	if (sqlite3_prepare_v2(
 	            e->v->db,
 	            "SELECT ver.version, ver.nonce, ver.ciphertext, "
@@ -282,6 +287,10 @@ envx_env_compromised(struct envx_env *e, char ***names, size_t *n,
 		/* collected by the MAC pass that verified the rows: exec calls
 		 * this on every run */
 		return copy_names(&e->compromised, names, n, err);
+	}
+	r = envx_env_need_all(e, err);
+	if (r < 0) {
+		return r;
 	}
 	/* one narrow scan */
 	if (sqlite3_prepare_v2(e->v->db,

@@ -23,7 +23,7 @@
 /* VF-3.5: passphrase recipients tried per unlock, at most. */
 #define ENVX_MAX_PASSPHRASE_TRIES 4
 
-#define ENVX_STMT_CACHE 8
+#define ENVX_STMT_CACHE 16
 
 struct envx_vault {
 	sqlite3 *db;
@@ -101,6 +101,28 @@ struct envx_names {
 	size_t n;
 };
 
+/* VF-3.4, format 5: the MAC buckets of an environment. */
+#define ENVX_BUCKETS 1024
+struct envx_bucket {
+	unsigned char digest[ENVX_HASH_BYTES];
+	uint64_t nsecrets; /* 0: an empty bucket (no mac_buckets row) */
+	uint64_t nversions;
+};
+
+struct envx_buckets {
+	/* the rows as verified against the root (or sealed) */
+	struct envx_bucket b[ENVX_BUCKETS];
+	/* buckets whose secret rows were verified against b */
+	unsigned char ok[ENVX_BUCKETS / 8];
+	/* buckets the open write changes: hashed again at the seal */
+	unsigned char touched[ENVX_BUCKETS / 8];
+	bool all_ok;      /* every bucket's rows verified */
+	bool all_touched; /* every bucket hashed again at the seal */
+};
+
+/* VF-3.4: the bucket of a secret name (format 5). */
+uint32_t envx_bucket_of(const char *name, size_t len);
+
 struct envx_env {
 	struct envx_vault *v;
 	int64_t id;
@@ -133,7 +155,35 @@ struct envx_env {
 	bool rows_verified;
 	int64_t verified_data_version;
 	int64_t verified_changes;
+	/* format 5: the bucket rows, which buckets' rows are verified and
+	 * which the open write changes (NULL before the first verification) */
+	struct envx_buckets *bk;
 };
+
+/*
+ * VF-3.4, format 5: before name's rows are read (or, with write, changed),
+ * verifies the rows of its bucket against the authentic bucket row, unless
+ * they were already; with write the bucket is hashed again at the seal.
+ * A no-op in formats 1 to 4 and after a full verification.
+ */
+int envx_env_need_rows(struct envx_env *e, const char *name, bool write,
+                       struct envx_error *err);
+/* The same for every row of e (list, history, a write of every secret). */
+int envx_env_need_all(struct envx_env *e, struct envx_error *err);
+/* envx_env_need_all, then every bucket is hashed again at the seal (a
+ * rekey, a merge). */
+int envx_env_touch_all(struct envx_env *e, struct envx_error *err);
+/*
+ * Format 5: e's rows were just written by this transaction (a merge copied
+ * or rebuilds them): puts every row in its bucket, stores the bucket rows
+ * that hash them, and hashes every bucket again at the seal. The root is
+ * still checked against envs.mac when e is made dirty (VF-3.6).
+ */
+int envx_env_rebuild_buckets(struct envx_env *e, struct envx_error *err);
+/* VF-4.5: upgrades e (unlocked with the MAC of its format) to format 5:
+ * buckets filled, sealed with generation + 1 and signed. */
+int envx_env_upgrade_buckets(struct envx_env *e, int from,
+                             struct envx_error *err);
 
 /* ---- VF-3.8, in sign.c ---- */
 void envx_access_release(struct envx_access *a);

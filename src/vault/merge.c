@@ -1661,7 +1661,7 @@ open_result(struct envx_vault *v, const char *name, const struct envx_env *src,
 	memcpy(e->key, src->key, ENVX_KEY_BYTES);
 	memcpy(e->sub, src->sub, sizeof(*e->sub));
 	*out = e;
-	return 0;
+	return envx_env_rebuild_buckets(e, err);
 }
 
 /* Writes one version of the result: copied when its number and key stay,

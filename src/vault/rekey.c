@@ -527,8 +527,12 @@ envx_env_rekey(struct envx_env *e, const char *const *revoke, size_t nrevoke,
 	struct rekey k = {.e = e};
 	int r;
 
-	/* locked: ENVX_E_LOCKED */
+	/* locked: ENVX_E_LOCKED; every bucket is hashed again with the new
+	 * MAC key */
 	r = envx_env_mark_dirty(e, err);
+	if (r == 0) {
+		r = envx_env_touch_all(e, err);
+	}
 	if (r < 0) {
 		return r;
 	}

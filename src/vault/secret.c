@@ -22,6 +22,23 @@ envx_value_ad(struct envx_lp *ad, const struct envx_env *e, const char *name,
 	envx_lp_u64(ad, version);
 }
 
+/*
+ * VF-3.4, format 5: a read of named rows after a one-secret verification
+ * goes through the index that verification read (its bucket's range of
+ * secrets_bucket), so a file whose other index disagrees with it cannot
+ * show a row the verification did not hash.
+ */
+#define BY_BUCKET "INDEXED BY secrets_bucket"
+
+static void
+bind_bucket(const struct envx_env *e, sqlite3_stmt *st, int col,
+            const char *name)
+{
+	if (e->v->schema >= 5) {
+		sqlite3_bind_int64(st, col, envx_bucket_of(name, strlen(name)));
+	}
+}
+
 static int
 need_key(const struct envx_env *e, struct envx_error *err)
 {
@@ -51,6 +68,10 @@ envx_env_secrets(struct envx_env *e, struct envx_secret_info **out, size_t *n,
 	int rc;
 	int r;
 
+	r = envx_env_need_all(e, err);
+	if (r < 0) {
+		return r;
+	}
 	if (sqlite3_prepare_v2(
 	            e->v->db,
 	            "SELECT s.name, s.version, s.description, s.rotate_every, "
@@ -164,15 +185,26 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 		return r;
 	}
 	r = need_key(e, err);
+	if (r == 0) {
+		r = envx_env_need_rows(e, name, false, err);
+	}
 	if (r < 0) {
 		return r;
 	}
 	if (sqlite3_prepare_v2(
 	            e->v->db,
-	            "SELECT ver.version, ver.nonce, ver.ciphertext "
-	            "FROM secrets s JOIN versions ver ON ver.secret_id = s.id "
-	            "AND ver.version = CASE WHEN ?3 = 0 THEN s.version "
-	            "ELSE ?3 END WHERE s.env_id = ?1 AND s.name = ?2",
+	            e->v->schema >= 5
+	                    ? "SELECT ver.version, ver.nonce, ver.ciphertext "
+	                      "FROM secrets s " BY_BUCKET " JOIN versions ver "
+	                      "ON ver.secret_id = s.id AND ver.version = "
+	                      "CASE WHEN ?3 = 0 THEN s.version ELSE ?3 END "
+	                      "WHERE s.env_id = ?1 AND s.bucket = ?4 AND "
+	                      "s.name = ?2"
+	                    : "SELECT ver.version, ver.nonce, ver.ciphertext "
+	                      "FROM secrets s JOIN versions ver ON "
+	                      "ver.secret_id = s.id AND ver.version = CASE "
+	                      "WHEN ?3 = 0 THEN s.version ELSE ?3 END WHERE "
+	                      "s.env_id = ?1 AND s.name = ?2",
 	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read secret");
 		goto out;
@@ -180,6 +212,7 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	sqlite3_bind_int64(st, 1, e->id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+	bind_bucket(e, st, 4, name);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read secret");
@@ -266,10 +299,19 @@ _Static_assert(ENVX_SET_NONCE_BYTES == ENVX_NONCE_BYTES,
 /* write_version's statements, prepared once per vault (envx_vault_stmt):
  * an import runs them for every line */
 static const char sql_find[] = "SELECT id, version, rotated_at FROM secrets "
-                               "WHERE env_id = ? AND name = ?";
+                               "WHERE env_id = ?1 AND name = ?2";
+static const char sql_find5[] =
+        "SELECT id, version, rotated_at FROM secrets " BY_BUCKET
+        " WHERE env_id = ?1 AND "
+        "bucket = ?3 AND name = ?2";
 static const char sql_insert_secret[] =
         "INSERT INTO secrets (env_id, name, version, description, "
         "rotate_every, rotated_at, state) VALUES (?, ?, 1, ?, ?, ?, 0)";
+/* format 5: with its bucket (VF-3.4) */
+static const char sql_insert_secret5[] =
+        "INSERT INTO secrets (env_id, name, version, description, "
+        "rotate_every, rotated_at, state, bucket) "
+        "VALUES (?, ?, 1, ?, ?, ?, 0, ?)";
 static const char sql_update_secret[] =
         "UPDATE secrets SET version = ?, rotated_at = ?, state = 0, "
         "description = CASE WHEN ? THEN ? ELSE description END, "
@@ -344,15 +386,20 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	/* DESIGN §5: after mark_dirty, so the allowances are the ones
 	 * verified inside this write */
 	r = envx_env_name_permitted(e, name, err);
+	if (r == 0) {
+		r = envx_env_need_rows(e, name, true, err);
+	}
 	if (r < 0) {
 		return r;
 	}
-	r = envx_vault_stmt(e->v, sql_find, &st, "cannot write secret", err);
+	r = envx_vault_stmt(e->v, e->v->schema >= 5 ? sql_find5 : sql_find, &st,
+	                    "cannot write secret", err);
 	if (r < 0) {
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	bind_bucket(e, st, 3, name);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		secret_id = sqlite3_column_int64(st, 0);
 		ver = (uint64_t)sqlite3_column_int64(st, 1) + 1;
@@ -401,8 +448,10 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		envx_secbuf_release(&cur);
 	}
 	if (secret_id == 0) {
-		r = envx_vault_stmt(e->v, sql_insert_secret, &st,
-		                    "cannot write secret", err);
+		r = envx_vault_stmt(e->v,
+		                    e->v->schema >= 5 ? sql_insert_secret5
+		                                      : sql_insert_secret,
+		                    &st, "cannot write secret", err);
 		if (r < 0) {
 			goto out;
 		}
@@ -412,6 +461,10 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 		sqlite3_bind_int64(st, 4,
 		                   (flags & ENVX_SET_ROTATE) ? every : 0);
 		sqlite3_bind_int64(st, 5, rotated_at);
+		if (e->v->schema >= 5) {
+			sqlite3_bind_int64(st, 6,
+			                   envx_bucket_of(name, strlen(name)));
+		}
 		r = step_done(e, st, err, "cannot write secret");
 		if (r < 0) {
 			goto out;
@@ -551,6 +604,10 @@ write_rows(struct envx_env *e, const char *name, const char *stmt,
 		return r;
 	}
 	r = envx_env_mark_dirty(e, err);
+	if (r == 0) {
+		r = name != NULL ? envx_env_need_rows(e, name, true, err)
+		                 : envx_env_touch_all(e, err);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -612,21 +669,33 @@ envx_env_history(struct envx_env *e, const char *name,
 	int r;
 
 	r = envx_name_check(name, err);
+	if (r == 0) {
+		r = envx_env_need_rows(e, name, false, err);
+	}
 	if (r < 0) {
 		return r;
 	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT ver.version, ver.created_at, "
-	                       "ver.author, ver.kind FROM secrets s JOIN "
-	                       "versions ver ON ver.secret_id = s.id WHERE "
-	                       "s.env_id = ? AND s.name = ? "
-	                       "ORDER BY ver.version",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	            e->v->db,
+	            e->v->schema >= 5
+	                    ? "SELECT ver.version, ver.created_at, "
+	                      "ver.author, ver.kind FROM secrets s " BY_BUCKET
+	                      " JOIN versions ver ON "
+	                      "ver.secret_id = s.id WHERE "
+	                      "s.env_id = ?1 AND s.bucket = ?3 AND "
+	                      "s.name = ?2 ORDER BY ver.version"
+	                    : "SELECT ver.version, ver.created_at, "
+	                      "ver.author, ver.kind FROM secrets s "
+	                      "JOIN versions ver ON ver.secret_id = "
+	                      "s.id WHERE s.env_id = ?1 AND s.name "
+	                      "= ?2 ORDER BY ver.version",
+	            -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, "cannot read history");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	bind_bucket(e, st, 3, name);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 8;

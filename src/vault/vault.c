@@ -1022,7 +1022,14 @@ upgrade(struct envx_vault *v, struct envx_error *err)
 		v->upgraded_from = from;
 	}
 	for (i = 0; i < n && r == 0; i++) {
-		r = envx_env_upgrade_sign(open[i], from, err);
+		if (from < 4) {
+			r = envx_env_upgrade_sign(open[i], from, err);
+		}
+		/* VF-4.5: format 5's bucketed MAC, sealed and signed with
+		 * generation + 1 */
+		if (r == 0) {
+			r = envx_env_upgrade_buckets(open[i], from, err);
+		}
 	}
 	for (i = 0; i < n; i++) {
 		envx_env_free(open[i]);
@@ -1108,8 +1115,16 @@ envx_vault_begin(struct envx_vault *v, struct envx_error *err)
 	if (r == 0 && v->schema < ENVX_VAULT_SCHEMA_VERSION) {
 		/* VF-4.5: only a deliberate upgrade signs an unsigned vault;
 		 * a write never does it silently */
-		r = v->allow_upgrade
-		            ? upgrade(v, err)
+		r = v->allow_upgrade ? upgrade(v, err)
+		    : v->schema >= 4
+		            ? envx_error_set(
+		                      err, ENVX_E_INTEGRITY,
+		                      "vault '%s' is in format %d, which envx "
+		                      "reads but no longer writes: have someone "
+		                      "who writes to every environment run 'envx "
+		                      "upgrade' (format %d) and commit it",
+		                      v->path, v->schema,
+		                      ENVX_VAULT_SCHEMA_VERSION)
 		            : envx_error_set(
 		                      err, ENVX_E_INTEGRITY,
 		                      "vault '%s' is in format %d: nothing "

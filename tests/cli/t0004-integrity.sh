@@ -20,7 +20,9 @@ ok "a flipped ciphertext byte is an integrity failure (exit 4)" t_flipped_cipher
 t_deleted_version() {
   fresh
   sql "DELETE FROM versions WHERE version = 1 AND secret_id = (SELECT id FROM secrets WHERE name = 'TOKEN')" &&
-    fails 4 "integrity check" get staging OTHER
+    fails 4 "integrity check" get staging TOKEN &&
+    fails 4 "integrity check" list staging &&
+    fails 4 "integrity check" exec staging -- true
 }
 ok "a deleted old version row fails the environment MAC (exit 4)" t_deleted_version
 
@@ -34,9 +36,25 @@ ok "a secret rolled back to an older version outside envx is detected" t_rolled_
 t_deleted_secret() {
   fresh
   sql "DELETE FROM secrets WHERE name = 'OTHER'" &&
-    fails 4 "integrity check" get staging TOKEN
+    fails 4 "integrity check" get staging OTHER &&
+    fails 4 "integrity check" export staging &&
+    fails 4 "integrity check" exec staging -- true
 }
 ok "a deleted secret row is detected" t_deleted_secret
+
+# SPEC VF-3.4 (format 5): get verifies the root and the rows of its name's
+# bucket only. TOKEN is in bucket 258, OTHER in 653: a row of OTHER edited
+# outside envx is not noticed by get TOKEN, and is by every full read and
+# by get OTHER.
+t_other_bucket() {
+  fresh
+  sql "UPDATE secrets SET description = 'edited' WHERE name = 'OTHER'" &&
+    "$ENVX" get staging TOKEN >out 2>/dev/null && [ "$(cat out)" = second-version ] &&
+    fails 4 "integrity check" get staging OTHER &&
+    fails 4 "integrity check" list staging &&
+    fails 4 "integrity check" exec staging -- true
+}
+ok "a row of another bucket is not noticed by get, and is by get of its name, list and exec" t_other_bucket
 
 t_moved_ciphertext() {
   fresh

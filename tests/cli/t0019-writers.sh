@@ -254,7 +254,7 @@ ok "a rolled-back environment: exit 4 naming trust reset; ENVX_MIN_GENERATION fo
 # 9. Downgrade: the forged vault dressed as format 3 (no signatures).
 t_downgrade() {
   run get production DATABASE_URL && expect_rc 0 &&
-    sqlite3 envx.vault "DROP TABLE access_log; DROP TABLE seals; PRAGMA user_version = 3" &&
+    sqlite3 envx.vault "DROP TABLE access_log; DROP TABLE seals; DROP TABLE mac_buckets; DROP INDEX secrets_bucket; ALTER TABLE secrets DROP COLUMN bucket; PRAGMA user_version = 3" &&
     fails 4 "cannot prove who wrote it" get production DATABASE_URL &&
     ci get production DATABASE_URL && expect_rc 4 && expect_err "cannot prove who wrote it"
   local rc=$?
@@ -284,32 +284,82 @@ t_accept_explicit() {
 ok "access must be accepted explicitly (trust line in the identity file); bad trust lines are exit 7" t_accept_explicit
 
 # 11. An older vault is read only on request, never written to silently,
-# and upgraded by an identity that opens every environment.
+# and upgraded by an identity that opens every environment. The format-3
+# vault of tests/data/format3 was made by envx 0.x (format 4: init, set
+# staging K=v, grant bob write) with its signature tables then dropped;
+# owner.id made it, bob.id is bob. Format 5's MAC differs from format 3's,
+# so no SQL turns a vault made now into a valid format-3 one.
 t_upgrade() {
-  local before
+  local before F="$ENVX_TEST_DATA/format3"
+  local O="--identity $TEST_DIR/owner3.id" B3="--identity $TEST_DIR/bob3.id"
   mkdir -p "$TEST_DIR/old" && cd "$TEST_DIR/old" &&
-    "$ENVX" init -q && printf 'v' | "$ENVX" set staging K -q &&
-    "$ENVX" access grant staging "$bob_pub" --label bob --role write -q &&
-    sqlite3 envx.vault "DROP TABLE access_log; DROP TABLE seals; PRAGMA user_version = 3" &&
+    cp "$F/envx.vault" . && chmod 644 envx.vault &&
+    cp "$F/owner.id" "$TEST_DIR/owner3.id" && cp "$F/bob.id" "$TEST_DIR/bob3.id" &&
+    chmod 600 "$TEST_DIR/owner3.id" "$TEST_DIR/bob3.id" &&
+    [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 3 ] &&
     forget_seen && before=$(sum_of envx.vault) &&
-    fails 4 "cannot prove who wrote it" get staging K && expect_err "envx upgrade" &&
-    ENVX_ACCEPT_UNSIGNED=1 run get staging K && expect_rc 0 && expect_out v &&
+    fails 4 "cannot prove who wrote it" $O get staging K && expect_err "envx upgrade" &&
+    ENVX_ACCEPT_UNSIGNED=1 run $O get staging K && expect_rc 0 && expect_out v &&
     expect_err "warning: vault" &&
-    ENVX_ACCEPT_UNSIGNED=1 run_in "$TEST_DIR/x" set staging K && expect_rc 4 &&
+    ENVX_ACCEPT_UNSIGNED=1 run_in "$TEST_DIR/x" $O set staging K && expect_rc 4 &&
     expect_err "run 'envx upgrade'" &&
-    run --identity "$BOB" upgrade && expect_rc 3 && expect_err "cannot open 'local'" &&
+    run $B3 upgrade && expect_rc 3 && expect_err "cannot open 'local'" &&
     [ "$(sum_of envx.vault)" = "$before" ] &&
-    run upgrade && expect_rc 0 && expect_err "from format 3 to 4" &&
-    [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 4 ] &&
-    run get staging K && expect_rc 0 && expect_out v && ! expect_err warning 2>/dev/null &&
-    run access list staging && expect_out admin &&
+    run $O upgrade && expect_rc 0 && expect_err "from format 3 to 5" &&
+    [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 5 ] &&
+    run $O get staging K && expect_rc 0 && expect_out v && ! expect_err warning 2>/dev/null &&
+    run $O list staging && expect_rc 0 &&
+    run $O access list staging && expect_out admin &&
     # upgraded again: nothing to do
-    run upgrade && expect_rc 0 && expect_err "already in format 4"
+    run $O upgrade && expect_rc 0 && expect_err "already in format 5"
   local rc=$?
   cd "$TEST_DIR/work" || return 1
   return $rc
 }
 ok "an older vault: refused unless ENVX_ACCEPT_UNSIGNED=1, never written to, and envx upgrade signs it" t_upgrade
+
+# 11b. Format 4 to 5 (SPEC VF-4.5): tests/data/format4 was made by envx 0.x
+# (format 4): owner.id made every environment, staging's API_KEY has three
+# versions, bob writes staging only, carol reads all three (both accepted
+# the owner's trust lines). The upgrade re-signs every state, so only an
+# identity that writes to every environment may run it; otherwise nothing
+# changes. Afterwards the values and history read back, generations are one
+# higher, and writes work.
+t_upgrade_4_to_5() {
+  local before gens F="$ENVX_TEST_DATA/format4"
+  local O="--identity $TEST_DIR/owner4.id"
+  mkdir -p "$TEST_DIR/old4" && cd "$TEST_DIR/old4" &&
+    cp "$F/envx.vault" . && chmod 644 envx.vault &&
+    for w in owner bob carol; do cp "$F/$w.id" "$TEST_DIR/${w}4.id" && chmod 600 "$TEST_DIR/${w}4.id" || return 1; done &&
+    [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 4 ] &&
+    before=$(sum_of envx.vault) &&
+    gens=$(sqlite3 envx.vault "SELECT group_concat(generation + 1) FROM (SELECT generation FROM envs ORDER BY name)") &&
+    # format 4 is read by its own rules, and not written to
+    run $O get staging API_KEY && expect_rc 0 && expect_out stg-3 &&
+    run_in "$TEST_DIR/x" $O set staging K && expect_rc 4 && expect_err "run 'envx upgrade'" &&
+    run --identity "$TEST_DIR/bob4.id" upgrade && expect_rc 3 && expect_err "cannot open 'local'" &&
+    run --identity "$TEST_DIR/carol4.id" get production DATABASE_URL && expect_rc 0 &&
+    run --identity "$TEST_DIR/carol4.id" upgrade && expect_rc 3 && expect_err "not a writer of 'local'" &&
+    [ "$(sum_of envx.vault)" = "$before" ] &&
+    run $O upgrade && expect_rc 0 && expect_err "from format 4 to 5" &&
+    [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 5 ] &&
+    [ "$(sqlite3 envx.vault "SELECT group_concat(generation) FROM (SELECT generation FROM envs ORDER BY name)")" = "$gens" ] &&
+    [ "$(sqlite3 envx.vault "SELECT count(*) FROM secrets WHERE bucket < 0")" = 0 ] &&
+    [ "$(sqlite3 envx.vault "SELECT count(*) FROM audit WHERE action = 'upgrade' AND detail = 'format 4 to 5'")" = 3 ] &&
+    run $O get staging API_KEY && expect_rc 0 && expect_out stg-3 &&
+    run $O history staging API_KEY && expect_rc 0 &&
+    [ "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]')" = 3 ] &&
+    run $O get production DATABASE_URL && expect_out postgres://prod &&
+    run $O exec local -- sh -c 'test "$LOCAL_ONLY" = l' && expect_rc 0 &&
+    run --identity "$TEST_DIR/carol4.id" get production DATABASE_URL && expect_rc 0 && expect_out postgres://prod &&
+    printf 'stg-4' | "$ENVX" --identity "$TEST_DIR/bob4.id" set staging API_KEY -q &&
+    run $O get staging API_KEY && expect_out stg-4 &&
+    run $O upgrade && expect_rc 0 && expect_err "already in format 5"
+  local rc=$?
+  cd "$TEST_DIR/work" || return 1
+  return $rc
+}
+ok "format 4 to 5: refused (file unchanged) unless the upgrader writes every environment; values, history and writes afterwards" t_upgrade_4_to_5
 
 # 12. The trust settings fail closed: a mistyped floor is a usage error,
 # and a record of verified states that is not a private regular file is

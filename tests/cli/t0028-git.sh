@@ -268,7 +268,7 @@ graft_env() {
     DELETE FROM versions WHERE secret_id IN (SELECT id FROM secrets WHERE env_id = $id);
     DELETE FROM secrets WHERE env_id = $id; DELETE FROM recipients WHERE env_id = $id;
     DELETE FROM access_log WHERE env_id = $id; DELETE FROM seals WHERE env_id = $id;
-    DELETE FROM allowed_names WHERE env_id = $id;
+    DELETE FROM allowed_names WHERE env_id = $id; DELETE FROM mac_buckets WHERE env_id = $id;
     UPDATE envs SET (key_commit, generation, mac) =
       (SELECT key_commit, generation, mac FROM old.envs WHERE name = '$2') WHERE name = '$2';
     INSERT INTO secrets SELECT * FROM old.secrets WHERE env_id = $oid;
@@ -277,6 +277,7 @@ graft_env() {
     INSERT INTO access_log SELECT * FROM old.access_log WHERE env_id = $oid;
     INSERT INTO seals SELECT * FROM old.seals WHERE env_id = $oid;
     INSERT INTO allowed_names SELECT * FROM old.allowed_names WHERE env_id = $oid;
+    INSERT INTO mac_buckets SELECT * FROM old.mac_buckets WHERE env_id = $oid;
     COMMIT;"
 }
 

@@ -206,6 +206,10 @@ trust_admin(struct envx_vault *v, const char *env)
 	envx_vault_set_trust(v, &g_trust);
 }
 
+/* Whether open_env verifies only the MAC root (VF-3.4, format 5: get and
+ * set), each name's bucket then being verified when it is used. */
+static bool g_lazy;
+
 /* Opens path (read-only unless writable), opens and unlocks env, and
  * returns the unlock result; *vp and *ep stay open on success. */
 static int
@@ -213,8 +217,10 @@ open_env(const char *path, bool writable, const char *env,
          const struct envx_identity *id, struct asker *a,
          struct envx_vault **vp, struct envx_env **ep, struct envx_error *err)
 {
-	struct envx_unlock how = {
-	        .identity = id, .ask = a != NULL ? ask : NULL, .ask_ctx = a};
+	struct envx_unlock how = {.identity = id,
+	                          .ask = a != NULL ? ask : NULL,
+	                          .ask_ctx = a,
+	                          .lazy = g_lazy};
 	struct envx_vault *v = NULL;
 	struct envx_env *e = NULL;
 	int r;
@@ -943,6 +949,205 @@ test_vault_env_mac_detects_row_changes(void **state)
 		assert_int_equal(r, ENVX_E_INTEGRITY);
 		assert_null(strstr(err.msg, "a-two"));
 	}
+	envx_identity_free(owner);
+}
+
+/* The result of get NAME in env of path, opened as get opens it (only the
+ * MAC root verified at unlock, VF-3.4 format 5); 0 with want checked. */
+static int
+lazy_get(const char *path, const struct envx_identity *id, const char *name,
+         const char *want)
+{
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_secbuf out = {0};
+	struct envx_error err;
+	int r;
+
+	g_lazy = true;
+	r = open_env(path, false, "staging", id, NULL, &v, &e, &err);
+	g_lazy = false;
+	if (r == 0) {
+		r = envx_env_get(e, name, &out, &err);
+	}
+	if (r == 0) {
+		assert_string_equal((const char *)out.data, want);
+	}
+	if (r < 0) {
+		assert_null(strstr(err.msg, "a-two"));
+	}
+	envx_secbuf_release(&out);
+	envx_env_free(e);
+	envx_vault_close(v);
+	return r;
+}
+
+/*
+ * VF-3.4, format 5: the bucketed MAC. A is in bucket 761, B in 253 (in
+ * staging, of which make_vault makes A = a-one, a-two and B = b-one).
+ * Edits of A's bucket, of its bucket row or of the root are caught by get
+ * A and by a full read; an edit of B's rows is caught by get B and by a
+ * full read (exec, list), and is not noticed by get A, which still returns
+ * A's sealed value. A write of A then seals A's bucket only: B's stays
+ * stale, and the next full read still refuses it.
+ */
+static void
+test_vault_bucket_mac(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *sql;
+		bool get_a_fails; /* else only get B and full reads */
+	} cases[] = {
+	        {"row moved to another bucket",
+	         "UPDATE secrets SET bucket = 762 WHERE name = 'A'", true},
+	        {"row in no bucket",
+	         "UPDATE secrets SET bucket = -1 WHERE name = 'A'", true},
+	        {"bucket column as REAL",
+	         "UPDATE secrets SET bucket = 761.5 WHERE name = 'A'", true},
+	        {"bucket row edited",
+	         "UPDATE mac_buckets SET digest = randomblob(32) WHERE bucket = "
+	         "761",
+	         true},
+	        {"bucket row counts edited",
+	         "UPDATE mac_buckets SET nversions = nversions - 1 WHERE "
+	         "bucket = 761",
+	         true},
+	        {"bucket row deleted",
+	         "DELETE FROM mac_buckets WHERE bucket = 761", true},
+	        {"bucket row of B deleted (the root covers every row)",
+	         "DELETE FROM mac_buckets WHERE bucket = 253", true},
+	        {"bucket row added",
+	         "INSERT INTO mac_buckets SELECT env_id, 5, digest, nsecrets, "
+	         "nversions FROM mac_buckets WHERE bucket = 761",
+	         true},
+	        {"A's old version deleted",
+	         "DELETE FROM versions WHERE version = 1 AND secret_id = "
+	         "(SELECT id FROM secrets WHERE name = 'A' AND env_id = 1)",
+	         true},
+	        {"B edited",
+	         "UPDATE secrets SET description = 'x' WHERE name "
+	         "= 'B' AND env_id = 1",
+	         false},
+	        {"B deleted",
+	         "PRAGMA foreign_keys = ON; DELETE FROM secrets WHERE name = "
+	         "'B' AND env_id = 1",
+	         false},
+	        {"B moved to A's bucket",
+	         "UPDATE secrets SET bucket = 761 WHERE name = 'B' AND env_id = 1",
+	         true},
+	        {"a secret added in another bucket",
+	         "INSERT INTO secrets (env_id, name, version, description, "
+	         "rotate_every, rotated_at, state, bucket) VALUES (1, 'C', 1, "
+	         "'', 0, 0, 0, 5)",
+	         false},
+	};
+	struct envx_identity *owner = NULL;
+	struct envx_secret_info *list = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_error err;
+	char pristine[512];
+	char path[512];
+	size_t n = 0;
+	size_t i;
+
+	(void)state;
+	tmp_path(pristine, sizeof(pristine), "bucket");
+	make_vault(pristine, &owner);
+	assert_int_equal(sql_int(pristine, "SELECT bucket FROM secrets WHERE "
+	                                   "name = 'A' AND env_id = 1"),
+	                 761);
+	assert_int_equal(sql_int(pristine, "SELECT bucket FROM secrets WHERE "
+	                                   "name = 'B' AND env_id = 1"),
+	                 253);
+	assert_int_equal(sql_int(pristine, "SELECT count(*) FROM mac_buckets "
+	                                   "WHERE env_id = 1"),
+	                 2);
+	assert_int_equal(lazy_get(pristine, owner, "A", "a-two"), 0);
+	assert_int_equal(lazy_get(pristine, owner, "B", "b-one"), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got;
+
+		tmp_path(path, sizeof(path), "bucket");
+		copy_file(pristine, path);
+		sql(path, cases[i].sql);
+		got = lazy_get(path, owner, "A", "a-two");
+		if (got != (cases[i].get_a_fails ? ENVX_E_INTEGRITY : 0)) {
+			print_error("case '%s': get A gave %d\n", cases[i].what,
+			            got);
+		}
+		assert_int_equal(got,
+		                 cases[i].get_a_fails ? ENVX_E_INTEGRITY : 0);
+		if (!cases[i].get_a_fails &&
+		    strstr(cases[i].what, "added") == NULL) {
+			assert_int_equal(lazy_get(path, owner, "B", "b-one"),
+			                 ENVX_E_INTEGRITY);
+		}
+		/* a full read (exec, export) */
+		assert_int_equal(try_unlock(path, "staging", owner, NULL),
+		                 ENVX_E_INTEGRITY);
+		/* list, after an unlock that verified only the root */
+		if (!cases[i].get_a_fails) {
+			g_lazy = true;
+			assert_int_equal(open_env(path, false, "staging", owner,
+			                          NULL, &v, &e, &err),
+			                 0);
+			g_lazy = false;
+			assert_int_equal(envx_env_secrets(e, &list, &n, &err),
+			                 ENVX_E_INTEGRITY);
+			envx_env_free(e);
+			envx_vault_close(v);
+		}
+	}
+	/* a write of A after B was edited: A's bucket is verified and sealed
+	 * again, B's keeps its old digest, and stays refused */
+	tmp_path(path, sizeof(path), "bucket");
+	copy_file(pristine, path);
+	sql(path, "UPDATE secrets SET description = 'x' WHERE name = 'B' AND "
+	          "env_id = 1");
+	g_lazy = true;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	g_lazy = false;
+	set_value(v, e, "A", "a-three");
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(lazy_get(path, owner, "A", "a-three"), 0);
+	assert_int_equal(lazy_get(path, owner, "B", "b-one"), ENVX_E_INTEGRITY);
+	assert_int_equal(try_unlock(path, "staging", owner, NULL),
+	                 ENVX_E_INTEGRITY);
+	/* and a write of B itself is refused, the file unchanged */
+	g_lazy = true;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	g_lazy = false;
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "B", (const unsigned char *)"b", 1,
+	                              NULL, NULL, &err),
+	                 ENVX_E_INTEGRITY);
+	envx_vault_rollback(v);
+	envx_env_free(e);
+	envx_vault_close(v);
+	/* the untouched vault: writes of A and B keep every bucket valid
+	 * (a full read after them verifies) */
+	tmp_path(path, sizeof(path), "bucket");
+	copy_file(pristine, path);
+	g_lazy = true;
+	assert_int_equal(
+	        open_env(path, true, "staging", owner, NULL, &v, &e, &err), 0);
+	g_lazy = false;
+	set_value(v, e, "A", "a-three");
+	set_value(v, e, "C", "c-one");
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_rm(e, "B", &err), 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
+	envx_env_free(e);
+	envx_vault_close(v);
+	assert_int_equal(try_unlock(path, "staging", owner, NULL), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM mac_buckets WHERE "
+	                               "env_id = 1 AND bucket = 253"),
+	                 0);
 	envx_identity_free(owner);
 }
 
@@ -1735,9 +1940,11 @@ upgrade_refused_then_done(const char *path, const char *copy,
 	envx_vault_set_signer(v, id);
 	envx_vault_set_trust(v, &g_trust);
 	assert_int_equal(envx_vault_upgrade(v, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 4);
+	assert_int_equal(envx_vault_schema_version(v),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	envx_vault_close(v);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM access_log WHERE "
 	                               "action = 'create' AND role = 'admin' "
 	                               "AND label = 'ci-staging'"),
@@ -2093,13 +2300,13 @@ test_vault_newer_format_refused(void **state)
 	(void)state;
 	tmp_path(path, sizeof(path), "newer");
 	make_vault(path, &owner);
-	sql(path, "PRAGMA user_version = 5");
+	sql(path, "PRAGMA user_version = 6");
 	assert_int_equal(envx_vault_open(path, false, &v, &err),
 	                 ENVX_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "newer"));
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 6);
 	sql(path, "PRAGMA user_version = 0");
 	assert_int_equal(envx_vault_open(path, true, &v, &err),
 	                 ENVX_E_INTEGRITY);
@@ -2706,7 +2913,8 @@ test_vault_vectors_decrypt(void **state)
 	/* staging with the identity */
 	assert_int_equal(
 	        open_env(path, false, "staging", id, NULL, &v, &e, &err), 0);
-	assert_int_equal(envx_vault_schema_version(v), 4);
+	assert_int_equal(envx_vault_schema_version(v),
+	                 ENVX_VAULT_SCHEMA_VERSION);
 	check_env_against(e, json_object_get(json_object_get(envs, "staging"),
 	                                     "secrets"));
 	check_allowed_against(
@@ -2808,7 +3016,8 @@ test_vault_vectors_decrypt(void **state)
 		envx_vault_close(v);
 	}
 	assert_true(same_bytes(path, copy));
-	assert_int_equal(verify_audit(path), 30);
+	/* 30 events in format 4, then one upgrade event per environment */
+	assert_int_equal(verify_audit(path), 33);
 	/* without the trust line, production is refused: no admin the
 	 * reader trusts signed it (VF-3.8) */
 	envx_anchors_release(&g_anchors);
@@ -2878,6 +3087,152 @@ spec_subkey(const unsigned char key[32], unsigned id, unsigned char out[32])
 	                 0);
 }
 
+/* VF-3.4 (format 5): b(name), the first 2 bytes of BLAKE2b-128(name) as a
+ * little-endian u16, mod 1024 */
+static uint64_t
+spec_bucket(const char *name)
+{
+	unsigned char h[16];
+
+	crypto_generichash(h, 16, (const unsigned char *)name, strlen(name),
+	                   NULL, 0);
+	return ((uint64_t)h[0] | (uint64_t)h[1] << 8) % 1024;
+}
+
+static void spec_allow_loop(sqlite3 *db, int64_t env_id,
+                            crypto_generichash_state *st);
+
+/*
+ * VF-3.4 for format 5, from the spec's description, and not the way the
+ * library does it: the rows in name order, each secret's bucket computed
+ * from its name (and checked against its bucket column), one hash state per
+ * bucket fed as the rows come; then each non-empty bucket's digest compared
+ * with its mac_buckets row, and the root over them.
+ */
+static void
+spec_mac_v5(sqlite3 *db, const unsigned char vid[16], int64_t env_id,
+            const char *env, int64_t generation, const unsigned char mackey[32],
+            unsigned char out[32])
+{
+	crypto_generichash_state *bs = calloc(1024, sizeof(*bs));
+	uint64_t *bns = calloc(1024, sizeof(*bns));
+	uint64_t *bnv = calloc(1024, sizeof(*bnv));
+	crypto_generichash_state st;
+	crypto_generichash_state ch;
+	sqlite3_stmt *q = NULL;
+	unsigned char cth[32];
+	unsigned char d[32];
+	char last[300] = "";
+	bool any = false;
+	uint64_t cur = 0;
+	uint64_t ns = 0;
+	uint64_t nv = 0;
+	uint64_t b;
+
+	assert_non_null(bs);
+	assert_non_null(bns);
+	assert_non_null(bnv);
+	assert_int_equal(
+	        sqlite3_prepare_v2(
+	                db,
+	                "SELECT s.name, s.version, s.description, "
+	                "s.rotate_every, s.rotated_at, s.state, ver.version, "
+	                "ver.created_at, ver.author, ver.kind, ver.nonce, "
+	                "ver.ciphertext, s.bucket FROM secrets s LEFT JOIN "
+	                "versions ver ON ver.secret_id = s.id WHERE "
+	                "s.env_id = ? ORDER BY s.name, ver.version",
+	                -1, &q, NULL),
+	        SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+
+		if (!any || strcmp(last, name) != 0) {
+			cur = spec_bucket(name);
+			assert_int_equal(sqlite3_column_int64(q, 12), cur);
+			if (bns[cur] == 0) {
+				crypto_generichash_init(&bs[cur], mackey, 32,
+				                        32);
+				lp(&bs[cur], "envx-bucket-v1", 14);
+				lp(&bs[cur], vid, 16);
+				lp(&bs[cur], env, strlen(env));
+				lp_u64(&bs[cur], cur);
+			}
+			lp(&bs[cur], "secret", 6);
+			lp_text(&bs[cur], q, 0);
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 1));
+			lp_text(&bs[cur], q, 2);
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 3));
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 4));
+			lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 5));
+			snprintf(last, sizeof(last), "%s", name);
+			any = true;
+			bns[cur]++;
+		}
+		if (sqlite3_column_type(q, 6) == SQLITE_NULL) {
+			continue;
+		}
+		crypto_generichash_init(&ch, NULL, 0, 32);
+		lp(&ch, sqlite3_column_blob(q, 10),
+		   (size_t)sqlite3_column_bytes(q, 10));
+		lp(&ch, sqlite3_column_blob(q, 11),
+		   (size_t)sqlite3_column_bytes(q, 11));
+		crypto_generichash_final(&ch, cth, 32);
+		lp(&bs[cur], "version", 7);
+		lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 6));
+		lp_u64(&bs[cur], (uint64_t)sqlite3_column_int64(q, 7));
+		lp_text(&bs[cur], q, 8);
+		lp_text(&bs[cur], q, 9);
+		lp(&bs[cur], cth, 32);
+		bnv[cur]++;
+	}
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT bucket, digest, nsecrets, "
+	                                    "nversions FROM mac_buckets WHERE "
+	                                    "env_id = ? ORDER BY bucket",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	crypto_generichash_init(&st, mackey, 32, 32);
+	lp(&st, "envx-env-mac-v2", 15);
+	lp(&st, vid, 16);
+	lp(&st, env, strlen(env));
+	lp_u64(&st, (uint64_t)generation);
+	for (b = 0; b < 1024; b++) {
+		if (bns[b] == 0) {
+			continue;
+		}
+		lp(&bs[b], "end", 3);
+		lp_u64(&bs[b], bns[b]);
+		lp_u64(&bs[b], bnv[b]);
+		crypto_generichash_final(&bs[b], d, 32);
+		/* the stored bucket row, one per non-empty bucket */
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(q, 0), b);
+		assert_int_equal(sqlite3_column_bytes(q, 1), 32);
+		assert_memory_equal(sqlite3_column_blob(q, 1), d, 32);
+		assert_int_equal(sqlite3_column_int64(q, 2), bns[b]);
+		assert_int_equal(sqlite3_column_int64(q, 3), bnv[b]);
+		lp_u64(&st, b);
+		lp(&st, d, 32);
+		lp_u64(&st, bns[b]);
+		lp_u64(&st, bnv[b]);
+		ns += bns[b];
+		nv += bnv[b];
+	}
+	assert_int_equal(sqlite3_step(q), SQLITE_DONE); /* no other row */
+	sqlite3_finalize(q);
+	spec_allow_loop(db, env_id, &st);
+	lp(&st, "end", 3);
+	lp_u64(&st, ns);
+	lp_u64(&st, nv);
+	crypto_generichash_final(&st, out, 32);
+	free(bs);
+	free(bns);
+	free(bnv);
+}
+
 /* VF-3.4, from the spec's description */
 static void
 spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
@@ -2892,6 +3247,10 @@ spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
 	uint64_t ns = 0;
 	uint64_t nv = 0;
 
+	if (format >= 5) {
+		spec_mac_v5(db, vid, env_id, env, generation, mackey, out);
+		return;
+	}
 	assert_int_equal(
 	        sqlite3_prepare_v2(
 	                db,
@@ -2944,26 +3303,35 @@ spec_mac(sqlite3 *db, int format, const unsigned char vid[16], int64_t env_id,
 	/* VF-3.7: format 3 adds the allowances, before "end"; a format-2
 	 * vault has no allowed_names table and adds nothing */
 	if (format >= 3) {
-		assert_int_equal(sqlite3_prepare_v2(db,
-		                                    "SELECT name, created_at, "
-		                                    "author FROM allowed_names "
-		                                    "WHERE env_id = ? ORDER BY "
-		                                    "name",
-		                                    -1, &q, NULL),
-		                 SQLITE_OK);
-		sqlite3_bind_int64(q, 1, env_id);
-		while (sqlite3_step(q) == SQLITE_ROW) {
-			lp(&st, "allow", 5);
-			lp_text(&st, q, 0);
-			lp_u64(&st, (uint64_t)sqlite3_column_int64(q, 1));
-			lp_text(&st, q, 2);
-		}
-		sqlite3_finalize(q);
+		spec_allow_loop(db, env_id, &st);
 	}
 	lp(&st, "end", 3);
 	lp_u64(&st, ns);
 	lp_u64(&st, nv);
 	crypto_generichash_final(&st, out, 32);
+}
+
+/* VF-3.7: the allowed-name rows in name order, into a MAC input */
+static void
+spec_allow_loop(sqlite3 *db, int64_t env_id, crypto_generichash_state *st)
+{
+	sqlite3_stmt *q = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT name, created_at, "
+	                                    "author FROM allowed_names "
+	                                    "WHERE env_id = ? ORDER BY "
+	                                    "name",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, env_id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		lp(st, "allow", 5);
+		lp_text(st, q, 0);
+		lp_u64(st, (uint64_t)sqlite3_column_int64(q, 1));
+		lp_text(st, q, 2);
+	}
+	sqlite3_finalize(q);
 }
 
 /* Appends one length-prefixed field (VF-1.2) to an AD buffer. */
@@ -3374,7 +3742,7 @@ test_vault_vectors_independent_reader(void **state)
 			return;
 		}
 		assert_memory_equal(raw, "SQLite format 3\0", 16);
-		assert_memory_equal(raw + 60, "\x00\x00\x00\x04", 4);
+		assert_memory_equal(raw + 60, "\x00\x00\x00\x05", 4);
 		assert_memory_equal(raw + 68, "envx", 4);
 		assert_int_equal(raw[18], 1); /* rollback journal */
 		assert_int_equal(raw[19], 1);
@@ -3422,7 +3790,7 @@ test_vault_vectors_independent_reader(void **state)
 		assert_int_equal(spec_signed(db, vid, "production", admin), 5);
 	}
 	spec_open_env(
-	        db, 4, vid, "staging", key,
+	        db, 5, vid, "staging", key,
 	        json_object_get(json_object_get(envs, "staging"), "secrets"),
 	        json_object_get(json_object_get(envs, "staging"), "allowed"));
 	memcpy(staging_key, key, 32);
@@ -3468,10 +3836,27 @@ test_vault_vectors_independent_reader(void **state)
 	}
 	sqlite3_finalize(q);
 	spec_open_env(
-	        db, 4, vid, "production", key,
+	        db, 5, vid, "production", key,
 	        json_object_get(json_object_get(envs, "production"), "secrets"),
 	        json_object_get(json_object_get(envs, "production"),
 	                        "allowed"));
+	sqlite3_close(db);
+
+	/* v4.vault (format 4): the same values under the MAC rule of formats
+	 * 1 to 4 (one hash over every row), before the upgrade */
+	vectors_path(path, sizeof(path), "v4.vault");
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL),
+	        SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 4);
+	sqlite3_finalize(q);
+	spec_open_env(
+	        db, 4, vid, "staging", staging_key,
+	        json_object_get(json_object_get(envs, "staging"), "secrets"),
+	        json_object_get(json_object_get(envs, "staging"), "allowed"));
 	sqlite3_close(db);
 
 	/* v2.vault (format 2): the MAC rule without the allow loop; it was
@@ -3592,11 +3977,19 @@ test_vault_write_after_tamper_refused(void **state)
 	sql(path, "UPDATE secrets SET version = 1 WHERE name = 'A' AND "
 	          "env_id = (SELECT id FROM envs WHERE name = 'staging')");
 	assert_int_equal(envx_vault_begin(v, &err), 0);
-	assert_int_equal(envx_env_set(e, "B", (const unsigned char *)"x", 1,
+	assert_int_equal(envx_env_set(e, "A", (const unsigned char *)"x", 1,
 	                              NULL, NULL, &err),
 	                 ENVX_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "integrity check"));
 	envx_vault_rollback(v);
+	/* VF-3.4, format 5: a write verifies and rehashes only the buckets
+	 * it touches (B is in bucket 253, A in 761): it goes through, and
+	 * A's bucket keeps its old digest */
+	assert_int_equal(envx_vault_begin(v, &err), 0);
+	assert_int_equal(envx_env_set(e, "B", (const unsigned char *)"x", 1,
+	                              NULL, NULL, &err),
+	                 0);
+	assert_int_equal(envx_vault_commit(v, &err), 0);
 	envx_env_free(e);
 	envx_vault_close(v);
 	/* the tampering stays detectable: nothing resealed it */
@@ -3913,6 +4306,7 @@ main(void)
 	                test_vault_corrupt_recipients_not_blamed_on_key),
 	        cmocka_unit_test(test_vault_hot_journal_rolled_back_on_read),
 	        cmocka_unit_test(test_vault_env_mac_detects_row_changes),
+	        cmocka_unit_test(test_vault_bucket_mac),
 	        cmocka_unit_test(test_vault_mark_compromised),
 	        cmocka_unit_test(test_vault_set_expect_version),
 	        cmocka_unit_test(test_vault_whole_file_rollback_not_detected),

@@ -1,9 +1,10 @@
 /*
- * Generates the known-answer vectors of vault-format/SPEC.md: a format-3
+ * Generates the known-answer vectors of vault-format/SPEC.md: a format-4
  * vault, the identity and passphrase that open two of its environments, the
- * expected plaintexts, and format-2 and format-1 copies for the migration
- * tests. Not part of the meson build; see README.md beside this file for how
- * to build it.
+ * expected plaintexts, and format-3, format-2 and format-1 copies for the
+ * migration tests; then, built against a format-5 library, the format-5
+ * vector: the format-4 one upgraded by its owner (VF-4.5). Not part of the
+ * meson build; see README.md beside this file for how to build and run it.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -52,6 +53,11 @@ static const char *const api_key[] = {"ak-first-0001", "ak-second-0002",
  * then set: a refused name that one environment lets in. */
 #define ALLOWED_NAME  "NODE_OPTIONS"
 #define ALLOWED_VALUE "--max-old-space-size=4096"
+
+/* production's DATABASE_URL until the incident, after which it is written
+ * with a new password (production[0]): a value held before an incident
+ * would stay compromised (VF-3.10) */
+#define PROD_DB_BEFORE "postgres://app:old-pw@db.prod.internal:5432/app"
 
 static const struct item production[] = {
         {"DATABASE_URL", "postgres://app:prod-pw@db.prod.internal:5432/app"},
@@ -243,6 +249,160 @@ rekey_and_incident(const char *path, const struct envx_identity *owner)
 	envx_identity_free(departed);
 }
 
+/*
+ * The owner's identity, written to $ENVX_VECTORS_OWNER (a file outside the
+ * repository, deleted by the second step) for the format-5 step to sign
+ * the upgrade with; then it is thrown away.
+ */
+static void
+keep_owner(const struct envx_identity *owner)
+{
+	const char *to = getenv("ENVX_VECTORS_OWNER");
+	struct envx_secbuf text = {0};
+	struct envx_error err;
+	FILE *f;
+
+	if (to == NULL) {
+		return;
+	}
+	if (envx_identity_encode(owner, NULL, 0, &text, &err) < 0) {
+		die("owner text", &err);
+	}
+	f = fopen(to, "w");
+	if (f == NULL || fwrite(text.data, 1, text.len, f) != text.len ||
+	    fclose(f) != 0) {
+		die("owner file", NULL);
+	}
+	envx_secbuf_release(&text);
+}
+
+#if ENVX_VAULT_SCHEMA_VERSION >= 5
+static unsigned char *
+read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = malloc(65536);
+
+	if (f == NULL || buf == NULL) {
+		die(path, NULL);
+	}
+	*len = fread(buf, 1, 65535, f);
+	fclose(f);
+	buf[*len] = 0;
+	return buf;
+}
+
+/*
+ * Format 5: dir/vector.vault (format 4, from the first step) is kept as
+ * dir/v4.vault, then upgraded by the owner (envx_vault_upgrade, VF-4.5:
+ * buckets filled, every environment sealed with generation + 1 and signed),
+ * and expected.json says format 5. The owner's file is deleted.
+ */
+int
+main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : ".";
+	const char *from = getenv("ENVX_VECTORS_OWNER");
+	static struct envx_trust trust = {
+	        .anchors = {&vector_trust_lines, NULL}};
+	char path[4096];
+	char v4[4096];
+	char tpath[4096];
+	struct envx_identity *owner = NULL;
+	struct envx_vault *v = NULL;
+	struct envx_env *e = NULL;
+	struct envx_secbuf val = {0};
+	struct envx_unlock how = {.ask = ask_vector_passphrase};
+	struct envx_error err;
+	unsigned char *text;
+	size_t len = 0;
+	json_t *root;
+	json_error_t jerr;
+	char *dump;
+
+	if (sodium_init() < 0 || from == NULL) {
+		fprintf(stderr, "gen-vectors: set ENVX_VECTORS_OWNER to the "
+		                "owner file of the first step\n");
+		return 1;
+	}
+	setenv("ENVX_NOW", "2025-01-15T09:30:00Z", 1);
+	setenv("USER", "vectors", 1);
+	setenv("ENVX_KDF", "2,19456,1", 1);
+	if (envx_now() != 1736933400) {
+		fprintf(stderr,
+		        "gen-vectors: ENVX_NOW is ignored: link against "
+		        "a library configured with -Dtest_clock=true\n");
+		return 1;
+	}
+	text = read_all(from, &len);
+	if (envx_identity_parse((const char *)text, len, "owner", NULL, NULL,
+	                        &owner, &err) < 0) {
+		die("owner", &err);
+	}
+	sodium_memzero(text, len);
+	free(text);
+	unlink(from);
+	snprintf(tpath, sizeof(tpath), "%s/trust.txt", dir);
+	text = read_all(tpath, &len);
+	if (envx_anchors_parse((const char *)text, len, "vectors",
+	                       &vector_trust_lines, &err) < 0) {
+		die("trust.txt", &err);
+	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/vector.vault", dir);
+	snprintf(v4, sizeof(v4), "%s/v4.vault", dir);
+	make_older(dir, "v4.vault", "");
+	if (envx_vault_open(path, true, &v, &err) < 0) {
+		die("open", &err);
+	}
+	envx_vault_set_actor(v, "vectors");
+	envx_vault_set_signer(v, owner);
+	envx_vault_set_trust(v, &trust);
+	if (envx_vault_upgrade(v, &err) < 0) {
+		die("upgrade", &err);
+	}
+	envx_vault_close(v);
+	/* VACUUM: the file holds no page freed by the upgrade */
+	make_older(dir, "vector.vault.tmp", "VACUUM");
+	snprintf(v4, sizeof(v4), "%s/vector.vault.tmp", dir);
+	if (rename(v4, path) < 0) {
+		die("rename", NULL);
+	}
+	snprintf(v4, sizeof(v4), "%s/expected.json", dir);
+	root = json_load_file(v4, 0, &jerr);
+	if (root == NULL) {
+		die("expected.json", NULL);
+	}
+	json_object_set_new(root, "format", json_integer(5));
+	dump = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (dump == NULL) {
+		die("json", NULL);
+	}
+	write_file(dir, "expected.json", dump, strlen(dump));
+	free(dump);
+	json_decref(root);
+
+	/* self-check: production opens with the passphrase */
+	if (envx_vault_open(path, false, &v, &err) < 0) {
+		die("self-check", &err);
+	}
+	envx_vault_set_trust(v, &trust);
+	if (envx_vault_schema_version(v) != 5 ||
+	    envx_env_open(v, "production", &e, &err) < 0 ||
+	    envx_env_unlock(e, &how, &err) < 0 ||
+	    envx_env_get(e, "JSON_BLOB", &val, &err) < 0 ||
+	    strcmp((const char *)val.data, production[3].value) != 0) {
+		die("self-check", &err);
+	}
+	envx_secbuf_release(&val);
+	envx_env_free(e);
+	envx_vault_close(v);
+	envx_identity_free(owner);
+	envx_anchors_release(&vector_trust_lines);
+	printf("format-5 vector written to %s\n", dir);
+	return 0;
+}
+#else
 int
 main(int argc, char **argv)
 {
@@ -354,7 +514,8 @@ main(int argc, char **argv)
 		die("grant production", &err);
 	}
 	for (i = 0; i < sizeof(production) / sizeof(production[0]); i++) {
-		set(v, e, production[i].name, production[i].value, NULL);
+		set(v, e, production[i].name,
+		    i == 0 ? PROD_DB_BEFORE : production[i].value, NULL);
 	}
 	if (envx_vault_commit(v, &err) < 0) {
 		die("commit production", &err);
@@ -573,9 +734,11 @@ main(int argc, char **argv)
 		envx_env_free(e);
 		envx_vault_close(v);
 	}
+	keep_owner(owner);
 	envx_identity_free(owner);
 	envx_identity_free(ci);
 	envx_anchors_release(&vector_trust_lines);
 	printf("vectors written to %s\n", dir);
 	return 0;
 }
+#endif
