@@ -1841,7 +1841,13 @@ envx_env_open(struct envx_vault *v, const char *name, struct envx_env **out,
 		}
 		goto out;
 	}
-	if (sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES ||
+	/* VF-4.6: storage classes as well as lengths (a REAL generation
+	 * would read as its integer part, a TEXT MAC as its bytes) */
+	if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+	    sqlite3_column_type(st, 2) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 3) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 1) != ENVX_HASH_BYTES ||
 	    sqlite3_column_bytes(st, 3) != ENVX_HASH_BYTES) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
 		                   "environment '%s' has a malformed header: "

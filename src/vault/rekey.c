@@ -548,6 +548,13 @@ envx_env_rekey(struct envx_env *e, const char *const *revoke, size_t nrevoke,
 		                ? "a member"
 		                : envx_role_name(envx_signer_role(e)));
 	}
+	/* VF-3.9: the whole file, its indexes included, before the rows to
+	 * re-encrypt are listed (an index that disagrees with its table
+	 * would list others than the rows the MAC covers) */
+	r = envx_vault_integrity_check(e->v, err);
+	if (r < 0) {
+		return r;
+	}
 	k.key = sodium_malloc(ENVX_KEY_BYTES);
 	k.sub = sodium_malloc(sizeof(*k.sub));
 	if (k.key == NULL || k.sub == NULL) {

@@ -970,13 +970,19 @@ upgrade(struct envx_vault *v, struct envx_error *err)
 		                      v->path);
 	}
 	r = envx_schema_check(v->db, version, err);
+	if (r == 0) {
+		/* VF-4.5: the whole file, its indexes included, before the
+		 * upgrade enumerates and signs it: an index that disagrees
+		 * with its table would hide an environment from it */
+		r = envx_vault_integrity_check(v, err);
+	}
 	if (r < 0) {
 		return r;
 	}
 	if (v->signer == NULL) {
 		return envx_error_set(err, ENVX_E_LOCKED,
-		                      "vault '%s' is in format %d: the first "
-		                      "write upgrades it to format %d, which "
+		                      "vault '%s' is in format %d: 'envx "
+		                      "upgrade' takes it to format %d, which "
 		                      "needs an identity to sign with",
 		                      v->path, from, ENVX_VAULT_SCHEMA_VERSION);
 	}
@@ -1000,8 +1006,8 @@ upgrade(struct envx_vault *v, struct envx_error *err)
 		if (r == ENVX_E_LOCKED) {
 			r = envx_error_set(
 			        err, ENVX_E_LOCKED,
-			        "vault '%s' is in format %d; the first write "
-			        "upgrades it to format %d and signs every "
+			        "vault '%s' is in format %d; 'envx upgrade' "
+			        "takes it to format %d and signs every "
 			        "environment, but your identity cannot open "
 			        "'%s'. Ask someone who can open all of them to "
 			        "run 'envx upgrade'",

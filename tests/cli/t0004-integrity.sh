@@ -166,6 +166,18 @@ t_analyzed_reads() {
 }
 ok "a vault someone ran ANALYZE on (sqlite_stat1) still reads and writes" t_analyzed_reads
 
+t_header_storage_classes() {
+  # VF-4.6: envs.generation, key_commit and mac with the wrong storage
+  # class (a REAL reads as its integer part, TEXT as its bytes) are exit 4
+  local set
+  for set in "generation = generation + 0.5" "generation = CAST(generation AS TEXT) || 'x'" \
+    "mac = CAST(mac AS TEXT)" "key_commit = CAST(key_commit AS TEXT)"; do
+    fresh && sql "UPDATE envs SET $set WHERE name = 'staging'" &&
+      run get staging TOKEN && expect_rc 4 || return 1
+  done
+}
+ok "an environment header with another storage class (REAL, TEXT) is exit 4" t_header_storage_classes
+
 t_wal_refused_on_read() {
   fresh
   [ "$(sql "PRAGMA journal_mode = WAL")" = wal ] || return 1

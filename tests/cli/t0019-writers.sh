@@ -341,6 +341,14 @@ t_upgrade_4_to_5() {
     run --identity "$TEST_DIR/carol4.id" get production DATABASE_URL && expect_rc 0 &&
     run --identity "$TEST_DIR/carol4.id" upgrade && expect_rc 3 && expect_err "not a writer of 'local'" &&
     [ "$(sum_of envx.vault)" = "$before" ] &&
+    # an index that disagrees with its table (envs' name index swapped for
+    # another's root page) could hide an environment from the upgrade: the
+    # whole file is checked first
+    cp envx.vault "$TEST_DIR/idx4.vault" &&
+    sqlite3 "$TEST_DIR/idx4.vault" "PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage =
+      (SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_recipients_1') WHERE name = 'sqlite_autoindex_envs_1';" &&
+    run $O --vault "$TEST_DIR/idx4.vault" upgrade && expect_rc 4 &&
+    [ "$(sqlite3 "$TEST_DIR/idx4.vault" 'PRAGMA user_version')" = 4 ] &&
     run $O upgrade && expect_rc 0 && expect_err "from format 4 to 5" &&
     [ "$(sqlite3 envx.vault 'PRAGMA user_version')" = 5 ] &&
     [ "$(sqlite3 envx.vault "SELECT group_concat(generation) FROM (SELECT generation FROM envs ORDER BY name)")" = "$gens" ] &&

@@ -235,4 +235,20 @@ sys.stdout.write(d["identity"])' "$TEST_DIR/nk.json") || return 1
 }
 ok "grant --new-key --json prints one object whose identity text opens the environment" t_new_key_json
 
+t_index_disagrees() {
+  # an index that disagrees with its table (its root page swapped for
+  # another index's, as an edit of the file's pages could do): the rekey
+  # would list other rows than the MAC covers, so it checks the whole file
+  # first and refuses, the vault unchanged
+  local before
+  cp envx.vault "$TEST_DIR/idx.vault" &&
+    sqlite3 "$TEST_DIR/idx.vault" "PRAGMA writable_schema = ON;
+      UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_recipients_1')
+        WHERE name = 'secrets_bucket';" &&
+    before=$(sum_of "$TEST_DIR/idx.vault") &&
+    run --vault "$TEST_DIR/idx.vault" rekey staging && expect_rc 4 &&
+    expect_err "integrity" && [ "$(sum_of "$TEST_DIR/idx.vault")" = "$before" ]
+}
+ok "rekey checks the whole file first: an index that disagrees with its table is exit 4" t_index_disagrees
+
 finish
