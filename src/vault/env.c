@@ -405,6 +405,7 @@ struct mac_collect {
  * environment; format 5: one bucket), as they are hashed. */
 struct row_pass {
 	struct envx_lp *hs;
+	struct envx_buckets *wit; /* where to record witnesses, or NULL */
 	char last[ENVX_NAME_MAX_BYTES + 2];
 	bool have_last;
 	bool seen_current;
@@ -429,6 +430,88 @@ rows_invalid(const struct envx_env *e, struct envx_error *err)
  * fields when the row starts a secret, then its version's. *fresh says
  * whether it started one.
  */
+#define BIT_GET(a, b) (((a)[(b) / 8] >> ((b) % 8)) & 1)
+#define BIT_SET(a, b) ((a)[(b) / 8] |= (unsigned char)(1u << ((b) % 8)))
+
+static void
+put_u64le(uint64_t x, unsigned char *out)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		out[i] = (unsigned char)(x >> (8 * i));
+	}
+}
+
+/* The witness of a version row: name, its secret's current version, the
+ * row's version and its ciphertext hash. */
+static void
+witness_of(const char *name, int64_t current, int64_t version,
+           const unsigned char cth[ENVX_HASH_BYTES], unsigned char out[16])
+{
+	crypto_generichash_state st;
+	unsigned char n[16];
+
+	crypto_generichash_init(&st, NULL, 0, 16);
+	put_u64le((uint64_t)strlen(name), n);
+	put_u64le((uint64_t)current, n + 8);
+	crypto_generichash_update(&st, n, 16);
+	crypto_generichash_update(&st, (const unsigned char *)name,
+	                          strlen(name));
+	put_u64le((uint64_t)version, n);
+	crypto_generichash_update(&st, n, 8);
+	crypto_generichash_update(&st, cth, ENVX_HASH_BYTES);
+	crypto_generichash_final(&st, out, 16);
+}
+
+static int
+witness_add(struct envx_buckets *bk, const char *name, int64_t current,
+            int64_t version, const unsigned char cth[ENVX_HASH_BYTES],
+            struct envx_error *err)
+{
+	if (bk->nwit == bk->capwit) {
+		size_t cap = bk->capwit > 0 ? bk->capwit * 2 : 64;
+		unsigned char(*w)[16] = realloc(bk->wit, cap * sizeof(*w));
+
+		if (w == NULL) {
+			return envx_error_set(err, ENVX_E_INTERNAL,
+			                      "out of memory");
+		}
+		bk->wit = w;
+		bk->capwit = cap;
+	}
+	witness_of(name, current, version, cth, bk->wit[bk->nwit++]);
+	return 0;
+}
+
+bool
+envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
+                   int64_t version, const void *nonce, size_t nlen,
+                   const void *ct, size_t ctlen)
+{
+	unsigned char cth[ENVX_HASH_BYTES];
+	unsigned char w[16];
+	uint32_t b;
+	size_t i;
+
+	if (e->v->schema < 5 || e->bk == NULL) {
+		return true;
+	}
+	b = envx_bucket_of(name, strlen(name));
+	if (e->bk->all_ok || BIT_GET(e->bk->touched, b) ||
+	    !BIT_GET(e->bk->ok, b)) {
+		return true;
+	}
+	envx_crypto_ciphertext_hash(nonce, nlen, ct, ctlen, cth);
+	witness_of(name, current, version, cth, w);
+	for (i = 0; i < e->bk->nwit; i++) {
+		if (sodium_memcmp(e->bk->wit[i], w, sizeof(w)) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int
 hash_row(const struct envx_env *e, sqlite3_stmt *st, struct row_pass *p,
          struct mac_collect *c, bool *fresh, struct envx_error *err)
@@ -494,6 +577,13 @@ hash_row(const struct envx_env *e, sqlite3_stmt *st, struct row_pass *p,
 	              (size_t)sqlite3_column_bytes(st, 9));
 	envx_lp_bytes(hs, cth, sizeof(cth));
 	p->nversions++;
+	if (p->wit != NULL) {
+		r = witness_add(p->wit, name, p->current,
+		                sqlite3_column_int64(st, 6), cth, err);
+		if (r < 0) {
+			return r;
+		}
+	}
 	if (sqlite3_column_int64(st, 6) != p->current) {
 		return 0;
 	}
@@ -598,9 +688,6 @@ out:
 /* ---- VF-3.4, format 5: the bucketed MAC ---- */
 
 static int reverify(struct envx_env *e, struct envx_error *err);
-
-#define BIT_GET(a, b) (((a)[(b) / 8] >> ((b) % 8)) & 1)
-#define BIT_SET(a, b) ((a)[(b) / 8] |= (unsigned char)(1u << ((b) % 8)))
 
 uint32_t
 envx_bucket_of(const char *name, size_t len)
@@ -769,6 +856,7 @@ verify_root(struct envx_env *e, const struct envx_env_subkeys *sub,
 	if (r == 0) {
 		memcpy(e->bk->b, rows, sizeof(e->bk->b));
 		memset(e->bk->ok, 0, sizeof(e->bk->ok));
+		e->bk->nwit = 0; /* each bucket's witnesses come again */
 		e->bk->all_ok = false;
 	} else if (allowed != NULL) {
 		envx_names_release(allowed);
@@ -816,6 +904,8 @@ bucket_start(struct bucket_scan *s, int64_t b)
 	envx_lp_u64(&h->hs, (uint64_t)b);
 	memset(&h->p, 0, sizeof(h->p));
 	h->p.hs = &h->hs;
+	/* one bucket verified for a lookup: its rows' witnesses */
+	h->p.wit = s->only >= 0 && s->use == SCAN_VERIFY ? s->e->bk : NULL;
 	h->started = true;
 }
 
@@ -1898,6 +1988,9 @@ envx_env_free(struct envx_env *e)
 	envx_names_release(&e->allowed);
 	envx_names_release(&e->compromised);
 	envx_access_release(&e->acc);
+	if (e->bk != NULL) {
+		free(e->bk->wit);
+	}
 	free(e->bk);
 	free(e);
 }

@@ -194,8 +194,9 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	if (sqlite3_prepare_v2(
 	            e->v->db,
 	            e->v->schema >= 5
-	                    ? "SELECT ver.version, ver.nonce, ver.ciphertext "
-	                      "FROM secrets s " BY_BUCKET " JOIN versions ver "
+	                    ? "SELECT ver.version, ver.nonce, ver.ciphertext, "
+	                      "s.version FROM secrets s " BY_BUCKET " JOIN "
+	                      "versions ver "
 	                      "ON ver.secret_id = s.id AND ver.version = "
 	                      "CASE WHEN ?3 = 0 THEN s.version ELSE ?3 END "
 	                      "WHERE s.env_id = ?1 AND s.bucket = ?4 AND "
@@ -245,6 +246,19 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
 		                   "secret '%s' in environment '%s' is "
 		                   "truncated",
+		                   name, e->name);
+		goto out;
+	}
+	if (e->v->schema >= 5 &&
+	    !envx_env_witnessed(e, name, sqlite3_column_int64(st, 3),
+	                        (int64_t)ver, sqlite3_column_blob(st, 1),
+	                        (size_t)sqlite3_column_bytes(st, 1),
+	                        sqlite3_column_blob(st, 2), (size_t)ctlen)) {
+		r = envx_error_set(err, ENVX_E_INTEGRITY,
+		                   "secret '%s' in environment '%s': the row "
+		                   "read is not one the integrity check read "
+		                   "(the file's indexes disagree with its "
+		                   "tables): the vault is corrupt or tampered",
 		                   name, e->name);
 		goto out;
 	}

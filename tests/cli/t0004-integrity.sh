@@ -178,6 +178,20 @@ t_header_storage_classes() {
 }
 ok "an environment header with another storage class (REAL, TEXT) is exit 4" t_header_storage_classes
 
+t_index_decoy() {
+  # the bucket index edited (tests/cli/index-decoy.py) so that the check
+  # of API_KEY's bucket reads the sealed row and the lookup of API_KEY a
+  # decoy one version back: get refuses what the check did not read
+  local d="$TEST_DIR/decoy" v
+  mkdir -p "$d" && cd "$d" && "$ENVX" init >/dev/null 2>&1 || return 1
+  for v in 1 2 3; do printf 'tok-v%s' "$v" | "$ENVX" set staging API_KEY -q || return 1; done
+  for v in A B C D E; do printf x | "$ENVX" set staging "OTHER_$v" -q || return 1; done
+  python3 "$ENVX_SOURCE_ROOT/tests/cli/index-decoy.py" envx.vault staging API_KEY &&
+    run get staging API_KEY && expect_rc 4 && expect_err "the row read is not one the integrity check read" &&
+    ! grep -q tok-v2 "$TEST_DIR/run.out"
+}
+ok "an index edited to lead get to another row than the one verified: exit 4, no value" t_index_decoy
+
 t_wal_refused_on_read() {
   fresh
   [ "$(sql "PRAGMA journal_mode = WAL")" = wal ] || return 1
