@@ -444,13 +444,13 @@ put_u64le(uint64_t x, unsigned char *out)
 }
 
 /* The witness of a version row: name, its secret's current version, the
- * row's version and its ciphertext hash. */
+ * row's version, its ciphertext hash and its secret's row id. */
 static void
-witness_of(const char *name, int64_t current, int64_t version,
+witness_of(const char *name, int64_t current, int64_t version, int64_t id,
            const unsigned char cth[ENVX_HASH_BYTES], unsigned char out[16])
 {
 	crypto_generichash_state st;
-	unsigned char n[16];
+	unsigned char n[24];
 
 	crypto_generichash_init(&st, NULL, 0, 16);
 	put_u64le((uint64_t)strlen(name), n);
@@ -461,13 +461,15 @@ witness_of(const char *name, int64_t current, int64_t version,
 	put_u64le((uint64_t)version, n);
 	crypto_generichash_update(&st, n, 8);
 	crypto_generichash_update(&st, cth, ENVX_HASH_BYTES);
+	put_u64le((uint64_t)id, n);
+	crypto_generichash_update(&st, n, 8);
 	crypto_generichash_final(&st, out, 16);
 }
 
 static int
 witness_add(struct envx_buckets *bk, const char *name, int64_t current,
-            int64_t version, const unsigned char cth[ENVX_HASH_BYTES],
-            struct envx_error *err)
+            int64_t version, int64_t id,
+            const unsigned char cth[ENVX_HASH_BYTES], struct envx_error *err)
 {
 	if (bk->nwit == bk->capwit) {
 		size_t cap = bk->capwit > 0 ? bk->capwit * 2 : 64;
@@ -480,13 +482,13 @@ witness_add(struct envx_buckets *bk, const char *name, int64_t current,
 		bk->wit = w;
 		bk->capwit = cap;
 	}
-	witness_of(name, current, version, cth, bk->wit[bk->nwit++]);
+	witness_of(name, current, version, id, cth, bk->wit[bk->nwit++]);
 	return 0;
 }
 
 bool
 envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
-                   int64_t version, const void *nonce, size_t nlen,
+                   int64_t version, int64_t id, const void *nonce, size_t nlen,
                    const void *ct, size_t ctlen)
 {
 	unsigned char cth[ENVX_HASH_BYTES];
@@ -498,12 +500,11 @@ envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
 		return true;
 	}
 	b = envx_bucket_of(name, strlen(name));
-	if (e->bk->all_ok || BIT_GET(e->bk->touched, b) ||
-	    !BIT_GET(e->bk->ok, b)) {
+	if (e->bk->all_ok || !BIT_GET(e->bk->ok, b)) {
 		return true;
 	}
 	envx_crypto_ciphertext_hash(nonce, nlen, ct, ctlen, cth);
-	witness_of(name, current, version, cth, w);
+	witness_of(name, current, version, id, cth, w);
 	for (i = 0; i < e->bk->nwit; i++) {
 		if (sodium_memcmp(e->bk->wit[i], w, sizeof(w)) == 0) {
 			return true;
@@ -579,7 +580,8 @@ hash_row(const struct envx_env *e, sqlite3_stmt *st, struct row_pass *p,
 	p->nversions++;
 	if (p->wit != NULL) {
 		r = witness_add(p->wit, name, p->current,
-		                sqlite3_column_int64(st, 6), cth, err);
+		                sqlite3_column_int64(st, 6),
+		                sqlite3_column_int64(st, 13), cth, err);
 		if (r < 0) {
 			return r;
 		}
@@ -951,12 +953,12 @@ bucket_end(struct bucket_scan *s, int64_t b, struct envx_error *err)
  * too). Every row: in name order, as the rows were inserted, which reads
  * the table in order; each row is hashed into its bucket's digest. */
 static const char sql_bucket_rows[] =
-        ROW_COLUMNS ", s.bucket FROM secrets s INDEXED BY secrets_bucket "
+        ROW_COLUMNS ", s.bucket, s.id FROM secrets s INDEXED BY secrets_bucket "
                     "LEFT JOIN versions ver ON ver.secret_id = s.id "
                     "WHERE s.env_id = ? AND s.bucket = ? "
                     "ORDER BY s.bucket, s.name, ver.version";
 static const char sql_all_rows[] =
-        ROW_COLUMNS ", s.bucket FROM secrets s LEFT JOIN versions ver "
+        ROW_COLUMNS ", s.bucket, s.id FROM secrets s LEFT JOIN versions ver "
                     "ON ver.secret_id = s.id WHERE s.env_id = ? "
                     "ORDER BY s.name, ver.version";
 

@@ -195,8 +195,8 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	            e->v->db,
 	            e->v->schema >= 5
 	                    ? "SELECT ver.version, ver.nonce, ver.ciphertext, "
-	                      "s.version FROM secrets s " BY_BUCKET " JOIN "
-	                      "versions ver "
+	                      "s.version, s.id FROM secrets s " BY_BUCKET
+	                      " JOIN versions ver "
 	                      "ON ver.secret_id = s.id AND ver.version = "
 	                      "CASE WHEN ?3 = 0 THEN s.version ELSE ?3 END "
 	                      "WHERE s.env_id = ?1 AND s.bucket = ?4 AND "
@@ -251,7 +251,8 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	}
 	if (e->v->schema >= 5 &&
 	    !envx_env_witnessed(e, name, sqlite3_column_int64(st, 3),
-	                        (int64_t)ver, sqlite3_column_blob(st, 1),
+	                        (int64_t)ver, sqlite3_column_int64(st, 4),
+	                        sqlite3_column_blob(st, 1),
 	                        (size_t)sqlite3_column_bytes(st, 1),
 	                        sqlite3_column_blob(st, 2), (size_t)ctlen)) {
 		r = envx_error_set(err, ENVX_E_INTEGRITY,
@@ -307,6 +308,60 @@ holds(const struct envx_secbuf *a, const unsigned char *b, size_t len)
 	       (len == 0 || sodium_memcmp(a->data, b, len) == 0);
 }
 
+/* Format 5: name's secret row found through the bucket index, with its
+ * current version, checked to be the one its bucket's verification read
+ * (envx_env_witnessed), so that a write acts on the row the MAC covers and
+ * not on one an edited index points to. 1: found, 0: no such secret. */
+static const char sql_find_witnessed[] =
+        "SELECT s.id, s.version, s.rotated_at, ver.nonce, ver.ciphertext "
+        "FROM secrets s " BY_BUCKET " LEFT JOIN versions ver ON "
+        "ver.secret_id = s.id AND ver.version = s.version WHERE s.env_id = "
+        "?1 AND s.bucket = ?3 AND s.name = ?2";
+
+static int
+find_witnessed(struct envx_env *e, const char *name, int64_t *id,
+               int64_t *version, int64_t *rotated_at, struct envx_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	int r;
+
+	r = envx_vault_stmt(e->v, sql_find_witnessed, &st, "cannot read secret",
+	                    err);
+	if (r < 0) {
+		return r;
+	}
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	bind_bucket(e, st, 3, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*version = sqlite3_column_int64(st, 1);
+		*rotated_at = sqlite3_column_int64(st, 2);
+		r = envx_env_witnessed(e, name, *version, *version, *id,
+		                       sqlite3_column_blob(st, 3),
+		                       (size_t)sqlite3_column_bytes(st, 3),
+		                       sqlite3_column_blob(st, 4),
+		                       (size_t)sqlite3_column_bytes(st, 4))
+		            ? 1
+		            : envx_error_set(
+		                      err, ENVX_E_INTEGRITY,
+		                      "secret '%s' in environment '%s': the row "
+		                      "found is not one the integrity check "
+		                      "read (the file's indexes disagree with "
+		                      "its tables): the vault is corrupt or "
+		                      "tampered; nothing was written",
+		                      name, e->name);
+	} else if (rc == SQLITE_DONE) {
+		r = 0;
+	} else {
+		r = envx_sqlite_error(e->v->db, err, "cannot read secret");
+	}
+	envx_vault_stmt_done(st);
+	return r;
+}
+
 _Static_assert(ENVX_SET_NONCE_BYTES == ENVX_NONCE_BYTES,
                "envx_set_opts.nonce is a value nonce");
 
@@ -314,10 +369,6 @@ _Static_assert(ENVX_SET_NONCE_BYTES == ENVX_NONCE_BYTES,
  * an import runs them for every line */
 static const char sql_find[] = "SELECT id, version, rotated_at FROM secrets "
                                "WHERE env_id = ?1 AND name = ?2";
-static const char sql_find5[] =
-        "SELECT id, version, rotated_at FROM secrets " BY_BUCKET
-        " WHERE env_id = ?1 AND "
-        "bucket = ?3 AND name = ?2";
 static const char sql_insert_secret[] =
         "INSERT INTO secrets (env_id, name, version, description, "
         "rotate_every, rotated_at, state) VALUES (?, ?, 1, ?, ?, ?, 0)";
@@ -406,21 +457,34 @@ write_version(struct envx_env *e, const char *name, const unsigned char *value,
 	if (r < 0) {
 		return r;
 	}
-	r = envx_vault_stmt(e->v, e->v->schema >= 5 ? sql_find5 : sql_find, &st,
-	                    "cannot write secret", err);
-	if (r < 0) {
-		goto out;
+	if (e->v->schema >= 5) {
+		int64_t cur = 0;
+
+		r = find_witnessed(e, name, &secret_id, &cur,
+		                   &current_rotated_at, err);
+		if (r < 0) {
+			goto out;
+		}
+		if (r == 1) {
+			ver = (uint64_t)cur + 1;
+		}
+		r = 0;
+	} else {
+		r = envx_vault_stmt(e->v, sql_find, &st, "cannot write secret",
+		                    err);
+		if (r < 0) {
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, e->id);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			secret_id = sqlite3_column_int64(st, 0);
+			ver = (uint64_t)sqlite3_column_int64(st, 1) + 1;
+			current_rotated_at = sqlite3_column_int64(st, 2);
+		}
+		envx_vault_stmt_done(st);
+		st = NULL;
 	}
-	sqlite3_bind_int64(st, 1, e->id);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	bind_bucket(e, st, 3, name);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		secret_id = sqlite3_column_int64(st, 0);
-		ver = (uint64_t)sqlite3_column_int64(st, 1) + 1;
-		current_rotated_at = sqlite3_column_int64(st, 2);
-	}
-	envx_vault_stmt_done(st);
-	st = NULL;
 	if (opts != NULL && opts->expect_version != 0 &&
 	    ver != opts->expect_version + 1) {
 		r = envx_error_set(err, ENVX_E_IO,
@@ -601,10 +665,11 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
  * change name's row when a name is given.
  */
 static int
-write_rows(struct envx_env *e, const char *name, const char *stmt,
+write_rows(struct envx_env *e, const char *name, bool witness, const char *stmt,
            const char *what, struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
 	int r;
 
 	if (name != NULL) {
@@ -625,6 +690,24 @@ write_rows(struct envx_env *e, const char *name, const char *stmt,
 	if (r < 0) {
 		return r;
 	}
+	/* format 5, a row not written yet in this transaction: the one its
+	 * bucket's verification read */
+	if (witness && name != NULL && e->v->schema >= 5) {
+		int64_t ver;
+		int64_t at;
+
+		r = find_witnessed(e, name, &id, &ver, &at, err);
+		if (r < 0) {
+			return r;
+		}
+		if (r == 0) {
+			return envx_error_set(
+			        err, ENVX_E_NOTFOUND,
+			        "no secret '%.64s' in environment "
+			        "'%s'",
+			        name, e->name);
+		}
+	}
 	if (sqlite3_prepare_v2(e->v->db, stmt, -1, &st, NULL) != SQLITE_OK) {
 		r = envx_sqlite_error(e->v->db, err, what);
 		goto out;
@@ -635,8 +718,23 @@ write_rows(struct envx_env *e, const char *name, const char *stmt,
 	} else {
 		sqlite3_bind_null(st, 2);
 	}
+	/* format 5: the row verified, by its id (the table, no index) */
+	if (id != 0) {
+		sqlite3_bind_int64(st, 3, id);
+	} else {
+		sqlite3_bind_null(st, 3);
+	}
 	r = step_done(e, st, err, what);
-	if (r == 0 && name != NULL && sqlite3_changes(e->v->db) != 1) {
+	if (r == 0 && id != 0 && sqlite3_changes(e->v->db) != 1) {
+		/* the verified row, by its id, is not the row named */
+		r = envx_error_set(
+		        err, ENVX_E_INTEGRITY,
+		        "secret '%s' in environment '%s': the row "
+		        "verified is not where the file's index says "
+		        "(the vault is corrupt or tampered); nothing "
+		        "was written",
+		        name, e->name);
+	} else if (r == 0 && name != NULL && sqlite3_changes(e->v->db) != 1) {
 		r = envx_error_set(err, ENVX_E_NOTFOUND,
 		                   "no secret '%.64s' in environment '%s'",
 		                   name, e->name);
@@ -652,9 +750,10 @@ int
 envx_env_mark_compromised(struct envx_env *e, const char *name,
                           struct envx_error *err)
 {
-	return write_rows(e, name,
+	return write_rows(e, name, false,
 	                  "UPDATE secrets SET state = 1 WHERE env_id = ?1 "
-	                  "AND (?2 IS NULL OR name = ?2)",
+	                  "AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR "
+	                  "id = ?3)",
 	                  "cannot mark secret compromised", err);
 }
 
@@ -664,9 +763,9 @@ envx_env_rm(struct envx_env *e, const char *name, struct envx_error *err)
 	if (name == NULL) {
 		return envx_error_set(err, ENVX_E_INTERNAL, "no name");
 	}
-	return write_rows(e, name,
+	return write_rows(e, name, true,
 	                  "DELETE FROM secrets WHERE env_id = ?1 AND "
-	                  "name = ?2",
+	                  "name = ?2 AND (?3 IS NULL OR id = ?3)",
 	                  "cannot remove secret", err);
 }
 

@@ -188,9 +188,15 @@ t_index_decoy() {
   for v in A B C D E; do printf x | "$ENVX" set staging "OTHER_$v" -q || return 1; done
   python3 "$ENVX_SOURCE_ROOT/tests/cli/index-decoy.py" envx.vault staging API_KEY &&
     run get staging API_KEY && expect_rc 4 && expect_err "the row read is not one the integrity check read" &&
-    ! grep -q tok-v2 "$TEST_DIR/run.out"
+    ! grep -q tok-v2 "$TEST_DIR/run.out" &&
+    # a write or a removal of it would act on the decoy: refused, the
+    # file unchanged
+    v=$(sum_of envx.vault) && printf 'tok-v4' >"$TEST_DIR/v4" &&
+    run_in "$TEST_DIR/v4" set staging API_KEY -q && expect_rc 4 &&
+    expect_err "the row found is not one the integrity check read" &&
+    run rm staging API_KEY && expect_rc 4 && [ "$(sum_of envx.vault)" = "$v" ]
 }
-ok "an index edited to lead get to another row than the one verified: exit 4, no value" t_index_decoy
+ok "an index edited to lead get, set and rm to another row than the one verified: exit 4, no value, nothing written" t_index_decoy
 
 t_wal_refused_on_read() {
   fresh
