@@ -444,10 +444,12 @@ put_u64le(uint64_t x, unsigned char *out)
 }
 
 /* The witness of a version row: name, its secret's current version, the
- * row's version, its ciphertext hash and its secret's row id. */
+ * row's version and creation time, its ciphertext hash and its secret's
+ * row id. */
 static void
-witness_of(const char *name, int64_t current, int64_t version, int64_t id,
-           const unsigned char cth[ENVX_HASH_BYTES], unsigned char out[16])
+witness_of(const char *name, int64_t current, int64_t version, int64_t created,
+           int64_t id, const unsigned char cth[ENVX_HASH_BYTES],
+           unsigned char out[16])
 {
 	crypto_generichash_state st;
 	unsigned char n[24];
@@ -459,7 +461,8 @@ witness_of(const char *name, int64_t current, int64_t version, int64_t id,
 	crypto_generichash_update(&st, (const unsigned char *)name,
 	                          strlen(name));
 	put_u64le((uint64_t)version, n);
-	crypto_generichash_update(&st, n, 8);
+	put_u64le((uint64_t)created, n + 8);
+	crypto_generichash_update(&st, n, 16);
 	crypto_generichash_update(&st, cth, ENVX_HASH_BYTES);
 	put_u64le((uint64_t)id, n);
 	crypto_generichash_update(&st, n, 8);
@@ -468,7 +471,7 @@ witness_of(const char *name, int64_t current, int64_t version, int64_t id,
 
 static int
 witness_add(struct envx_buckets *bk, const char *name, int64_t current,
-            int64_t version, int64_t id,
+            int64_t version, int64_t created, int64_t id,
             const unsigned char cth[ENVX_HASH_BYTES], struct envx_error *err)
 {
 	if (bk->nwit == bk->capwit) {
@@ -482,14 +485,15 @@ witness_add(struct envx_buckets *bk, const char *name, int64_t current,
 		bk->wit = w;
 		bk->capwit = cap;
 	}
-	witness_of(name, current, version, id, cth, bk->wit[bk->nwit++]);
+	witness_of(name, current, version, created, id, cth,
+	           bk->wit[bk->nwit++]);
 	return 0;
 }
 
 bool
 envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
-                   int64_t version, int64_t id, const void *nonce, size_t nlen,
-                   const void *ct, size_t ctlen)
+                   int64_t version, int64_t created, int64_t id,
+                   const void *nonce, size_t nlen, const void *ct, size_t ctlen)
 {
 	unsigned char cth[ENVX_HASH_BYTES];
 	unsigned char w[16];
@@ -504,7 +508,7 @@ envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
 		return true;
 	}
 	envx_crypto_ciphertext_hash(nonce, nlen, ct, ctlen, cth);
-	witness_of(name, current, version, id, cth, w);
+	witness_of(name, current, version, created, id, cth, w);
 	for (i = 0; i < e->bk->nwit; i++) {
 		if (sodium_memcmp(e->bk->wit[i], w, sizeof(w)) == 0) {
 			return true;
@@ -581,6 +585,7 @@ hash_row(const struct envx_env *e, sqlite3_stmt *st, struct row_pass *p,
 	if (p->wit != NULL) {
 		r = witness_add(p->wit, name, p->current,
 		                sqlite3_column_int64(st, 6),
+		                sqlite3_column_int64(st, 7),
 		                sqlite3_column_int64(st, 13), cth, err);
 		if (r < 0) {
 			return r;

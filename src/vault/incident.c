@@ -89,20 +89,30 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 	if (r < 0) {
 		return r;
 	}
+	/* format 5: through the bucket index its verification read, each row
+	 * checked to be one it read (envx_env_witnessed; the secret's current
+	 * version then was written - 1) */
 	if (sqlite3_prepare_v2(
 	            e->v->db,
-	            "SELECT ver.version, ver.nonce, ver.ciphertext, "
-	            "ver.created_at FROM secrets s JOIN versions ver "
-	            "ON "
-	            "ver.secret_id = s.id WHERE s.env_id = ? AND "
-	            "s.name = ? AND ver.version < ? ORDER BY "
-	            "ver.created_at",
+	            e->v->schema >= 5
+	                    ? "SELECT ver.version, ver.nonce, ver.ciphertext, "
+	                      "ver.created_at, s.id FROM secrets s INDEXED BY "
+	                      "secrets_bucket JOIN versions ver ON "
+	                      "ver.secret_id = s.id WHERE s.env_id = ?1 AND "
+	                      "s.bucket = ?4 AND s.name = ?2 AND ver.version "
+	                      "< ?3 ORDER BY ver.created_at"
+	                    : "SELECT ver.version, ver.nonce, ver.ciphertext, "
+	                      "ver.created_at, s.id FROM secrets s JOIN "
+	                      "versions ver ON ver.secret_id = s.id WHERE "
+	                      "s.env_id = ?1 AND s.name = ?2 AND ver.version "
+	                      "< ?3 AND ?4 IS NOT NULL ORDER BY ver.created_at",
 	            -1, &st, NULL) != SQLITE_OK) {
 		return envx_sqlite_error(e->v->db, err, "cannot read versions");
 	}
 	sqlite3_bind_int64(st, 1, e->id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)written);
+	sqlite3_bind_int64(st, 4, envx_bucket_of(name, strlen(name)));
 	pt = sodium_malloc(len + 1);
 	if (pt == NULL) {
 		r = envx_error_set(err, ENVX_E_INTERNAL,
@@ -113,6 +123,24 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 		struct envx_lp ad;
 		bool same;
 
+		if (!envx_env_witnessed(e, name, (int64_t)written - 1,
+		                        sqlite3_column_int64(st, 0),
+		                        sqlite3_column_int64(st, 3),
+		                        sqlite3_column_int64(st, 4),
+		                        sqlite3_column_blob(st, 1),
+		                        (size_t)sqlite3_column_bytes(st, 1),
+		                        sqlite3_column_blob(st, 2),
+		                        (size_t)sqlite3_column_bytes(st, 2))) {
+			r = envx_error_set(
+			        err, ENVX_E_INTEGRITY,
+			        "secret '%s' in environment '%s': a version "
+			        "read is not one the integrity check read (the "
+			        "file's indexes disagree with its tables): the "
+			        "vault is corrupt or tampered; nothing was "
+			        "written",
+			        name, e->name);
+			goto out;
+		}
 		/* another length is another value: nothing to decrypt */
 		if (sqlite3_column_bytes(st, 1) != ENVX_NONCE_BYTES ||
 		    (size_t)sqlite3_column_bytes(st, 2) !=

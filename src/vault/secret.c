@@ -169,9 +169,11 @@ bad:
 	                      name, e->name);
 }
 
-int
-envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
-                     struct envx_secbuf *out, struct envx_error *err)
+/* envx_env_get_version, with the version's creation time */
+static int
+get_version_at(struct envx_env *e, const char *name, uint64_t version,
+               struct envx_secbuf *out, int64_t *created,
+               struct envx_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t ver;
@@ -195,14 +197,15 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	            e->v->db,
 	            e->v->schema >= 5
 	                    ? "SELECT ver.version, ver.nonce, ver.ciphertext, "
-	                      "s.version, s.id FROM secrets s " BY_BUCKET
-	                      " JOIN versions ver "
+	                      "s.version, s.id, ver.created_at FROM secrets "
+	                      "s " BY_BUCKET " JOIN versions ver "
 	                      "ON ver.secret_id = s.id AND ver.version = "
 	                      "CASE WHEN ?3 = 0 THEN s.version ELSE ?3 END "
 	                      "WHERE s.env_id = ?1 AND s.bucket = ?4 AND "
 	                      "s.name = ?2"
-	                    : "SELECT ver.version, ver.nonce, ver.ciphertext "
-	                      "FROM secrets s JOIN versions ver ON "
+	                    : "SELECT ver.version, ver.nonce, ver.ciphertext, "
+	                      "s.version, s.id, ver.created_at FROM secrets s "
+	                      "JOIN versions ver ON "
 	                      "ver.secret_id = s.id AND ver.version = CASE "
 	                      "WHEN ?3 = 0 THEN s.version ELSE ?3 END WHERE "
 	                      "s.env_id = ?1 AND s.name = ?2",
@@ -251,7 +254,8 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 	}
 	if (e->v->schema >= 5 &&
 	    !envx_env_witnessed(e, name, sqlite3_column_int64(st, 3),
-	                        (int64_t)ver, sqlite3_column_int64(st, 4),
+	                        (int64_t)ver, sqlite3_column_int64(st, 5),
+	                        sqlite3_column_int64(st, 4),
 	                        sqlite3_column_blob(st, 1),
 	                        (size_t)sqlite3_column_bytes(st, 1),
 	                        sqlite3_column_blob(st, 2), (size_t)ctlen)) {
@@ -262,6 +266,9 @@ envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
 		                   "tables): the vault is corrupt or tampered",
 		                   name, e->name);
 		goto out;
+	}
+	if (created != NULL) {
+		*created = sqlite3_column_int64(st, 5);
 	}
 	r = envx_secbuf_init(out, (size_t)ctlen - ENVX_TAG_BYTES + 1, err);
 	if (r < 0) {
@@ -279,6 +286,13 @@ out:
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+int
+envx_env_get_version(struct envx_env *e, const char *name, uint64_t version,
+                     struct envx_secbuf *out, struct envx_error *err)
+{
+	return get_version_at(e, name, version, out, NULL, err);
 }
 
 int
@@ -313,8 +327,8 @@ holds(const struct envx_secbuf *a, const unsigned char *b, size_t len)
  * (envx_env_witnessed), so that a write acts on the row the MAC covers and
  * not on one an edited index points to. 1: found, 0: no such secret. */
 static const char sql_find_witnessed[] =
-        "SELECT s.id, s.version, s.rotated_at, ver.nonce, ver.ciphertext "
-        "FROM secrets s " BY_BUCKET " LEFT JOIN versions ver ON "
+        "SELECT s.id, s.version, s.rotated_at, ver.nonce, ver.ciphertext, "
+        "ver.created_at FROM secrets s " BY_BUCKET " LEFT JOIN versions ver ON "
         "ver.secret_id = s.id AND ver.version = s.version WHERE s.env_id = "
         "?1 AND s.bucket = ?3 AND s.name = ?2";
 
@@ -339,7 +353,8 @@ find_witnessed(struct envx_env *e, const char *name, int64_t *id,
 		*id = sqlite3_column_int64(st, 0);
 		*version = sqlite3_column_int64(st, 1);
 		*rotated_at = sqlite3_column_int64(st, 2);
-		r = envx_env_witnessed(e, name, *version, *version, *id,
+		r = envx_env_witnessed(e, name, *version, *version,
+		                       sqlite3_column_int64(st, 5), *id,
 		                       sqlite3_column_blob(st, 3),
 		                       (size_t)sqlite3_column_bytes(st, 3),
 		                       sqlite3_column_blob(st, 4),
@@ -631,28 +646,14 @@ envx_env_rollback(struct envx_env *e, const char *name, uint64_t version,
 {
 	struct envx_secbuf old = {0};
 	struct envx_set_opts opts = {.kind = "rollback"};
-	sqlite3_stmt *st = NULL;
 	int64_t created = envx_now();
 	int r;
 
-	r = envx_env_get_version(e, name, version, &old, err);
+	/* the version restored, and its time, from the row verified */
+	r = get_version_at(e, name, version, &old, &created, err);
 	if (r < 0) {
 		return r;
 	}
-	if (sqlite3_prepare_v2(e->v->db,
-	                       "SELECT ver.created_at FROM secrets s JOIN "
-	                       "versions ver ON ver.secret_id = s.id WHERE "
-	                       "s.env_id = ? AND s.name = ? AND "
-	                       "ver.version = ?",
-	                       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, e->id);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			created = sqlite3_column_int64(st, 0);
-		}
-	}
-	sqlite3_finalize(st);
 	r = write_version(e, name, old.data, old.len, &opts, created, false,
 	                  version_out, err);
 	envx_secbuf_release(&old);
