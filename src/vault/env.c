@@ -490,10 +490,12 @@ witness_add(struct envx_buckets *bk, const char *name, int64_t current,
 	return 0;
 }
 
-bool
-envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
-                   int64_t version, int64_t created, int64_t id,
-                   const void *nonce, size_t nlen, const void *ct, size_t ctlen)
+int
+envx_env_witness_check(const struct envx_env *e, const char *name,
+                       int64_t current, int64_t version, int64_t created,
+                       int64_t id, const void *nonce, size_t nlen,
+                       const void *ct, size_t ctlen, const char *what,
+                       bool writing, struct envx_error *err)
 {
 	unsigned char cth[ENVX_HASH_BYTES];
 	unsigned char w[16];
@@ -501,20 +503,26 @@ envx_env_witnessed(const struct envx_env *e, const char *name, int64_t current,
 	size_t i;
 
 	if (e->v->schema < 5 || e->bk == NULL) {
-		return true;
+		return 0;
 	}
 	b = envx_bucket_of(name, strlen(name));
 	if (e->bk->all_ok || !BIT_GET(e->bk->ok, b)) {
-		return true;
+		return 0;
 	}
 	envx_crypto_ciphertext_hash(nonce, nlen, ct, ctlen, cth);
 	witness_of(name, current, version, created, id, cth, w);
 	for (i = 0; i < e->bk->nwit; i++) {
 		if (sodium_memcmp(e->bk->wit[i], w, sizeof(w)) == 0) {
-			return true;
+			return 0;
 		}
 	}
-	return false;
+	return envx_error_set(err, ENVX_E_INTEGRITY,
+	                      "secret '%s' in environment '%s': %s is not one "
+	                      "the integrity check read (the file's indexes "
+	                      "disagree with its tables): the vault is corrupt "
+	                      "or tampered%s",
+	                      name, e->name, what,
+	                      writing ? "; nothing was written" : "");
 }
 
 static int

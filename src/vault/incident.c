@@ -90,8 +90,8 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 		return r;
 	}
 	/* format 5: through the bucket index its verification read, each row
-	 * checked to be one it read (envx_env_witnessed; the secret's current
-	 * version then was written - 1) */
+	 * checked to be one it read (envx_env_witness_check; the secret's
+	 * current version then was written - 1) */
 	if (sqlite3_prepare_v2(
 	            e->v->db,
 	            e->v->schema >= 5
@@ -123,22 +123,16 @@ held_earlier(struct envx_env *e, const char *name, uint64_t written,
 		struct envx_lp ad;
 		bool same;
 
-		if (!envx_env_witnessed(e, name, (int64_t)written - 1,
-		                        sqlite3_column_int64(st, 0),
-		                        sqlite3_column_int64(st, 3),
-		                        sqlite3_column_int64(st, 4),
-		                        sqlite3_column_blob(st, 1),
-		                        (size_t)sqlite3_column_bytes(st, 1),
-		                        sqlite3_column_blob(st, 2),
-		                        (size_t)sqlite3_column_bytes(st, 2))) {
-			r = envx_error_set(
-			        err, ENVX_E_INTEGRITY,
-			        "secret '%s' in environment '%s': a version "
-			        "read is not one the integrity check read (the "
-			        "file's indexes disagree with its tables): the "
-			        "vault is corrupt or tampered; nothing was "
-			        "written",
-			        name, e->name);
+		r = envx_env_witness_check(e, name, (int64_t)written - 1,
+		                           sqlite3_column_int64(st, 0),
+		                           sqlite3_column_int64(st, 3),
+		                           sqlite3_column_int64(st, 4),
+		                           sqlite3_column_blob(st, 1),
+		                           (size_t)sqlite3_column_bytes(st, 1),
+		                           sqlite3_column_blob(st, 2),
+		                           (size_t)sqlite3_column_bytes(st, 2),
+		                           "a version read", true, err);
+		if (r < 0) {
 			goto out;
 		}
 		/* another length is another value: nothing to decrypt */

@@ -119,7 +119,8 @@ struct envx_buckets {
 	bool all_ok;      /* every bucket's rows verified */
 	bool all_touched; /* every bucket hashed again at the seal */
 	/* a witness of each version row a one-bucket verification hashed
-	 * (envx_env_witnessed): what a later point lookup reads must be one */
+	 * (envx_env_witness_check): what a later point lookup reads must be one
+	 */
 	unsigned char (*wit)[16];
 	size_t nwit;
 	size_t capwit;
@@ -174,18 +175,21 @@ struct envx_env {
 int envx_env_need_rows(struct envx_env *e, const char *name, bool write,
                        struct envx_error *err);
 /*
- * VF-3.4, format 5: whether the version row (name, whose current version
- * is current; version, created, nonce, ciphertext) that a point lookup read is
- * one (of the secret row id) that the verification of name's bucket hashed. The
- * rows a lookup reads through an index are not covered by the MAC as such: a
- * file whose index disagrees with its table could lead it to another row. True
- * when name's bucket was verified otherwise (with every bucket). Only for rows
- * the open write has not changed yet.
+ * VF-3.4, format 5: refuses (ENVX_E_INTEGRITY, naming what was read, and
+ * with writing saying nothing was written) the version row (name, whose
+ * current version is current; version, created, nonce, ciphertext; of the
+ * secret row id) that a point lookup read, unless the verification of
+ * name's bucket hashed it. The rows a lookup reads through an index are
+ * not covered by the MAC as such: a file whose index disagrees with its
+ * table could lead it to another row. 0 as well when name's bucket was
+ * verified otherwise (with every bucket). Only for rows the open write has
+ * not changed yet.
  */
-bool envx_env_witnessed(const struct envx_env *e, const char *name,
-                        int64_t current, int64_t version, int64_t created,
-                        int64_t id, const void *nonce, size_t nlen,
-                        const void *ct, size_t ctlen);
+int envx_env_witness_check(const struct envx_env *e, const char *name,
+                           int64_t current, int64_t version, int64_t created,
+                           int64_t id, const void *nonce, size_t nlen,
+                           const void *ct, size_t ctlen, const char *what,
+                           bool writing, struct envx_error *err);
 /* The same for every row of e (list, history, a write of every secret). */
 int envx_env_need_all(struct envx_env *e, struct envx_error *err);
 /* envx_env_need_all, then every bucket is hashed again at the seal (a

@@ -252,19 +252,13 @@ get_version_at(struct envx_env *e, const char *name, uint64_t version,
 		                   name, e->name);
 		goto out;
 	}
-	if (e->v->schema >= 5 &&
-	    !envx_env_witnessed(e, name, sqlite3_column_int64(st, 3),
-	                        (int64_t)ver, sqlite3_column_int64(st, 5),
-	                        sqlite3_column_int64(st, 4),
-	                        sqlite3_column_blob(st, 1),
-	                        (size_t)sqlite3_column_bytes(st, 1),
-	                        sqlite3_column_blob(st, 2), (size_t)ctlen)) {
-		r = envx_error_set(err, ENVX_E_INTEGRITY,
-		                   "secret '%s' in environment '%s': the row "
-		                   "read is not one the integrity check read "
-		                   "(the file's indexes disagree with its "
-		                   "tables): the vault is corrupt or tampered",
-		                   name, e->name);
+	r = envx_env_witness_check(
+	        e, name, sqlite3_column_int64(st, 3), (int64_t)ver,
+	        sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 4),
+	        sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+	        sqlite3_column_blob(st, 2), (size_t)ctlen, "the row read",
+	        false, err);
+	if (r < 0) {
 		goto out;
 	}
 	if (created != NULL) {
@@ -324,7 +318,7 @@ holds(const struct envx_secbuf *a, const unsigned char *b, size_t len)
 
 /* Format 5: name's secret row found through the bucket index, with its
  * current version, checked to be the one its bucket's verification read
- * (envx_env_witnessed), so that a write acts on the row the MAC covers and
+ * (envx_env_witness_check), so that a write acts on the row the MAC covers and
  * not on one an edited index points to. 1: found, 0: no such secret. */
 static const char sql_find_witnessed[] =
         "SELECT s.id, s.version, s.rotated_at, ver.nonce, ver.ciphertext, "
@@ -353,21 +347,14 @@ find_witnessed(struct envx_env *e, const char *name, int64_t *id,
 		*id = sqlite3_column_int64(st, 0);
 		*version = sqlite3_column_int64(st, 1);
 		*rotated_at = sqlite3_column_int64(st, 2);
-		r = envx_env_witnessed(e, name, *version, *version,
-		                       sqlite3_column_int64(st, 5), *id,
-		                       sqlite3_column_blob(st, 3),
-		                       (size_t)sqlite3_column_bytes(st, 3),
-		                       sqlite3_column_blob(st, 4),
-		                       (size_t)sqlite3_column_bytes(st, 4))
-		            ? 1
-		            : envx_error_set(
-		                      err, ENVX_E_INTEGRITY,
-		                      "secret '%s' in environment '%s': the row "
-		                      "found is not one the integrity check "
-		                      "read (the file's indexes disagree with "
-		                      "its tables): the vault is corrupt or "
-		                      "tampered; nothing was written",
-		                      name, e->name);
+		r = envx_env_witness_check(e, name, *version, *version,
+		                           sqlite3_column_int64(st, 5), *id,
+		                           sqlite3_column_blob(st, 3),
+		                           (size_t)sqlite3_column_bytes(st, 3),
+		                           sqlite3_column_blob(st, 4),
+		                           (size_t)sqlite3_column_bytes(st, 4),
+		                           "the row found", true, err);
+		r = r < 0 ? r : 1;
 	} else if (rc == SQLITE_DONE) {
 		r = 0;
 	} else {
