@@ -1301,15 +1301,14 @@ incident_marks(struct merge *g, struct menv *me)
 		size_t len = 0;
 		size_t k;
 		bool cur_exposed = false;
-		int x = SIDE_A;
+		int cur_side;
 
 		for (k = 0; k < rs->nv; k++) {
 			const struct rver *w = &rs->v[k];
 			int y = w->side;
-			const struct side *xs;
+			int x = y == SIDE_A ? SIDE_B : SIDE_A;
+			const struct side *xs = &me->s[x];
 
-			x = y == SIDE_A ? SIDE_B : SIDE_A;
-			xs = &me->s[x];
 			if (!had[x] || holds(so, o, &me->s[y], w->src) ||
 			    holds(xs, find_secret(xs, rs->name), &me->s[y],
 			          w->src)) {
@@ -1335,11 +1334,13 @@ incident_marks(struct merge *g, struct menv *me)
 			continue;
 		}
 		rs->state = ENVX_STATE_COMPROMISED;
+		cur_side = rs->v[rs->nv - 1].side;
 		snprintf(rs->marked, sizeof(rs->marked),
 		         "marked compromised: %s had an incident since the "
 		         "branch point, and %s's v%llu was written under the "
 		         "key it treats as exposed; rotate it",
-		         side_word[x], side_word[rs->v[rs->nv - 1].side],
+		         side_word[cur_side == SIDE_A ? SIDE_B : SIDE_A],
+		         side_word[cur_side],
 		         (unsigned long long)rs->v[rs->nv - 1].src->num);
 	}
 }
